@@ -1,0 +1,139 @@
+"""JIT compilation with llvmlite: verify, optimise (new pass manager), MCJIT for the host.
+
+A :class:`JitModule` owns its execution engine. Function pointers into it are
+only handed out as ctypes functions that hold a reference back to the
+:class:`JitModule`, so the machine code cannot be freed while anything can
+still call it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import time
+from typing import Any
+
+import llvmlite
+import llvmlite.binding as llvm
+from llvmlite import ir
+
+#: ctypes signature of every kernel: (x, p, out, n, p_stride)
+KERNEL_CFUNC = ctypes.CFUNCTYPE(
+    None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64
+)
+
+
+@functools.lru_cache(maxsize=1)
+def _initialise() -> None:
+    try:  # required before llvmlite 0.45's automatic initialisation, an error after it
+        llvm.initialize()
+    except RuntimeError:
+        pass
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    # the kernels call libm; make sure MCJIT can resolve it even if Python did not load it
+    libm = ctypes.util.find_library("m")
+    if libm:
+        llvm.load_library_permanently(libm)
+
+
+@functools.lru_cache(maxsize=8)
+def host_target_machine(opt_level: int = 3) -> llvm.TargetMachine:
+    """The target machine for this CPU (name and features detected by LLVM)."""
+    _initialise()
+    target = llvm.Target.from_triple(llvm.get_process_triple())
+    return target.create_target_machine(
+        cpu=llvm.get_host_cpu_name(),
+        features=llvm.get_host_cpu_features().flatten(),
+        opt=opt_level,
+        jit=True,
+    )
+
+
+def host_description() -> dict[str, str]:
+    """What the machine code is specialised for (part of any cache key).
+
+    >>> sorted(host_description())
+    ['cpu', 'features', 'llvm', 'llvmlite', 'triple']
+    """
+    _initialise()
+    return {
+        "triple": llvm.get_process_triple(),
+        "cpu": llvm.get_host_cpu_name(),
+        "features": llvm.get_host_cpu_features().flatten(),
+        "llvm": ".".join(map(str, llvm.llvm_version_info)),
+        "llvmlite": llvmlite.__version__,
+    }
+
+
+def optimise(module_ref: llvm.ModuleRef, tm: llvm.TargetMachine, opt_level: int) -> None:
+    """Run LLVM's standard ``O<opt_level>`` pipeline through the new pass manager."""
+    if opt_level <= 0:
+        return
+    pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
+    pto.loop_vectorization = True
+    pto.slp_vectorization = True
+    builder = llvm.create_pass_builder(tm, pto)
+    builder.getModulePassManager().run(module_ref, builder)
+
+
+class JitModule:
+    """Compiled machine code for an LLVM module, owned for as long as this object lives.
+
+    >>> from llvmlite import ir
+    >>> m = ir.Module("demo")
+    >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), []), "nothing")
+    >>> ir.IRBuilder(fn.append_basic_block()).ret_void()
+    >>> JitModule(m).address("nothing") != 0
+    True
+    """
+
+    def __init__(self, module: ir.Module, opt_level: int = 3):
+        if opt_level not in (0, 1, 2, 3):
+            raise ValueError(f"opt_level must be 0, 1, 2 or 3, not {opt_level!r}")
+        tm = host_target_machine(opt_level)
+        module.triple = tm.triple
+        module.data_layout = str(tm.target_data)
+        self.timings: dict[str, float] = {}
+        t0 = time.perf_counter()
+        self.ir_text = str(module)
+        ref = llvm.parse_assembly(self.ir_text)
+        ref.verify()
+        t1 = time.perf_counter()
+        optimise(ref, tm, opt_level)
+        t2 = time.perf_counter()
+        self._engine = llvm.create_mcjit_compiler(ref, tm)
+        self._engine.finalize_object()
+        t3 = time.perf_counter()
+        self._tm = tm
+        self._ref = ref
+        self.timings = {"llvm_parse": t1 - t0, "llvm_optimise": t2 - t1, "machine_code": t3 - t2}
+        self._cfuncs: dict[str, Any] = {}
+
+    def address(self, name: str) -> int:
+        """Address of a compiled function; valid only while this object is alive."""
+        addr = int(self._engine.get_function_address(name))
+        if not addr:
+            raise KeyError(f"no function named {name!r} in this module")
+        return addr
+
+    def kernel(self, name: str) -> Any:
+        """The kernel ``name`` as a ctypes function that keeps this module alive.
+
+        ctypes releases the GIL for the duration of the call.
+        """
+        fn = self._cfuncs.get(name)
+        if fn is None:
+            fn = KERNEL_CFUNC(self.address(name))
+            fn._owner = self  # the engine must outlive every pointer into it
+            self._cfuncs[name] = fn
+        return fn
+
+    def optimised_ir(self) -> str:
+        """The LLVM IR after optimisation, for inspection."""
+        return str(self._ref)
+
+    def assembly(self) -> str:
+        """The host assembly of the optimised module, for inspection."""
+        return str(self._tm.emit_assembly(self._ref))

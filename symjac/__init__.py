@@ -1,0 +1,47 @@
+"""symjac: a symbolic-plus-numeric Jacobian compiler.
+
+>>> import numpy as np, sympy as sp, symjac
+>>> x, y = sp.symbols("x y")
+>>> jac = symjac.jacobian([x**2 * y, sp.sin(x)], wrt=[x, y])
+>>> jac(np.array([1.0, 2.0])).tolist()
+[[4.0, 1.0], [0.5403023058681398, 0.0]]
+
+The public API is loaded lazily, so ``import symjac.codegen`` (the back ends)
+does not import SymPy.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+_API = {
+    "jacobian": "api",
+    "function": "api",
+    "CompiledJacobian": "runtime",
+    "CompiledFunction": "runtime",
+    "SparsityPattern": "pattern",
+}
+
+__all__ = ["CompiledFunction", "CompiledJacobian", "SparsityPattern", "function", "jacobian"]
+
+if TYPE_CHECKING:
+    from .api import function, jacobian
+    from .pattern import SparsityPattern
+    from .runtime import CompiledFunction, CompiledJacobian
+
+
+def __getattr__(name: str) -> Any:
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module 'symjac' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -1,0 +1,55 @@
+"""The public entry points: :func:`jacobian` and :func:`function`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .compiler import Options, build_function, build_jacobian
+from .runtime import CompiledFunction, CompiledJacobian
+
+
+def jacobian(
+    exprs: Any,
+    wrt: Any,
+    params: Any = None,
+    *,
+    fastmath: bool = False,
+    opt_level: int = 3,
+) -> CompiledJacobian:
+    """Compile the Jacobian ∂exprs/∂wrt into a native kernel.
+
+    ``exprs`` is a SymPy expression or a list/tuple/vector Matrix of them;
+    ``wrt`` the input Symbols (the columns); ``params`` the Symbols that are
+    inputs but not differentiated (constants, rate coefficients, ...). Every
+    free symbol must be in one of the two. Symbols are treated as real.
+
+    >>> import numpy as np, sympy as sp, symjac
+    >>> x, y, a = sp.symbols("x y a")
+    >>> jac = symjac.jacobian([x**2 * y, sp.sin(a * x) + sp.exp(y)], wrt=[x, y], params=[a])
+    >>> jac.shape, jac.nnz
+    ((2, 2), 4)
+    >>> jac(np.array([1.0, 0.0]), [0.0]).tolist()
+    [[0.0, 1.0], [0.0, 1.0]]
+    >>> jac(np.zeros((1000, 2)), [0.5]).shape
+    (1000, 2, 2)
+    """
+    return build_jacobian(exprs, wrt, params, Options(fastmath=fastmath, opt_level=opt_level))
+
+
+def function(
+    exprs: Any,
+    wrt: Any,
+    params: Any = None,
+    *,
+    fastmath: bool = False,
+    opt_level: int = 3,
+) -> CompiledFunction:
+    """Compile the vector function ``exprs`` itself, with the same calling convention.
+
+    >>> import numpy as np, sympy as sp, symjac
+    >>> x, y = sp.symbols("x y")
+    >>> f = symjac.function([x * y, x + y], wrt=[x, y])
+    >>> f(np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
+    [[2.0, 3.0], [12.0, 7.0]]
+    """
+    return build_function(exprs, wrt, params, Options(fastmath=fastmath, opt_level=opt_level))

@@ -1,0 +1,148 @@
+"""Validation and conversion of the arrays passed to compiled kernels.
+
+Nothing reaches native code unless it is a C-contiguous, native-endian
+float64 array of exactly the expected shape. The rules (also in the README):
+
+* points ``x``: ``(n,)`` for one point, ``(N, n)`` for a batch. NumPy arrays,
+  lists and tuples are accepted. Integer and float16/float32 arrays are
+  converted to float64 (exactly); byte-swapped or non-contiguous float64
+  arrays are copied. Complex, bool, object, string and long-double arrays are
+  a ``TypeError``; a scalar or a wrong shape is a ``ValueError``.
+* parameters ``p``: the same conversions; ``(k,)`` is shared by all points,
+  ``(N, k)`` pairs row by row with a batch of ``N`` points. A dict maps
+  parameter symbols (or their names) to values. A bare number is accepted
+  when there is exactly one parameter. Omit ``p`` when there are none.
+* ``out``: must already be a writeable, C-contiguous, native float64 array of
+  the result's exact shape that does not overlap ``x`` or ``p``; it is never
+  converted (a converted copy would silently receive the result).
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+F64 = np.dtype(np.float64)
+Array = npt.NDArray[np.float64]
+
+
+def _as_float64(value: Any, what: str) -> Array:
+    if isinstance(value, np.ndarray):
+        arr = value
+    elif isinstance(value, (list, tuple)):
+        try:
+            arr = np.asarray(value)
+        except ValueError as exc:  # ragged nesting
+            raise ValueError(f"{what} must be a rectangular array of numbers: {exc}") from None
+    elif isinstance(value, (numbers.Real, np.generic)) and not isinstance(value, bool):
+        arr = np.asarray(value)
+    else:
+        raise TypeError(
+            f"{what} must be a NumPy array (or a list of numbers), not {type(value).__name__}"
+        )
+    kind = arr.dtype.kind
+    if kind == "f" and arr.dtype.itemsize <= 8 or kind in "iu":
+        if arr.dtype != F64 or not arr.flags.c_contiguous:
+            arr = np.ascontiguousarray(arr, dtype=F64)  # exact for these types; copies
+        return arr
+    if kind == "f":
+        raise TypeError(
+            f"{what} has dtype {arr.dtype}, which float64 cannot hold exactly; "
+            "convert it explicitly with .astype(np.float64)"
+        )
+    raise TypeError(f"{what} must hold real numbers (float64), not dtype {arr.dtype}")
+
+
+def as_points(x: Any, n_vars: int) -> tuple[Array, bool]:
+    """``x`` as a C-contiguous ``(N, n_vars)`` float64 array, and whether it was a batch.
+
+    >>> pts, batched = as_points([1, 2], 2)
+    >>> pts.shape, pts.dtype.name, batched
+    ((1, 2), 'float64', False)
+    """
+    arr = _as_float64(x, "x")
+    if arr.ndim == 1 and arr.shape[0] == n_vars:
+        return arr.reshape(1, n_vars), False
+    if arr.ndim == 2 and arr.shape[1] == n_vars:
+        return arr, True
+    raise ValueError(
+        f"x must have shape ({n_vars},) for one point or (N, {n_vars}) for a batch, "
+        f"got shape {arr.shape}"
+    )
+
+
+def as_params(
+    p: Any, symbols: Sequence[Any], names: Sequence[str], n_points: int, batched: bool
+) -> tuple[Array | None, int]:
+    """Parameters as a C-contiguous float64 array and the row stride (0 = shared)."""
+    k = len(names)
+    if p is None:
+        if k:
+            raise ValueError(f"this kernel needs values for its parameters {', '.join(names)}")
+        return None, 0
+    if isinstance(p, Mapping):
+        return _params_from_mapping(p, symbols, names), 0
+    if k == 1 and isinstance(p, (numbers.Real, np.generic)) and not isinstance(p, bool):
+        p = [p]
+    arr = _as_float64(p, "p")
+    if arr.ndim == 1 and arr.shape[0] == k:
+        return (arr if k else None), 0
+    if arr.ndim == 2 and arr.shape[1] == k:
+        if not batched:
+            raise ValueError(
+                "a batch of parameters (N, k) needs a batch of points (N, n); "
+                "to evaluate one point for many parameters, repeat it: np.tile(x, (N, 1))"
+            )
+        if arr.shape[0] != n_points:
+            raise ValueError(
+                f"p has {arr.shape[0]} rows but x has {n_points} points; they pair row by row"
+            )
+        return (arr if k else None), k
+    raise ValueError(
+        f"p must have shape ({k},) or (N, {k}) for the parameters ({', '.join(names)}), "
+        f"got shape {arr.shape}"
+    )
+
+
+def _params_from_mapping(p: Mapping[Any, Any], symbols: Sequence[Any], names: Sequence[str]) -> Array:
+    values: list[float | None] = [None] * len(names)
+    for key, value in p.items():
+        index = _param_index(key, symbols, names)
+        if index is None:
+            raise ValueError(f"{key!r} is not a parameter of this kernel (parameters: {', '.join(names)})")
+        if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.generic)):
+            raise TypeError(f"the value of parameter {names[index]} must be a real number")
+        values[index] = float(value)
+    missing = [n for n, v in zip(names, values) if v is None]
+    if missing:
+        raise ValueError(f"no value given for the parameters {', '.join(missing)}")
+    return np.array(values, dtype=F64)
+
+
+def _param_index(key: Any, symbols: Sequence[Any], names: Sequence[str]) -> int | None:
+    for i, (sym, name) in enumerate(zip(symbols, names)):
+        if key is sym or (isinstance(key, str) and key == name) or (not isinstance(key, str) and key == sym):
+            return i
+    return None
+
+
+def check_out(out: Any, shape: tuple[int, ...], inputs: Sequence[Array | None]) -> Array:
+    """Validate a caller's output array; never converts it."""
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"out must be a NumPy array, not {type(out).__name__}")
+    if out.dtype != F64 or not out.dtype.isnative:
+        raise TypeError(f"out must have dtype float64 (native byte order), not {out.dtype}")
+    if out.shape != shape:
+        raise ValueError(f"out must have shape {shape}, got {out.shape}")
+    if not out.flags.c_contiguous:
+        raise ValueError("out must be C-contiguous")
+    if not out.flags.writeable:
+        raise ValueError("out is read-only")
+    for arr in inputs:
+        if arr is not None and np.may_share_memory(out, arr):
+            raise ValueError("out must not overlap the inputs")
+    return out

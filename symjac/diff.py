@@ -1,0 +1,242 @@
+"""Symbolic differentiation on the graph: forward accumulation with structural sparsity.
+
+Each node of the outputs' cone is visited once, in topological order, and gets
+a sparse gradient: a dict ``{variable index: derivative node}`` holding only
+the variables the node can depend on. A product ``a*b`` whose factors depend
+on disjoint variables therefore never builds a ``0*...`` term, and the keys of
+each output's gradient are its exact structural sparsity pattern. Derivatives
+reuse the primal nodes (``d exp(a) = exp(a)·da``), so sharing carries over.
+
+Conventions at kinks and jumps (the same everywhere; docs/semantics.md):
+
+* where a function has a kink, the derivative is the mean of the one-sided
+  derivatives: ``d|x|/dx = sign(x)`` (0 at 0), ``d max(a, b)`` at a tie is
+  ``(da + db)/2`` — SymPy's ``Heaviside(0) = 1/2`` convention;
+* jumps contribute 0 (the Dirac part is dropped): ``sign``, ``floor``,
+  ``ceiling`` and ``Heaviside`` have derivative 0 everywhere, and their
+  entries are structural zeros;
+* a ``Piecewise`` differentiates branch by branch, the selected branch's
+  derivative at the point (SymPy does the same).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+
+from .graph import Graph
+from .ops import LEAVES, Op, is_bool
+
+Grad = dict[int, int]
+#: local derivative rule: (graph, node, args) -> one partial derivative node per argument
+Partials = Callable[[Graph, int, tuple[int, ...]], Sequence[int | None]]
+
+
+def _one_over(g: Graph, x: int) -> int:
+    return g.div(g.const(1.0), x)
+
+
+def _partials_pow(g: Graph, node: int, args: tuple[int, ...]) -> list[int | None]:
+    a, b = args
+    if g.is_const(b):
+        # b * a**(b-1), spelled pow so that negative bases keep IEEE semantics
+        return [g.mul(b, g.call(Op.POW, a, g.const(g.value(b) - 1.0))), None]
+    return [g.mul(b, g.div(node, a)), g.mul(node, g.call(Op.LOG, a))]
+
+
+def _partials_powi(g: Graph, node: int, args: tuple[int, ...]) -> list[int]:
+    (a,) = args
+    n: int = g.attrs[node]  # type: ignore[assignment]
+    return [g.mul(g.const(float(n)), g.powi(a, n - 1))]
+
+
+def _partials_atan2(g: Graph, node: int, args: tuple[int, ...]) -> list[int]:
+    y, x = args
+    r2 = g.add(g.sq(x), g.sq(y))
+    return [g.div(x, r2), g.neg(g.div(y, r2))]
+
+
+def _partials_heaviside(g: Graph, node: int, args: tuple[int, ...]) -> list[int | None]:
+    x, h0 = args
+    # the value at 0 can depend on the variables; elsewhere the step is flat
+    return [None, g.select(g.call(Op.EQ, x, g.const(0.0)), g.const(1.0), g.const(0.0))]
+
+
+def _extremum(g: Graph, node: int, da: Grad, db: Grad) -> Grad:
+    """Gradient of max or min: the winner's gradient, the mean at a tie, NaN for NaN input."""
+    a, b = g.args[node]
+    if g.ops[node] is Op.MAX:
+        a_wins, b_wins = g.call(Op.LT, b, a), g.call(Op.LT, a, b)
+    else:
+        a_wins, b_wins = g.call(Op.LT, a, b), g.call(Op.LT, b, a)
+    tie = g.call(Op.EQ, a, b)
+    zero = g.const(0.0)
+    out: Grad = {}
+    for v in sorted(da.keys() | db.keys()):
+        ga, gb = da.get(v, zero), db.get(v, zero)
+        mean = g.mul(g.add(ga, gb), g.const(0.5))
+        # NaN arguments: none of the three tests holds, and the derivative is NaN
+        out[v] = g.select(a_wins, ga, g.select(b_wins, gb, g.select(tie, mean, g.nan())))
+    return out
+
+
+def _select_rule(g: Graph, node: int, grads: Sequence[Grad]) -> Grad:
+    cond = g.args[node][0]
+    _, da, db = grads
+    zero = g.const(0.0)
+    return {v: g.select(cond, da.get(v, zero), db.get(v, zero)) for v in sorted(da.keys() | db.keys())}
+
+
+def _sqrt_1m_sq(g: Graph, a: int) -> int:
+    return g.call(Op.SQRT, g.sub(g.const(1.0), g.sq(a)))
+
+
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)  # 1.1283791670955126, correctly rounded
+
+#: d op(a)/da for one-argument functions; ``node`` is op(a) itself, for reuse.
+UNARY: dict[Op, Callable[[Graph, int, int], int | None]] = {
+    Op.NEG: lambda g, n, a: g.const(-1.0),
+    Op.SQRT: lambda g, n, a: _one_over(g, g.mul(g.const(2.0), n)),
+    Op.EXP: lambda g, n, a: n,
+    Op.LOG: lambda g, n, a: _one_over(g, a),
+    Op.SIN: lambda g, n, a: g.call(Op.COS, a),
+    Op.COS: lambda g, n, a: g.neg(g.call(Op.SIN, a)),
+    Op.TAN: lambda g, n, a: g.add(g.const(1.0), g.sq(n)),
+    Op.ASIN: lambda g, n, a: _one_over(g, _sqrt_1m_sq(g, a)),
+    Op.ACOS: lambda g, n, a: g.neg(_one_over(g, _sqrt_1m_sq(g, a))),
+    Op.ATAN: lambda g, n, a: _one_over(g, g.add(g.const(1.0), g.sq(a))),
+    Op.SINH: lambda g, n, a: g.call(Op.COSH, a),
+    Op.COSH: lambda g, n, a: g.call(Op.SINH, a),
+    Op.TANH: lambda g, n, a: g.sub(g.const(1.0), g.sq(n)),
+    Op.ASINH: lambda g, n, a: _one_over(g, g.call(Op.SQRT, g.add(g.sq(a), g.const(1.0)))),
+    # sqrt(a-1)*sqrt(a+1), not sqrt(a²-1): NaN for a < 1, where acosh itself is NaN
+    Op.ACOSH: lambda g, n, a: _one_over(
+        g,
+        g.mul(
+            g.call(Op.SQRT, g.sub(a, g.const(1.0))), g.call(Op.SQRT, g.add(a, g.const(1.0)))
+        ),
+    ),
+    Op.ATANH: lambda g, n, a: _one_over(g, g.sub(g.const(1.0), g.sq(a))),
+    Op.ERF: lambda g, n, a: g.mul(g.const(_TWO_OVER_SQRT_PI), g.call(Op.EXP, g.neg(g.sq(a)))),
+    Op.ERFC: lambda g, n, a: g.mul(g.const(-_TWO_OVER_SQRT_PI), g.call(Op.EXP, g.neg(g.sq(a)))),
+    Op.GAMMA: lambda g, n, a: g.mul(n, g.call(Op.DIGAMMA, a)),
+    Op.LGAMMA: lambda g, n, a: g.call(Op.DIGAMMA, a),
+    Op.LOGGAMMA: lambda g, n, a: g.call(Op.DIGAMMA, a),
+    Op.ABS: lambda g, n, a: g.call(Op.SIGN, a),
+    # piecewise constant: structurally zero derivative (jumps contribute 0)
+    Op.SIGN: lambda g, n, a: None,
+    Op.FLOOR: lambda g, n, a: None,
+    Op.CEIL: lambda g, n, a: None,
+}
+
+#: partial derivatives of multi-argument operations, one per argument.
+MULTI: dict[Op, Partials] = {
+    Op.POW: _partials_pow,
+    Op.POWI: _partials_powi,
+    Op.ATAN2: _partials_atan2,
+    Op.HEAVISIDE: _partials_heaviside,
+}
+
+
+def _combine(g: Graph, partials: Sequence[int | None], grads: Sequence[Grad]) -> Grad:
+    """Chain rule: Σ_k partials[k] · grads[k], sparse in the variables."""
+    out: Grad = {}
+    for partial, grad in zip(partials, grads):
+        if partial is None or not grad:
+            continue
+        for v, d in grad.items():
+            term = g.mul(partial, d)
+            prev = out.get(v)
+            out[v] = term if prev is None else g.add(prev, term)
+    return out
+
+
+def _gradient(g: Graph, node: int, grads: Sequence[Grad]) -> Grad:
+    """The sparse gradient of ``node`` from its arguments' gradients."""
+    op = g.ops[node]
+    args = g.args[node]
+    if op is Op.ADD or op is Op.SUB:
+        da, db = grads
+        out = dict(da)
+        for v, d in db.items():
+            prev = out.get(v)
+            if op is Op.ADD:
+                out[v] = d if prev is None else g.add(prev, d)
+            else:
+                out[v] = g.neg(d) if prev is None else g.sub(prev, d)
+        return dict(sorted(out.items()))
+    if op is Op.MUL:
+        a, b = args
+        return dict(sorted(_combine(g, [b, a], grads).items()))
+    if op is Op.DIV:
+        a, b = args
+        # d(a/b) = (da - (a/b)·db) / b, reusing the quotient node
+        da, db = grads
+        out = {}
+        for v in sorted(da.keys() | db.keys()):
+            num = da.get(v)
+            if v in db:
+                t = g.mul(node, db[v])
+                num = g.neg(t) if num is None else g.sub(num, t)
+            out[v] = g.div(num, b)  # type: ignore[arg-type]
+        return out
+    if op is Op.MAX or op is Op.MIN:
+        return _extremum(g, node, *grads)
+    if op is Op.SELECT:
+        return _select_rule(g, node, grads)
+    if op is Op.DIGAMMA:
+        raise NotImplementedError(
+            "the derivative of polygamma(0, x) (trigamma) is not supported yet"
+        )
+    if op in UNARY:
+        partial = UNARY[op](g, node, args[0])
+        return {} if partial is None else _combine(g, [partial], grads)
+    if op in MULTI:
+        return dict(sorted(_combine(g, MULTI[op](g, node, args), grads).items()))
+    raise NotImplementedError(f"no derivative rule for {op.name}")  # pragma: no cover
+
+
+def _is_zero(g: Graph, node: int) -> bool:
+    return g.ops[node] is Op.CONST and g.attrs[node] == 0.0
+
+
+def gradients(g: Graph, roots: Sequence[int], n_vars: int) -> list[Grad]:
+    """Sparse gradients of ``roots`` with respect to variables ``0..n_vars-1``.
+
+    Returns one ``{variable: derivative node}`` per root, keys ascending; an
+    entry that folds to the constant 0 is dropped (it is exactly zero).
+
+    >>> g = Graph(); x, y = g.var(0), g.var(1)
+    >>> (grad,) = gradients(g, [g.mul(x, g.sin(x))], 2)
+    >>> sorted(grad)
+    [0]
+    """
+    order = g.cone(roots)
+    # how many times each node is still needed, so finished gradients can be freed
+    uses: dict[int, int] = {}
+    for node in order:
+        for a in g.args[node]:
+            uses[a] = uses.get(a, 0) + 1
+    keep = set(roots)
+    grads: dict[int, Grad] = {}
+    empty: Grad = {}
+    for node in order:
+        op = g.ops[node]
+        if op in LEAVES or is_bool(op):
+            if op is Op.VAR and g.attrs[node] < n_vars:  # type: ignore[operator]
+                grads[node] = {g.attrs[node]: g.const(1.0)}  # type: ignore[dict-item]
+            else:
+                grads[node] = empty
+            continue
+        args = g.args[node]
+        arg_grads = [grads[a] for a in args]
+        if not any(arg_grads):
+            grads[node] = empty
+        else:
+            grad = _gradient(g, node, arg_grads)
+            grads[node] = {v: d for v, d in grad.items() if not _is_zero(g, d)}
+        for a in args:
+            uses[a] -= 1
+            if uses[a] == 0 and a not in keep:
+                del grads[a]
+    return [grads[r] for r in roots]

@@ -1,0 +1,427 @@
+"""The boundary with SymPy: validate user input and convert SymPy expressions into a :class:`Graph`.
+
+This module and :mod:`symjac.tosympy` are the only places that know SymPy's
+classes. Conversion walks each expression once, iteratively (a 10⁵-deep
+expression is fine), dispatching on the SymPy class through :data:`_HANDLERS`.
+
+Conventions (documented in ``docs/semantics.md``):
+
+* every symbol is real, whatever its SymPy assumptions;
+* numbers become correctly rounded doubles: ``Rational(1, 3)`` is the double
+  nearest 1/3, ``pi`` is evaluated to 30 digits and then rounded, and a
+  rational coefficient ``p/q`` is applied as ``(p*x)/q`` so ``x/3`` is one
+  correctly rounded division, as in C;
+* a constant that is not real (``I``, ``log(-2)``, ``zoo``) is NaN, the value a
+  real kernel computes for it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import sympy as sp
+from sympy.functions.elementary.piecewise import ExprCondPair
+
+from .graph import Graph
+from .ops import Op
+
+# -- input validation ------------------------------------------------------------------
+
+
+def as_expressions(exprs: Any) -> list[sp.Expr]:
+    """Validate the outputs: a SymPy expression, or a list/tuple/vector Matrix of them.
+
+    >>> x = sp.Symbol("x")
+    >>> as_expressions([x**2, 3])
+    [x**2, 3]
+    """
+    if isinstance(exprs, str):
+        raise TypeError("expressions must be SymPy expressions, not a string; use sympy.sympify")
+    if isinstance(exprs, sp.MatrixBase):
+        if min(exprs.shape) > 1:
+            raise ValueError(
+                f"expected a vector of expressions, got a {exprs.shape[0]}x{exprs.shape[1]} "
+                "matrix; flatten it first (e.g. list(M)) if that is what you mean"
+            )
+        items = list(exprs)
+    elif isinstance(exprs, sp.Basic):
+        items = [exprs]
+    elif isinstance(exprs, (list, tuple)):
+        items = list(exprs)
+    else:
+        raise TypeError(
+            "expressions must be a SymPy expression or a list, tuple or Matrix of them, "
+            f"not {type(exprs).__name__}"
+        )
+    if not items:
+        raise ValueError("expected at least one expression")
+    out: list[sp.Expr] = []
+    for i, item in enumerate(items):
+        if isinstance(item, (bool, sp.logic.boolalg.Boolean)):
+            raise TypeError(f"output {i} is a truth value ({item!r}); outputs must be real")
+        if isinstance(item, (int, float)):
+            item = sp.sympify(item)
+        if not isinstance(item, sp.Expr):
+            raise TypeError(f"output {i} must be a SymPy expression, not {type(item).__name__}")
+        out.append(item)
+    return out
+
+
+def as_symbols(symbols: Any, what: str, *, allow_empty: bool) -> list[sp.Symbol]:
+    """Validate ``wrt``/``params``: a Symbol or a sequence of distinct Symbols.
+
+    >>> as_symbols(sp.symbols("a b"), "params", allow_empty=True)
+    [a, b]
+    """
+    if symbols is None:
+        items: list[Any] = []
+    elif isinstance(symbols, sp.Symbol):
+        items = [symbols]
+    elif isinstance(symbols, (str, bytes)) or not isinstance(symbols, Iterable):
+        raise TypeError(f"{what} must be a sequence of SymPy Symbols, not {type(symbols).__name__}")
+    else:
+        items = list(symbols)
+    if not items and not allow_empty:
+        raise ValueError(f"{what} must name at least one Symbol")
+    seen: set[sp.Symbol] = set()
+    for item in items:
+        if not isinstance(item, sp.Symbol):
+            raise TypeError(
+                f"{what} must contain SymPy Symbols only; {item!r} is a {type(item).__name__}"
+            )
+        if item in seen:
+            raise ValueError(f"{what} lists the symbol {item} more than once")
+        seen.add(item)
+    return items
+
+
+def check_disjoint(wrt: Sequence[sp.Symbol], params: Sequence[sp.Symbol]) -> None:
+    """A symbol is either an input or a parameter, never both."""
+    both = [s for s in params if s in set(wrt)]
+    if both:
+        names = ", ".join(str(s) for s in both)
+        raise ValueError(f"symbols appear in both wrt and params: {names}")
+
+
+# -- conversion ------------------------------------------------------------------------
+
+
+def _real_constant(expr: sp.Basic) -> float:
+    """Evaluate a constant SymPy expression to the nearest double (NaN if not real)."""
+    value = sp.N(expr, 30)
+    if value is sp.nan or value is sp.zoo:
+        return float("nan")
+    if value.is_real is False or not value.is_Number:
+        re_part, im_part = value.as_real_imag()
+        if im_part != 0 or not re_part.is_Number:
+            return float("nan")
+        value = re_part
+    return float(value)
+
+
+class _Converter:
+    """Converts SymPy expressions into nodes of one :class:`Graph`."""
+
+    def __init__(self, graph: Graph, wrt: Sequence[sp.Symbol], params: Sequence[sp.Symbol]):
+        self.g = graph
+        self.symbols: dict[sp.Symbol, int] = {s: graph.var(i) for i, s in enumerate(wrt)}
+        self.symbols.update({s: graph.param(i) for i, s in enumerate(params)})
+        self.missing: dict[sp.Symbol, None] = {}  # ordered set
+        self.memo: dict[int, Any] = {}
+        self._keep: list[sp.Basic] = []  # keeps memo keys (ids) alive
+
+    def convert(self, expr: sp.Basic, where: str) -> int:
+        memo, stack = self.memo, [(expr, False)]
+        while stack:
+            node, ready = stack.pop()
+            key = id(node)
+            if key in memo:
+                continue
+            if not ready and node.args and not node.is_Number:
+                stack.append((node, True))
+                stack.extend((a, False) for a in node.args if id(a) not in memo)
+                continue
+            self._keep.append(node)
+            memo[key] = self._build(node, where)
+        result = memo[id(expr)]
+        if not isinstance(result, int):
+            raise TypeError(f"{where} is not a real-valued expression: {expr!r}")
+        return result
+
+    def _build(self, node: sp.Basic, where: str) -> Any:
+        if isinstance(node, sp.Symbol):
+            if node in self.symbols:
+                return self.symbols[node]
+            self.missing[node] = None
+            return self.g.nan()  # placeholder; the caller raises after the walk
+        handler = _lookup(type(node))
+        if handler is None:
+            name = getattr(node, "func", type(node)).__name__
+            raise NotImplementedError(
+                f"symjac cannot compile {name} (found in {where}: {node}); "
+                "see docs/semantics.md for the supported functions"
+            )
+        args = [self.memo[id(a)] for a in node.args]
+        if (
+            args
+            and isinstance(node, sp.Expr)
+            and all(isinstance(a, int) and self.g.ops[a] is Op.CONST for a in args)
+            and not isinstance(node, (sp.Piecewise, sp.Max, sp.Min))
+        ):
+            return self.g.const(_real_constant(node))  # e.g. sqrt(2): correctly rounded
+        return handler(self, node, args)
+
+
+# -- handlers: one per SymPy class -----------------------------------------------------
+
+Handler = Callable[[_Converter, Any, list[Any]], Any]
+
+
+def _number(c: _Converter, node: sp.Basic, args: list[Any]) -> int:
+    if isinstance(node, sp.Rational):
+        return c.g.const(int(node.p) / int(node.q))  # int/int is correctly rounded in Python
+    if node is sp.S.ImaginaryUnit:
+        raise NotImplementedError("symjac kernels are real-valued; the imaginary unit I is not")
+    return c.g.const(_real_constant(node))
+
+
+def _add(c: _Converter, node: sp.Add, args: list[int]) -> int:
+    return c.g.sum(args)
+
+
+def _exact_int(v: int) -> bool:
+    return abs(v) <= 2**53
+
+
+def _mul(c: _Converter, node: sp.Mul, args: list[int]) -> int:
+    g = c.g
+    numer: list[int] = []
+    denom: list[int] = []
+    negate = False
+    for sym_arg, arg in zip(node.args, args):
+        if isinstance(sym_arg, sp.Rational):
+            p, q = int(sym_arg.p), int(sym_arg.q)
+            if p < 0:
+                negate, p = not negate, -p
+            if _exact_int(p) and _exact_int(q):
+                if p != 1:
+                    numer.append(g.const(float(p)))
+                if q != 1:
+                    denom.append(g.const(float(q)))
+            else:
+                numer.append(g.const(p / q))
+            continue
+        if isinstance(sym_arg, sp.Pow) and sym_arg.exp.is_Rational and sym_arg.exp < 0:
+            base = c.memo[id(sym_arg.base)]
+            denom.append(_power(g, base, -sym_arg.exp))
+            continue
+        numer.append(arg)
+    result = g.product(numer)
+    if denom:
+        result = g.div(result, g.product(denom))
+    return g.neg(result) if negate else result
+
+
+def _power(g: Graph, base: int, exponent: sp.Rational) -> int:
+    """``base**exponent`` for a rational exponent: multiply chains and sqrt where exact."""
+    if exponent.is_Integer:
+        n = int(exponent)
+        if n < 0:
+            return g.div(g.const(1.0), g.powi(base, -n))
+        return g.powi(base, n)
+    if exponent == sp.Rational(1, 2):
+        return g.call(Op.SQRT, base)
+    if exponent == sp.Rational(-1, 2):
+        return g.div(g.const(1.0), g.call(Op.SQRT, base))
+    return g.call(Op.POW, base, g.const(int(exponent.p) / int(exponent.q)))
+
+
+def _pow(c: _Converter, node: sp.Pow, args: list[int]) -> int:
+    base, exp = args
+    if node.exp.is_Rational:
+        return _power(c.g, base, node.exp)
+    return c.g.call(Op.POW, base, exp)
+
+
+def _unary(op: Op) -> Handler:
+    def handler(c: _Converter, node: sp.Basic, args: list[int]) -> int:
+        if len(args) != 1:
+            raise NotImplementedError(f"{type(node).__name__} with {len(args)} arguments")
+        return c.g.call(op, args[0])
+
+    return handler
+
+
+def _reciprocal_of(op: Op) -> Handler:
+    """sec, csc, cot, sech, csch, coth: one over the base function."""
+
+    def handler(c: _Converter, node: sp.Basic, args: list[int]) -> int:
+        return c.g.div(c.g.const(1.0), c.g.call(op, args[0]))
+
+    return handler
+
+
+def _acot(c: _Converter, node: sp.Basic, args: list[int]) -> int:
+    return c.g.call(Op.ATAN, c.g.div(c.g.const(1.0), args[0]))  # SymPy: acot(0) = pi/2
+
+
+def _fold(op: Op) -> Handler:
+    def handler(c: _Converter, node: sp.Basic, args: list[int]) -> int:
+        result = args[0]
+        for a in args[1:]:
+            result = c.g.make(op, (result, a))
+        return result
+
+    return handler
+
+
+def _atan2(c: _Converter, node: sp.Basic, args: list[int]) -> int:
+    return c.g.call(Op.ATAN2, args[0], args[1])
+
+
+def _heaviside(c: _Converter, node: sp.Basic, args: list[int]) -> int:
+    h0 = args[1] if len(args) > 1 else c.g.const(0.5)
+    return c.g.call(Op.HEAVISIDE, args[0], h0)
+
+
+def _polygamma(c: _Converter, node: sp.Basic, args: list[int]) -> int:
+    if node.args[0] != 0:
+        raise NotImplementedError(f"polygamma of order {node.args[0]} (only order 0, digamma)")
+    return c.g.call(Op.DIGAMMA, args[1])
+
+
+def _relation(op: Op, swap: bool) -> Handler:
+    def handler(c: _Converter, node: sp.Basic, args: list[int]) -> int:
+        a, b = args
+        return c.g.make(op, (b, a) if swap else (a, b))
+
+    return handler
+
+
+def _truth(c: _Converter, node: sp.Basic, args: list[int]) -> int:
+    return c.g.boolean(bool(node))
+
+
+def _expr_cond_pair(c: _Converter, node: ExprCondPair, args: list[int]) -> tuple[int, int]:
+    return args[0], args[1]
+
+
+def _piecewise(c: _Converter, node: sp.Piecewise, args: list[tuple[int, int]]) -> int:
+    g = c.g
+    result = g.nan()  # no branch matched: NaN
+    for value, cond in reversed(args):
+        result = g.select(cond, value, result)
+    return result
+
+
+_FUNCTIONS: dict[type, Op] = {
+    sp.exp: Op.EXP,
+    sp.log: Op.LOG,
+    sp.sin: Op.SIN,
+    sp.cos: Op.COS,
+    sp.tan: Op.TAN,
+    sp.asin: Op.ASIN,
+    sp.acos: Op.ACOS,
+    sp.atan: Op.ATAN,
+    sp.sinh: Op.SINH,
+    sp.cosh: Op.COSH,
+    sp.tanh: Op.TANH,
+    sp.asinh: Op.ASINH,
+    sp.acosh: Op.ACOSH,
+    sp.atanh: Op.ATANH,
+    sp.erf: Op.ERF,
+    sp.erfc: Op.ERFC,
+    sp.gamma: Op.GAMMA,
+    sp.loggamma: Op.LOGGAMMA,
+    sp.Abs: Op.ABS,
+    sp.sign: Op.SIGN,
+    sp.floor: Op.FLOOR,
+    sp.ceiling: Op.CEIL,
+}
+
+_HANDLERS: dict[type, Handler] = {
+    sp.Number: _number,
+    sp.NumberSymbol: _number,
+    sp.core.numbers.ImaginaryUnit: _number,
+    sp.core.numbers.ComplexInfinity: _number,
+    sp.Add: _add,
+    sp.Mul: _mul,
+    sp.Pow: _pow,
+    **{cls: _unary(op) for cls, op in _FUNCTIONS.items()},
+    sp.sec: _reciprocal_of(Op.COS),
+    sp.csc: _reciprocal_of(Op.SIN),
+    sp.cot: _reciprocal_of(Op.TAN),
+    sp.sech: _reciprocal_of(Op.COSH),
+    sp.csch: _reciprocal_of(Op.SINH),
+    sp.coth: _reciprocal_of(Op.TANH),
+    sp.acot: _acot,
+    sp.atan2: _atan2,
+    sp.Max: _fold(Op.MAX),
+    sp.Min: _fold(Op.MIN),
+    sp.Heaviside: _heaviside,
+    sp.polygamma: _polygamma,
+    sp.Piecewise: _piecewise,
+    ExprCondPair: _expr_cond_pair,
+    sp.StrictLessThan: _relation(Op.LT, swap=False),
+    sp.LessThan: _relation(Op.LE, swap=False),
+    sp.StrictGreaterThan: _relation(Op.LT, swap=True),
+    sp.GreaterThan: _relation(Op.LE, swap=True),
+    sp.Equality: _relation(Op.EQ, swap=False),
+    sp.Unequality: _relation(Op.NE, swap=False),
+    sp.And: _fold(Op.AND),
+    sp.Or: _fold(Op.OR),
+    sp.Not: _unary(Op.NOT),
+    sp.logic.boolalg.BooleanTrue: _truth,
+    sp.logic.boolalg.BooleanFalse: _truth,
+}
+
+
+def _lookup(cls: type) -> Handler | None:
+    """The handler for ``cls`` or its nearest supported base class (e.g. Integer → Number)."""
+    for base in cls.__mro__:
+        handler = _HANDLERS.get(base)
+        if handler is not None:
+            return handler
+    return None
+
+
+def to_graph(
+    exprs: Sequence[sp.Expr],
+    wrt: Sequence[sp.Symbol],
+    params: Sequence[sp.Symbol],
+    graph: Graph | None = None,
+) -> tuple[Graph, list[int]]:
+    """Convert validated outputs into one shared graph; returns the graph and the output nodes.
+
+    Raises ``ValueError`` naming every free symbol that is neither in ``wrt`` nor ``params``,
+    and ``NotImplementedError`` naming an unsupported function and the output it is in.
+
+    >>> x, y = sp.symbols("x y")
+    >>> g, roots = to_graph([x * y, sp.sin(x)], [x, y], [])
+    >>> len(roots), len(g) >= 4
+    (2, True)
+    """
+    g = graph if graph is not None else Graph()
+    conv = _Converter(g, wrt, params)
+    roots = [conv.convert(e, f"output {i}") for i, e in enumerate(exprs)]
+    if conv.missing:
+        missing = sorted(conv.missing, key=str)
+        names = ", ".join(str(s) for s in missing)
+        hint = _assumption_hint(missing, [*wrt, *params])
+        raise ValueError(
+            f"the expressions contain symbols that are neither in wrt nor in params: {names}"
+            + hint
+        )
+    return g, roots
+
+
+def _assumption_hint(missing: Sequence[sp.Symbol], known: Sequence[sp.Symbol]) -> str:
+    names = {str(s) for s in known}
+    same = [str(s) for s in missing if str(s) in names]
+    if not same:
+        return ""
+    return (
+        f" (a symbol named {same[0]!r} is listed, but with different assumptions: "
+        "SymPy treats Symbol('x') and Symbol('x', real=True) as different symbols)"
+    )

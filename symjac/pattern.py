@@ -1,0 +1,116 @@
+"""The sparsity pattern of a Jacobian: which entries can be nonzero.
+
+A :class:`SparsityPattern` is immutable and hashable. Entries are kept in
+row-major (CSR) order; ``values`` kernels return the nonzeros in exactly this
+order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import numpy.typing as npt
+
+
+def _frozen(a: npt.ArrayLike) -> npt.NDArray[np.int64]:
+    arr = np.array(a, dtype=np.int64)
+    arr.flags.writeable = False
+    return arr
+
+
+class SparsityPattern:
+    """Positions of the structurally nonzero entries of an ``m × n`` matrix.
+
+    >>> p = SparsityPattern((2, 3), [(0, 0), (1, 2), (0, 1)])
+    >>> p.rows.tolist(), p.cols.tolist(), p.nnz
+    ([0, 0, 1], [0, 1, 2], 3)
+    >>> p.indptr.tolist(), p.indices.tolist()
+    ([0, 2, 3], [0, 1, 2])
+    """
+
+    __slots__ = ("_cols", "_hash", "_rows", "_shape")
+
+    def __init__(self, shape: tuple[int, int], entries: Iterable[tuple[int, int]]):
+        m, n = int(shape[0]), int(shape[1])
+        if m < 0 or n < 0:
+            raise ValueError(f"shape must be non-negative, got {shape}")
+        pairs = sorted({(int(i), int(j)) for i, j in entries})
+        for i, j in pairs:
+            if not (0 <= i < m and 0 <= j < n):
+                raise ValueError(f"entry ({i}, {j}) lies outside a {m}x{n} matrix")
+        self._shape = (m, n)
+        self._rows = _frozen([i for i, _ in pairs])
+        self._cols = _frozen([j for _, j in pairs])
+        self._hash = hash((self._shape, self._rows.tobytes(), self._cols.tobytes()))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(m, n)``: outputs × inputs."""
+        return self._shape
+
+    @property
+    def nnz(self) -> int:
+        """Number of structurally nonzero entries."""
+        return int(self._rows.size)
+
+    @property
+    def rows(self) -> npt.NDArray[np.int64]:
+        """Row index of each nonzero, row-major order (read-only)."""
+        return self._rows
+
+    @property
+    def cols(self) -> npt.NDArray[np.int64]:
+        """Column index of each nonzero, row-major order (read-only)."""
+        return self._cols
+
+    @property
+    def indptr(self) -> npt.NDArray[np.int64]:
+        """CSR row pointer: the nonzeros of row ``i`` are ``indptr[i]:indptr[i+1]``."""
+        counts = np.bincount(self._rows, minlength=self._shape[0])
+        return _frozen(np.concatenate([[0], np.cumsum(counts)]))
+
+    @property
+    def indices(self) -> npt.NDArray[np.int64]:
+        """CSR column indices (the same as :attr:`cols`)."""
+        return self._cols
+
+    @property
+    def density(self) -> float:
+        """nnz / (m·n); 0 for an empty matrix."""
+        m, n = self._shape
+        return self.nnz / (m * n) if m * n else 0.0
+
+    def flat_positions(self) -> npt.NDArray[np.int64]:
+        """Row-major offset ``i*n + j`` of each nonzero in a dense ``m × n`` array."""
+        return self._rows * self._shape[1] + self._cols
+
+    def to_dense(self) -> npt.NDArray[np.bool_]:
+        """Boolean mask, True where an entry can be nonzero."""
+        mask = np.zeros(self._shape, dtype=bool)
+        mask[self._rows, self._cols] = True
+        return mask
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, SparsityPattern):
+            return NotImplemented
+        return (
+            self._shape == other._shape
+            and np.array_equal(self._rows, other._rows)
+            and np.array_equal(self._cols, other._cols)
+        )
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __repr__(self) -> str:
+        m, n = self._shape
+        return f"SparsityPattern(shape=({m}, {n}), nnz={self.nnz}, density={self.density:.3g})"
+
+    def __str__(self) -> str:
+        """A text spy plot (for small patterns): ``#`` marks a nonzero."""
+        m, n = self._shape
+        if m * n > 100 * 100:
+            return repr(self)
+        mask = self.to_dense()
+        return "\n".join("".join("#" if v else "." for v in row) for row in mask)

@@ -1,0 +1,210 @@
+"""The objects users call: compiled functions and Jacobians.
+
+Each object owns the :class:`~symjac.codegen.JitModule` whose machine code it
+calls, validates every argument (:mod:`symjac.arguments`) and runs the native
+batch loop through ctypes, which releases the GIL during the call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .arguments import Array, as_params, as_points, check_out
+from .codegen import JitModule
+from .pattern import SparsityPattern
+from .tape import Tape
+
+
+@dataclass
+class Stats:
+    """What a compilation did: seconds per stage and instruction counts.
+
+    ``timings`` lists the stages in the order they ran (front end,
+    differentiation, expansion, lowering, LLVM parse, LLVM optimisation,
+    machine code).
+    """
+
+    timings: dict[str, float] = field(default_factory=dict)
+    graph_nodes: int = 0
+    tape_length: int = 0
+    op_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        """Total compile time in seconds."""
+        return sum(self.timings.values())
+
+    def __str__(self) -> str:
+        stages = ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in self.timings.items())
+        return (
+            f"compiled in {self.total:.3f} s ({stages}); "
+            f"graph {self.graph_nodes} nodes, tape {self.tape_length} instructions"
+        )
+
+
+class _Compiled:
+    """Shared runtime: argument handling and the native call."""
+
+    def __init__(
+        self,
+        jit: JitModule,
+        wrt: Sequence[Any],
+        params: Sequence[Any],
+        symbolic: Tape,
+        stats: Stats,
+    ):
+        self._jit = jit
+        self._wrt = tuple(wrt)
+        self._params = tuple(params)
+        self._param_names = tuple(str(s) for s in params)
+        self._symbolic = symbolic
+        self.stats = stats
+
+    @property
+    def wrt(self) -> tuple[Any, ...]:
+        """The input symbols, in the order of ``x``'s columns."""
+        return self._wrt
+
+    @property
+    def params(self) -> tuple[Any, ...]:
+        """The parameter symbols, in the order of ``p``'s columns."""
+        return self._params
+
+    @property
+    def n_vars(self) -> int:
+        return len(self._wrt)
+
+    @property
+    def n_params(self) -> int:
+        return len(self._params)
+
+    def _run(self, name: str, row_shape: tuple[int, ...], x: Any, p: Any, out: Any) -> Array:
+        points, batched = as_points(x, len(self._wrt))
+        n = points.shape[0]
+        params, p_stride = as_params(p, self._params, self._param_names, n, batched)
+        shape = (n, *row_shape) if batched else row_shape
+        if out is None:
+            result = np.empty(shape, dtype=np.float64)
+        else:
+            result = check_out(out, shape, (points, params))
+        if n:
+            kernel = self._jit.kernel(name)
+            kernel(
+                points.ctypes.data,
+                None if params is None else params.ctypes.data,
+                result.ctypes.data,
+                n,
+                p_stride,
+            )
+        return result
+
+    def _signature(self) -> str:
+        args = ", ".join(str(s) for s in self._wrt)
+        if self._params:
+            args += "; " + ", ".join(self._param_names)
+        return args
+
+
+class CompiledFunction(_Compiled):
+    """A compiled vector function f(x; p), from :func:`symjac.function`.
+
+    >>> import numpy as np, sympy as sp, symjac
+    >>> x, a = sp.symbols("x a")
+    >>> f = symjac.function([a * x, x**2], wrt=[x], params=[a])
+    >>> f(np.array([3.0]), [2.0]).tolist()
+    [6.0, 9.0]
+    """
+
+    def __init__(self, jit: JitModule, m: int, **kw: Any):
+        super().__init__(jit, **kw)
+        self._m = m
+
+    @property
+    def shape(self) -> tuple[int]:
+        """``(m,)``: the number of outputs."""
+        return (self._m,)
+
+    def __call__(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
+        """Evaluate at one point ``(n,)`` → ``(m,)`` or a batch ``(N, n)`` → ``(N, m)``."""
+        return self._run("function", (self._m,), x, p, out)
+
+    def to_sympy(self) -> Any:
+        """The compiled outputs as a SymPy column Matrix (after symjac's front end)."""
+        import sympy as sp
+
+        from .tosympy import tape_to_sympy
+
+        return sp.Matrix(tape_to_sympy(self._symbolic, self._wrt, self._params))
+
+    def __repr__(self) -> str:
+        return f"<symjac.CompiledFunction f({self._signature()}) -> R^{self._m}>"
+
+
+class CompiledJacobian(_Compiled):
+    """A compiled Jacobian J = ∂f/∂x (x; p), from :func:`symjac.jacobian`.
+
+    >>> import numpy as np, sympy as sp, symjac
+    >>> x, y = sp.symbols("x y")
+    >>> jac = symjac.jacobian([x * y, y**2], wrt=[x, y])
+    >>> jac(np.array([2.0, 3.0])).tolist()
+    [[3.0, 2.0], [0.0, 6.0]]
+    >>> jac.values(np.array([2.0, 3.0])).tolist(), jac.nnz
+    ([3.0, 2.0, 6.0], 3)
+    """
+
+    def __init__(self, jit: JitModule, pattern: SparsityPattern, **kw: Any):
+        super().__init__(jit, **kw)
+        self._pattern = pattern
+
+    @property
+    def pattern(self) -> SparsityPattern:
+        """Where the nonzeros are (row-major); :meth:`values` follows this order."""
+        return self._pattern
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(m, n)``: outputs × inputs."""
+        return self._pattern.shape
+
+    @property
+    def nnz(self) -> int:
+        """Number of structurally nonzero entries."""
+        return self._pattern.nnz
+
+    def __call__(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
+        """Dense Jacobian at one point ``(n,)`` → ``(m, n)`` or a batch ``(N, n)`` → ``(N, m, n)``.
+
+        Every entry is written, structural zeros included.
+        """
+        return self._run("dense", self._pattern.shape, x, p, out)
+
+    def values(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
+        """The nonzeros only, in :attr:`pattern` order: ``(nnz,)`` or ``(N, nnz)``."""
+        return self._run("values", (self._pattern.nnz,), x, p, out)
+
+    def to_sympy(self) -> Any:
+        """The derived Jacobian as a SymPy Matrix, for inspection.
+
+        Symbols are treated as real, so ``Abs(x)`` differentiates to ``sign(x)``.
+        """
+        import sympy as sp
+
+        from .tosympy import tape_to_sympy
+
+        m, n = self._pattern.shape
+        matrix = sp.zeros(m, n)
+        entries = tape_to_sympy(self._symbolic, self._wrt, self._params)
+        for i, j, e in zip(self._pattern.rows, self._pattern.cols, entries):
+            matrix[int(i), int(j)] = e
+        return matrix
+
+    def __repr__(self) -> str:
+        m, n = self._pattern.shape
+        return (
+            f"<symjac.CompiledJacobian d({m} outputs)/d({self._signature()}): "
+            f"shape=({m}, {n}), nnz={self.nnz}, density={self._pattern.density:.3g}>"
+        )

@@ -1,0 +1,97 @@
+"""The contract between the symbolic side and the back ends: a flat instruction tape.
+
+A :class:`Tape` is a straight-line program. Instruction ``k`` computes
+register ``k`` from older registers; leaves read an input (``VAR``), a
+parameter (``PARAM``) or hold a constant. ``outputs`` names the register of
+each output. A :class:`KernelSpec` says where each output goes in a row of
+the caller's output array; everything a back end needs is in these two
+objects, which hold only ints, floats and :class:`~symjac.ops.Op` values.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from .graph import Graph
+from .ops import COMPOSITE, Op
+
+
+@dataclass(frozen=True)
+class Tape:
+    """A straight-line program over doubles; see the module docstring."""
+
+    n_vars: int
+    n_params: int
+    ops: tuple[Op, ...]
+    args: tuple[tuple[int, ...], ...]
+    attrs: tuple[object, ...]
+    outputs: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.ops)
+
+    def op_counts(self) -> dict[str, int]:
+        """How many instructions of each kind, leaves excluded.
+
+        >>> g = Graph(); x = g.var(0)
+        >>> Tape.from_graph(g, [g.sin(g.sin(x))], 1, 0).op_counts()
+        {'SIN': 2}
+        """
+        counts = Counter(op.name for op in self.ops if op not in (Op.VAR, Op.PARAM, Op.CONST))
+        return dict(sorted(counts.items()))
+
+    @classmethod
+    def from_graph(
+        cls,
+        g: Graph,
+        roots: Sequence[int],
+        n_vars: int,
+        n_params: int,
+        *,
+        allow_composite: bool = False,
+    ) -> Tape:
+        """The tape computing ``roots``: their cone, renumbered densely in topological order.
+
+        Back ends need ``allow_composite=False`` (the default); a tape kept for
+        inspection (``to_sympy``) may hold composite ops.
+        """
+        order = g.cone(roots)
+        register = {node: k for k, node in enumerate(order)}
+        for node in order:
+            if not allow_composite and g.ops[node] in COMPOSITE:
+                raise ValueError("expand composite ops (symjac.special) before building a tape")
+        return cls(
+            n_vars=n_vars,
+            n_params=n_params,
+            ops=tuple(g.ops[n] for n in order),
+            args=tuple(tuple(register[a] for a in g.args[n]) for n in order),
+            attrs=tuple(g.attrs[n] for n in order),
+            outputs=tuple(register[r] for r in roots),
+        )
+
+
+@dataclass(frozen=True)
+class KernelSpec:
+    """One entry point: evaluate ``tape`` at each point and store its outputs.
+
+    Output ``k`` of point ``i`` goes to ``out[i * width + positions[k]]``; every
+    position of the row that no output names is written with 0.0, so a dense
+    output never keeps stale memory.
+    """
+
+    name: str
+    tape: Tape
+    width: int
+    positions: tuple[int, ...]
+
+    def __post_init__(self) -> None:
+        if len(self.positions) != len(self.tape.outputs):
+            raise ValueError("one position per output is required")
+        if len(set(self.positions)) != len(self.positions):
+            raise ValueError("output positions must be distinct")
+        if any(not 0 <= p < self.width for p in self.positions):
+            raise ValueError("output positions must lie within the row")
+        if not self.name.isidentifier() or not self.name.isascii():
+            raise ValueError(f"kernel names must be ASCII identifiers, not {self.name!r}")

@@ -1,0 +1,111 @@
+"""IR → SymPy, for inspection (``jac.to_sympy()``).
+
+The conversion follows the kernels' conventions: symbols are real, and a
+derivative at a kink is what the kernel computes (``Abs`` → ``sign``). It
+walks the tape in order, so it never recurses.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import sympy as sp
+
+from .ops import INFO, Op
+from .tape import Tape
+
+
+def _number(value: float) -> sp.Expr:
+    if math.isnan(value):
+        return sp.nan
+    if math.isinf(value):
+        return sp.oo if value > 0 else -sp.oo
+    if value == int(value) and abs(value) < 2**53:
+        return sp.Integer(int(value))
+    return sp.Float(repr(value), 17)
+
+
+def _select(c: Any, a: sp.Expr, b: sp.Expr) -> sp.Expr:
+    if c is sp.true:
+        return a
+    if c is sp.false:
+        return b
+    return sp.Piecewise((a, c), (b, True))
+
+
+_BUILD: dict[Op, Callable[..., Any]] = {
+    Op.NEG: lambda a: -a,
+    Op.ADD: lambda a, b: a + b,
+    Op.SUB: lambda a, b: a - b,
+    Op.MUL: lambda a, b: a * b,
+    Op.DIV: lambda a, b: a / b,
+    Op.POW: lambda a, b: a**b,
+    Op.SQRT: sp.sqrt,
+    Op.EXP: sp.exp,
+    Op.LOG: sp.log,
+    Op.SIN: sp.sin,
+    Op.COS: sp.cos,
+    Op.TAN: sp.tan,
+    Op.ASIN: sp.asin,
+    Op.ACOS: sp.acos,
+    Op.ATAN: sp.atan,
+    Op.SINH: sp.sinh,
+    Op.COSH: sp.cosh,
+    Op.TANH: sp.tanh,
+    Op.ASINH: sp.asinh,
+    Op.ACOSH: sp.acosh,
+    Op.ATANH: sp.atanh,
+    Op.ERF: sp.erf,
+    Op.ERFC: sp.erfc,
+    Op.GAMMA: sp.gamma,
+    Op.LGAMMA: lambda a: sp.log(sp.Abs(sp.gamma(a))),
+    Op.LOGGAMMA: sp.loggamma,
+    Op.DIGAMMA: lambda a: sp.polygamma(0, a),
+    Op.ATAN2: sp.atan2,
+    Op.ABS: sp.Abs,
+    Op.SIGN: sp.sign,
+    Op.FLOOR: sp.floor,
+    Op.CEIL: sp.ceiling,
+    Op.MAX: sp.Max,
+    Op.MIN: sp.Min,
+    Op.HEAVISIDE: sp.Heaviside,
+    Op.LT: lambda a, b: sp.Lt(a, b),
+    Op.LE: lambda a, b: sp.Le(a, b),
+    Op.EQ: lambda a, b: sp.Eq(a, b),
+    Op.NE: lambda a, b: sp.Ne(a, b),
+    Op.AND: sp.And,
+    Op.OR: sp.Or,
+    Op.NOT: sp.Not,
+    Op.SELECT: _select,
+}
+
+
+def tape_to_sympy(
+    tape: Tape, wrt: Sequence[sp.Symbol], params: Sequence[sp.Symbol]
+) -> list[sp.Expr]:
+    """The outputs of ``tape`` as SymPy expressions in the user's symbols.
+
+    >>> from symjac.graph import Graph
+    >>> g = Graph(); x = sp.Symbol("x")
+    >>> tape = Tape.from_graph(g, [g.mul(g.const(2.0), g.sin(g.var(0)))], 1, 0)
+    >>> tape_to_sympy(tape, [x], [])
+    [2*sin(x)]
+    """
+    values: list[Any] = []
+    for op, args, attr in zip(tape.ops, tape.args, tape.attrs):
+        if op is Op.CONST:
+            values.append(_number(attr))  # type: ignore[arg-type]
+        elif op is Op.VAR:
+            values.append(wrt[attr])  # type: ignore[index]
+        elif op is Op.PARAM:
+            values.append(params[attr])  # type: ignore[index]
+        elif op is Op.BOOL:
+            values.append(sp.true if attr else sp.false)
+        elif op is Op.POWI:
+            values.append(values[args[0]] ** int(attr))  # type: ignore[call-overload]
+        else:
+            assert INFO[op].arity == len(args)
+            values.append(_BUILD[op](*(values[a] for a in args)))
+    return [values[r] for r in tape.outputs]
