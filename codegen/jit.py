@@ -126,7 +126,7 @@ class JitModule:
         fn = self._cfuncs.get(name)
         if fn is None:
             fn = KERNEL_CFUNC(self.address(name))
-            fn._owner = self  # the engine must outlive every pointer into it
+            fn._owner = self  # type: ignore[attr-defined]  # the engine must outlive every pointer into it
             self._cfuncs[name] = fn
         return fn
 

@@ -152,7 +152,9 @@ def _heaviside(lw: _Lowerer, b: ir.IRBuilder, vals: Sequence[ir.Value]) -> ir.Va
 _INLINE: dict[Op, Callable[[_Lowerer, ir.IRBuilder, Sequence[ir.Value]], ir.Value]] = {
     Op.SIGN: _sign,
     Op.HEAVISIDE: _heaviside,
-    **{op: (lambda s: lambda lw, b, v: _cmp(b, s, v[0], v[1]))(sym) for op, sym in _COMPARE.items()},
+    **{
+        op: (lambda s: lambda lw, b, v: _cmp(b, s, v[0], v[1]))(sym) for op, sym in _COMPARE.items()
+    },
     Op.NE: lambda lw, b, v: b.fcmp_unordered("!=", v[0], v[1]),  # true for NaN, as in C
     Op.AND: lambda lw, b, v: b.and_(v[0], v[1]),
     Op.OR: lambda lw, b, v: b.or_(v[0], v[1]),
@@ -192,8 +194,12 @@ def _emit_kernel(lw: _Lowerer, spec: KernelSpec) -> None:
         # redundant part of the memset for small rows)
         b.call(
             lw.module.declare_intrinsic("llvm.memset", [PTR, I64]),
-            [out_row, ir.Constant(ir.IntType(8), 0), ir.Constant(I64, 8 * spec.width),
-             ir.Constant(BOOL, 0)],
+            [
+                out_row,
+                ir.Constant(ir.IntType(8), 0),
+                ir.Constant(I64, 8 * spec.width),
+                ir.Constant(BOOL, 0),
+            ],
         )
     for reg, pos in zip(tape.outputs, spec.positions):
         addr = b.gep(out_row, [ir.Constant(I64, pos)], source_etype=DOUBLE, inbounds=True)
@@ -207,7 +213,9 @@ def _emit_kernel(lw: _Lowerer, spec: KernelSpec) -> None:
     b.ret_void()
 
 
-def lower(specs: Sequence[KernelSpec], module_name: str = "symjac", fastmath: bool = False) -> ir.Module:
+def lower(
+    specs: Sequence[KernelSpec], module_name: str = "symjac", fastmath: bool = False
+) -> ir.Module:
     """Build an LLVM module with one batched entry point per spec.
 
     >>> from symjac.graph import Graph

@@ -45,7 +45,7 @@ def _as_float64(value: Any, what: str) -> Array:
             f"{what} must be a NumPy array (or a list of numbers), not {type(value).__name__}"
         )
     kind = arr.dtype.kind
-    if kind == "f" and arr.dtype.itemsize <= 8 or kind in "iu":
+    if (kind == "f" and arr.dtype.itemsize <= 8) or kind in "iu":
         if arr.dtype != F64 or not arr.flags.c_contiguous:
             arr = np.ascontiguousarray(arr, dtype=F64)  # exact for these types; copies
         return arr
@@ -108,12 +108,16 @@ def as_params(
     )
 
 
-def _params_from_mapping(p: Mapping[Any, Any], symbols: Sequence[Any], names: Sequence[str]) -> Array:
+def _params_from_mapping(
+    p: Mapping[Any, Any], symbols: Sequence[Any], names: Sequence[str]
+) -> Array:
     values: list[float | None] = [None] * len(names)
     for key, value in p.items():
         index = _param_index(key, symbols, names)
         if index is None:
-            raise ValueError(f"{key!r} is not a parameter of this kernel (parameters: {', '.join(names)})")
+            raise ValueError(
+                f"{key!r} is not a parameter of this kernel (parameters: {', '.join(names)})"
+            )
         if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.generic)):
             raise TypeError(f"the value of parameter {names[index]} must be a real number")
         values[index] = float(value)
@@ -125,7 +129,11 @@ def _params_from_mapping(p: Mapping[Any, Any], symbols: Sequence[Any], names: Se
 
 def _param_index(key: Any, symbols: Sequence[Any], names: Sequence[str]) -> int | None:
     for i, (sym, name) in enumerate(zip(symbols, names)):
-        if key is sym or (isinstance(key, str) and key == name) or (not isinstance(key, str) and key == sym):
+        if (
+            key is sym
+            or (isinstance(key, str) and key == name)
+            or (not isinstance(key, str) and key == sym)
+        ):
             return i
     return None
 

@@ -68,9 +68,7 @@ def _front_end(exprs: Any, wrt: Any, params: Any) -> _Problem:
     return _Problem(graph, roots, wrt_list, param_list)
 
 
-def _machine_code(
-    specs: Sequence[KernelSpec], options: Options, timer: _Timer
-) -> JitModule:
+def _machine_code(specs: Sequence[KernelSpec], options: Options, timer: _Timer) -> JitModule:
     with timer.stage("lower"):
         module = lower(specs, fastmath=options.fastmath)
     jit = JitModule(module, opt_level=options.opt_level)

@@ -57,7 +57,7 @@ def _partials_atan2(g: Graph, node: int, args: tuple[int, ...]) -> list[int]:
 
 
 def _partials_heaviside(g: Graph, node: int, args: tuple[int, ...]) -> list[int | None]:
-    x, h0 = args
+    x, _ = args
     # the value at 0 can depend on the variables; elsewhere the step is flat
     return [None, g.select(g.call(Op.EQ, x, g.const(0.0)), g.const(1.0), g.const(0.0))]
 
@@ -84,7 +84,9 @@ def _select_rule(g: Graph, node: int, grads: Sequence[Grad]) -> Grad:
     cond = g.args[node][0]
     _, da, db = grads
     zero = g.const(0.0)
-    return {v: g.select(cond, da.get(v, zero), db.get(v, zero)) for v in sorted(da.keys() | db.keys())}
+    return {
+        v: g.select(cond, da.get(v, zero), db.get(v, zero)) for v in sorted(da.keys() | db.keys())
+    }
 
 
 def _sqrt_1m_sq(g: Graph, a: int) -> int:
@@ -112,9 +114,7 @@ UNARY: dict[Op, Callable[[Graph, int, int], int | None]] = {
     # sqrt(a-1)*sqrt(a+1), not sqrt(a²-1): NaN for a < 1, where acosh itself is NaN
     Op.ACOSH: lambda g, n, a: _one_over(
         g,
-        g.mul(
-            g.call(Op.SQRT, g.sub(a, g.const(1.0))), g.call(Op.SQRT, g.add(a, g.const(1.0)))
-        ),
+        g.mul(g.call(Op.SQRT, g.sub(a, g.const(1.0))), g.call(Op.SQRT, g.add(a, g.const(1.0)))),
     ),
     Op.ATANH: lambda g, n, a: _one_over(g, g.sub(g.const(1.0), g.sq(a))),
     Op.ERF: lambda g, n, a: g.mul(g.const(_TWO_OVER_SQRT_PI), g.call(Op.EXP, g.neg(g.sq(a)))),

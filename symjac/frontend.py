@@ -410,8 +410,7 @@ def to_graph(
         names = ", ".join(str(s) for s in missing)
         hint = _assumption_hint(missing, [*wrt, *params])
         raise ValueError(
-            f"the expressions contain symbols that are neither in wrt nor in params: {names}"
-            + hint
+            f"the expressions contain symbols that are neither in wrt nor in params: {names}" + hint
         )
     return g, roots
 

@@ -35,7 +35,7 @@ def _libm_unary(name: str, fallback: Callable[[float], float]) -> Callable[[floa
         fn = getattr(_LIBM, name)
         fn.restype = ctypes.c_double
         fn.argtypes = [ctypes.c_double]
-        return fn  # type: ignore[no-any-return]
+        return fn  # type: ignore[no-any-return,unused-ignore]
 
     def guarded(x: float) -> float:  # pragma: no cover - only without a C libm
         try:
@@ -53,7 +53,7 @@ def _libm_binary(
         fn = getattr(_LIBM, name)
         fn.restype = ctypes.c_double
         fn.argtypes = [ctypes.c_double, ctypes.c_double]
-        return fn  # type: ignore[no-any-return]
+        return fn  # type: ignore[no-any-return,unused-ignore]
 
     def guarded(x: float, y: float) -> float:  # pragma: no cover - only without a C libm
         try:

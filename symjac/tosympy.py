@@ -98,9 +98,9 @@ def tape_to_sympy(
         if op is Op.CONST:
             values.append(_number(attr))  # type: ignore[arg-type]
         elif op is Op.VAR:
-            values.append(wrt[attr])  # type: ignore[index]
+            values.append(wrt[int(attr)])  # type: ignore[call-overload]
         elif op is Op.PARAM:
-            values.append(params[attr])  # type: ignore[index]
+            values.append(params[int(attr)])  # type: ignore[call-overload]
         elif op is Op.BOOL:
             values.append(sp.true if attr else sp.false)
         elif op is Op.POWI:
