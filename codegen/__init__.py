@@ -5,6 +5,6 @@ Installed as ``symjac.codegen``. Nothing here imports SymPy: the input is
 """
 
 from .jit import JitModule, host_description
-from .lower import lower
+from .lower import Lowered, lower
 
-__all__ = ["JitModule", "host_description", "lower"]
+__all__ = ["JitModule", "Lowered", "host_description", "lower"]

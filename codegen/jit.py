@@ -18,9 +18,15 @@ import llvmlite
 import llvmlite.binding as llvm
 from llvmlite import ir
 
-#: ctypes signature of every kernel: (x, p, out, n, p_stride)
+#: ctypes signature of every kernel: (x, p, out, n, p_stride, work)
 KERNEL_CFUNC = ctypes.CFUNCTYPE(
-    None, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64
+    None,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_int64,
+    ctypes.c_int64,
+    ctypes.c_void_p,
 )
 
 

@@ -2,14 +2,16 @@
 
 Each kernel becomes one function with the C signature::
 
-    void NAME(const double *x, const double *p, double *out, int64_t n, int64_t p_stride)
+    void NAME(const double *x, const double *p, double *out, int64_t n, int64_t p_stride,
+              double *work)
 
 It loops over the ``n`` points natively: point ``i`` reads
 ``x[i*n_vars : (i+1)*n_vars]`` and ``p[i*p_stride : i*p_stride + n_params]``
 (``p_stride`` is 0 when all points share one parameter vector) and writes the
 ``width`` doubles of ``out`` row ``i`` — every one of them, zeros included.
 ``out`` must not overlap ``x`` or ``p`` (the runtime checks; the IR says
-``noalias``).
+``noalias``). ``work`` is scratch space of ``Lowered.work_sizes[NAME]`` doubles
+(NULL when that is 0), used by large tapes split into outlined chunks.
 
 Floating-point semantics are IEEE unless ``fastmath`` is asked for: no
 fast-math flags, no FTZ/DAZ, no change of rounding mode. Elementary functions
@@ -20,6 +22,7 @@ are calls into the C math library, declared ``readnone`` (we never read
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from llvmlite import ir
 
@@ -31,8 +34,8 @@ BOOL = ir.IntType(1)
 I64 = ir.IntType(64)
 PTR = ir.PointerType()
 
-#: the kernel signature: (x, p, out, n, p_stride)
-KERNEL_TYPE = ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR, I64, I64])
+#: the kernel signature: (x, p, out, n, p_stride, work)
+KERNEL_TYPE = ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR, I64, I64, PTR])
 
 _INTRINSICS = {
     Op.SQRT: "llvm.sqrt",
@@ -70,14 +73,6 @@ class _Lowerer:
             fn = self.module.declare_intrinsic(name, [DOUBLE])
             self._functions[name] = fn
         return fn
-
-    def point(self, b: ir.IRBuilder, tape: Tape, x_row: ir.Value, p_row: ir.Value) -> list:
-        """Emit the tape for one point; returns the LLVM value of every register."""
-        regs: list[ir.Value] = []
-        for op, args, attr in zip(tape.ops, tape.args, tape.attrs):
-            vals = [regs[a] for a in args]
-            regs.append(self.instruction(b, op, vals, attr, x_row, p_row))
-        return regs
 
     def instruction(
         self,
@@ -163,13 +158,187 @@ _INLINE: dict[Op, Callable[[_Lowerer, ir.IRBuilder, Sequence[ir.Value]], ir.Valu
 }
 
 
-def _emit_kernel(lw: _Lowerer, spec: KernelSpec) -> None:
+def _leaf_or_local(
+    b: ir.IRBuilder,
+    lw: _Lowerer,
+    tape: Tape,
+    regs: dict[int, ir.Value],
+    r: int,
+    rows: tuple[ir.Value, ir.Value],
+    spilled: dict[int, int],
+    work: ir.Value | None,
+) -> ir.Value:
+    """The value of register ``r`` inside the current function, loading it if needed."""
+    value = regs.get(r)
+    if value is not None:
+        return value
+    op = tape.ops[r]
+    if op in (Op.CONST, Op.BOOL, Op.VAR, Op.PARAM):
+        value = lw.instruction(b, op, (), tape.attrs[r], rows[0], rows[1])
+    else:  # computed by an earlier chunk and spilled to the work buffer
+        assert work is not None
+        value = b.load(_slot(b, work, spilled[r]), typ=DOUBLE)
+    regs[r] = value
+    return value
+
+
+def _slot(b: ir.IRBuilder, base: ir.Value, index: int) -> ir.Value:
+    return b.gep(base, [ir.Constant(I64, index)], source_etype=DOUBLE, inbounds=True)
+
+
+def _emit_registers(
+    b: ir.IRBuilder,
+    lw: _Lowerer,
+    tape: Tape,
+    chunk: Sequence[int],
+    rows: tuple[ir.Value, ir.Value],
+    spilled: dict[int, int],
+    work: ir.Value | None,
+) -> dict[int, ir.Value]:
+    """Emit the instructions ``chunk`` (non-leaf registers, in order); spill what others need."""
+    regs: dict[int, ir.Value] = {}
+    for r in chunk:
+        vals = [_leaf_or_local(b, lw, tape, regs, a, rows, spilled, work) for a in tape.args[r]]
+        regs[r] = lw.instruction(b, tape.ops[r], vals, tape.attrs[r], rows[0], rows[1])
+        if r in spilled and work is not None:
+            b.store(regs[r], _slot(b, work, spilled[r]))
+    return regs
+
+
+class _Body:
+    """How one point of a tape is computed: inline, or as a sequence of outlined chunks.
+
+    Large tapes are split into chunks of at most ``chunk_size`` instructions,
+    each a ``noinline`` function; registers that cross chunks go through the
+    caller's work buffer. LLVM's optimiser and code generator are superlinear
+    in the size of a function, so this keeps compile time linear in the tape.
+    """
+
+    def __init__(self, lw: _Lowerer, tape: Tape, chunk_size: int, tag: str):
+        self.lw, self.tape = lw, tape
+        self.chunks, self.stores = _partition(tape, chunk_size)
+        self.spilled: dict[int, int] = {}
+        self.functions: list[ir.Function] = []
+        if len(self.chunks) > 1:
+            self._outline(tag)
+
+    @property
+    def work_size(self) -> int:
+        return len(self.spilled)
+
+    def _outline(self, tag: str) -> None:
+        tape, lw = self.tape, self.lw
+        owner = {r: c for c, chunk in enumerate(self.chunks) for r in chunk}
+        for c, chunk in enumerate(self.chunks):
+            for r in chunk:
+                for a in tape.args[r]:
+                    if owner.get(a, c) != c and a not in self.spilled:
+                        self.spilled[a] = len(self.spilled)
+            for k in self.stores[c]:
+                r = tape.outputs[k]
+                if owner.get(r, c) != c and r not in self.spilled:
+                    self.spilled[r] = len(self.spilled)
+        fnty = ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR, PTR])
+        for c, chunk in enumerate(self.chunks):
+            fn = ir.Function(lw.module, fnty, f"{tag}.chunk{c}")
+            fn.linkage = "internal"
+            fn.attributes.add("noinline")
+            fn.attributes.add("nounwind")
+            x_row, p_row, vals, work = fn.args
+            b = ir.IRBuilder(fn.append_basic_block("entry"))
+            rows = (x_row, p_row)
+            regs = _emit_registers(b, lw, tape, chunk, rows, self.spilled, work)
+            for k in self.stores[c]:
+                value = _leaf_or_local(b, lw, tape, regs, tape.outputs[k], rows, self.spilled, work)
+                b.store(value, _slot(b, vals, k))
+            b.ret_void()
+            self.functions.append(fn)
+
+    def emit(
+        self, b: ir.IRBuilder, rows: tuple[ir.Value, ir.Value], work: ir.Value | None
+    ) -> Store:
+        """Emit one point's computation; returns ``store(b, base, positions)`` for the outputs.
+
+        Outlined bodies can only store contiguously (``positions`` must be ``0..m-1``).
+        """
+        if self.functions:
+
+            def store_outlined(b: ir.IRBuilder, base: ir.Value, positions: Sequence[int]) -> None:
+                assert list(positions) == list(range(len(self.tape.outputs)))
+                for fn in self.functions:
+                    b.call(fn, [rows[0], rows[1], base, work])
+
+            return store_outlined
+        chunk = self.chunks[0] if self.chunks else []
+        regs = _emit_registers(b, self.lw, self.tape, chunk, rows, {}, None)
+        tape, lw = self.tape, self.lw
+
+        def store_inline(b: ir.IRBuilder, base: ir.Value, positions: Sequence[int]) -> None:
+            for r, pos in zip(tape.outputs, positions):
+                value = _leaf_or_local(b, lw, tape, regs, r, rows, {}, None)
+                b.store(value, _slot(b, base, pos))
+
+        return store_inline
+
+
+Store = Callable[[ir.IRBuilder, ir.Value, Sequence[int]], None]
+
+
+_LEAF_OPS = frozenset({Op.CONST, Op.BOOL, Op.VAR, Op.PARAM})
+
+
+def _partition(tape: Tape, chunk_size: int) -> tuple[list[list[int]], list[list[int]]]:
+    """Split the computed registers into chunks of about ``chunk_size`` instructions + stores.
+
+    Returns the chunks (registers, in order) and, per chunk, the outputs it stores.
+    An output is stored by the chunk that computes it; an output that is a leaf
+    (an input or a constant) goes with the output before it, so stores stay spread out.
+    """
+    anchored: dict[int, list[int]] = {}
+    anchor = -1
+    for k, r in enumerate(tape.outputs):
+        if tape.ops[r] not in _LEAF_OPS:
+            anchor = r
+        anchored.setdefault(anchor, []).append(k)
+    chunks: list[list[int]] = [[]]
+    stores: list[list[int]] = [list(anchored.get(-1, []))]
+    cost = len(stores[0])
+    for r, op in enumerate(tape.ops):
+        if op in _LEAF_OPS:
+            continue
+        if cost >= chunk_size:
+            chunks.append([])
+            stores.append([])
+            cost = 0
+        chunks[-1].append(r)
+        here = anchored.get(r, [])
+        stores[-1].extend(here)
+        cost += 1 + len(here)
+    return chunks, stores
+
+
+def _positions_table(module: ir.Module, name: str, positions: Sequence[int]) -> ir.GlobalVariable:
+    table = ir.GlobalVariable(module, ir.ArrayType(I64, len(positions)), name)
+    table.initializer = ir.Constant(ir.ArrayType(I64, len(positions)), list(positions))
+    table.global_constant = True
+    table.linkage = "internal"
+    return table
+
+
+def _emit_kernel(lw: _Lowerer, spec: KernelSpec, body: _Body) -> int:
+    """Emit the batched entry point for ``spec``; returns the work buffer size it needs."""
     fn = ir.Function(lw.module, KERNEL_TYPE, spec.name)
-    x, p, out, n, p_stride = fn.args
-    for arg, name in zip(fn.args, ("x", "p", "out", "n", "p_stride")):
+    for arg, name in zip(fn.args, ("x", "p", "out", "n", "p_stride", "work")):
         arg.name = name
+    x, p, out, n, p_stride, work = fn.args
     out.add_attribute("noalias")
     tape = spec.tape
+    n_out = len(tape.outputs)
+    identity = spec.positions == tuple(range(spec.width))
+    # outlined bodies write their outputs to a row: the output row itself when the layout is
+    # the identity, otherwise a scratch row at the end of the work buffer, scattered after
+    scatter_outlined = bool(body.functions) and not identity
+    work_size = body.work_size + (n_out if scatter_outlined else 0)
 
     entry = fn.append_basic_block("entry")
     loop = fn.append_basic_block("loop")
@@ -184,48 +353,92 @@ def _emit_kernel(lw: _Lowerer, spec: KernelSpec) -> None:
     def row(base: ir.Value, stride: ir.Value) -> ir.Value:
         return b.gep(base, [b.mul(i, stride)], source_etype=DOUBLE, inbounds=True)
 
-    x_row = row(x, ir.Constant(I64, tape.n_vars))
-    p_row = row(p, p_stride)
+    rows = (row(x, ir.Constant(I64, tape.n_vars)), row(p, p_stride))
     out_row = row(out, ir.Constant(I64, spec.width))
-    regs = lw.point(b, tape, x_row, p_row)
-
-    if len(spec.positions) < spec.width:
-        # structural zeros: clear the row, then store the nonzeros over it (LLVM drops the
-        # redundant part of the memset for small rows)
-        b.call(
-            lw.module.declare_intrinsic("llvm.memset", [PTR, I64]),
-            [
-                out_row,
-                ir.Constant(ir.IntType(8), 0),
-                ir.Constant(I64, 8 * spec.width),
-                ir.Constant(BOOL, 0),
-            ],
-        )
-    for reg, pos in zip(tape.outputs, spec.positions):
-        addr = b.gep(out_row, [ir.Constant(I64, pos)], source_etype=DOUBLE, inbounds=True)
-        b.store(regs[reg], addr)
+    store = body.emit(b, rows, work if body.functions else None)
+    if scatter_outlined:
+        scratch = _slot(b, work, body.work_size)
+        store(b, scratch, range(n_out))
+    if n_out < spec.width:
+        # structural zeros: clear the row, then write the nonzeros over it
+        memset = lw.module.declare_intrinsic("llvm.memset", [PTR, I64])
+        zero_byte, no = ir.Constant(ir.IntType(8), 0), ir.Constant(BOOL, 0)
+        b.call(memset, [out_row, zero_byte, ir.Constant(I64, 8 * spec.width), no])
+    if scatter_outlined:
+        table = _positions_table(lw.module, f"{spec.name}.positions", spec.positions)
+        _scatter_loop(b, table, scratch, out_row, n_out)
+    else:
+        store(b, out_row, spec.positions)
 
     i_next = b.add(i, ir.Constant(I64, 1), name="i_next")
     i.add_incoming(i_next, b.block)
     b.cbranch(b.icmp_signed("<", i_next, n), loop, done)
-
     b.position_at_end(done)
     b.ret_void()
+    return work_size
+
+
+def _scatter_loop(
+    b: ir.IRBuilder, table: ir.GlobalVariable, src: ir.Value, dest: ir.Value, count: int
+) -> None:
+    """``dest[table[k]] = src[k]`` for k < count, as a loop (the table can be large)."""
+    fn = b.function
+    head = b.block
+    body = fn.append_basic_block("scatter")
+    after = fn.append_basic_block("scattered")
+    b.branch(body)
+    b.position_at_end(body)
+    k = b.phi(I64, name="k")
+    k.add_incoming(ir.Constant(I64, 0), head)
+    where = b.load(
+        b.gep(table, [ir.Constant(I64, 0), k], source_etype=table.value_type, inbounds=True),
+        typ=I64,
+    )
+    value = b.load(b.gep(src, [k], source_etype=DOUBLE, inbounds=True), typ=DOUBLE)
+    b.store(value, b.gep(dest, [where], source_etype=DOUBLE, inbounds=True))
+    k_next = b.add(k, ir.Constant(I64, 1))
+    k.add_incoming(k_next, body)
+    b.cbranch(b.icmp_signed("<", k_next, ir.Constant(I64, count)), body, after)
+    b.position_at_end(after)
+
+
+@dataclass(frozen=True)
+class Lowered:
+    """An LLVM module and, per kernel, the number of doubles its ``work`` buffer needs."""
+
+    module: ir.Module
+    work_sizes: dict[str, int]
+
+
+#: instructions per outlined chunk; see :class:`_Body`
+CHUNK_SIZE = 2000
 
 
 def lower(
-    specs: Sequence[KernelSpec], module_name: str = "symjac", fastmath: bool = False
-) -> ir.Module:
+    specs: Sequence[KernelSpec],
+    module_name: str = "symjac",
+    fastmath: bool = False,
+    chunk_size: int = CHUNK_SIZE,
+) -> Lowered:
     """Build an LLVM module with one batched entry point per spec.
+
+    Specs that share a :class:`Tape` object share its outlined chunks.
 
     >>> from symjac.graph import Graph
     >>> g = Graph(); x = g.var(0)
     >>> tape = Tape.from_graph(g, [g.sin(x)], n_vars=1, n_params=0)
-    >>> "@sin" in str(lower([KernelSpec("f", tape, 1, (0,))]))
+    >>> "@sin" in str(lower([KernelSpec("f", tape, 1, (0,))]).module)
     True
     """
+    if chunk_size < 1:
+        raise ValueError("chunk_size must be positive")
     module = ir.Module(name=module_name)
     lw = _Lowerer(module, fastmath)
+    bodies: dict[int, _Body] = {}
+    work_sizes: dict[str, int] = {}
     for spec in specs:
-        _emit_kernel(lw, spec)
-    return module
+        body = bodies.get(id(spec.tape))
+        if body is None:
+            body = bodies[id(spec.tape)] = _Body(lw, spec.tape, chunk_size, f"body{len(bodies)}")
+        work_sizes[spec.name] = _emit_kernel(lw, spec, body)
+    return Lowered(module, work_sizes)

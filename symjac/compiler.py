@@ -17,7 +17,7 @@ from .diff import gradients
 from .frontend import as_expressions, as_symbols, check_disjoint, to_graph
 from .graph import Graph
 from .pattern import SparsityPattern
-from .runtime import CompiledFunction, CompiledJacobian, Stats
+from .runtime import CompiledFunction, CompiledJacobian, Kernels, Stats
 from .special import expand_composites
 from .tape import KernelSpec, Tape
 
@@ -68,12 +68,12 @@ def _front_end(exprs: Any, wrt: Any, params: Any) -> _Problem:
     return _Problem(graph, roots, wrt_list, param_list)
 
 
-def _machine_code(specs: Sequence[KernelSpec], options: Options, timer: _Timer) -> JitModule:
+def _machine_code(specs: Sequence[KernelSpec], options: Options, timer: _Timer) -> Kernels:
     with timer.stage("lower"):
-        module = lower(specs, fastmath=options.fastmath)
-    jit = JitModule(module, opt_level=options.opt_level)
+        lowered = lower(specs, fastmath=options.fastmath)
+    jit = JitModule(lowered.module, opt_level=options.opt_level)
     timer.stats.timings.update(jit.timings)
-    return jit
+    return Kernels(jit, lowered.work_sizes)
 
 
 def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> CompiledJacobian:
@@ -101,9 +101,9 @@ def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
         KernelSpec("values", tape, pattern.nnz, tuple(range(pattern.nnz))),
         KernelSpec("dense", tape, m_by_n, tuple(int(q) for q in pattern.flat_positions())),
     ]
-    jit = _machine_code(specs, options, timer)
+    kernels = _machine_code(specs, options, timer)
     return CompiledJacobian(
-        jit, pattern, wrt=prob.wrt, params=prob.params, symbolic=symbolic, stats=stats
+        kernels, pattern, wrt=prob.wrt, params=prob.params, symbolic=symbolic, stats=stats
     )
 
 
@@ -119,7 +119,7 @@ def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
         tape = Tape.from_graph(g, expand_composites(g, prob.roots), n, k)
     stats.graph_nodes, stats.tape_length, stats.op_counts = len(g), len(tape), tape.op_counts()
     m = len(prob.roots)
-    jit = _machine_code([KernelSpec("function", tape, m, tuple(range(m)))], options, timer)
+    kernels = _machine_code([KernelSpec("function", tape, m, tuple(range(m)))], options, timer)
     return CompiledFunction(
-        jit, m, wrt=prob.wrt, params=prob.params, symbolic=symbolic, stats=stats
+        kernels, m, wrt=prob.wrt, params=prob.params, symbolic=symbolic, stats=stats
     )

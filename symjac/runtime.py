@@ -46,18 +46,26 @@ class Stats:
         )
 
 
+@dataclass(frozen=True)
+class Kernels:
+    """A JIT module and the work-buffer size (in doubles) of each of its kernels."""
+
+    jit: JitModule
+    work_sizes: dict[str, int]
+
+
 class _Compiled:
     """Shared runtime: argument handling and the native call."""
 
     def __init__(
         self,
-        jit: JitModule,
+        kernels: Kernels,
         wrt: Sequence[Any],
         params: Sequence[Any],
         symbolic: Tape,
         stats: Stats,
     ):
-        self._jit = jit
+        self._kernels = kernels
         self._wrt = tuple(wrt)
         self._params = tuple(params)
         self._param_names = tuple(str(s) for s in params)
@@ -92,13 +100,16 @@ class _Compiled:
         else:
             result = check_out(out, shape, (points, params))
         if n:
-            kernel = self._jit.kernel(name)
+            kernel = self._kernels.jit.kernel(name)
+            size = self._kernels.work_sizes[name]
+            work = np.empty(size, dtype=np.float64) if size else None
             kernel(
                 points.ctypes.data,
                 None if params is None else params.ctypes.data,
                 result.ctypes.data,
                 n,
                 p_stride,
+                None if work is None else work.ctypes.data,
             )
         return result
 
@@ -119,8 +130,8 @@ class CompiledFunction(_Compiled):
     [6.0, 9.0]
     """
 
-    def __init__(self, jit: JitModule, m: int, **kw: Any):
-        super().__init__(jit, **kw)
+    def __init__(self, kernels: Kernels, m: int, **kw: Any):
+        super().__init__(kernels, **kw)
         self._m = m
 
     @property
@@ -156,8 +167,8 @@ class CompiledJacobian(_Compiled):
     ([3.0, 2.0, 6.0], 3)
     """
 
-    def __init__(self, jit: JitModule, pattern: SparsityPattern, **kw: Any):
-        super().__init__(jit, **kw)
+    def __init__(self, kernels: Kernels, pattern: SparsityPattern, **kw: Any):
+        super().__init__(kernels, **kw)
         self._pattern = pattern
 
     @property

@@ -52,12 +52,15 @@ class Tape:
         *,
         allow_composite: bool = False,
     ) -> Tape:
-        """The tape computing ``roots``: their cone, renumbered densely in topological order.
+        """The tape computing ``roots``: their cone, renumbered densely in evaluation order.
+
+        The order is :meth:`Graph.schedule`'s: topological, and each output's
+        computation contiguous.
 
         Back ends need ``allow_composite=False`` (the default); a tape kept for
         inspection (``to_sympy``) may hold composite ops.
         """
-        order = g.cone(roots)
+        order = g.schedule(roots)
         register = {node: k for k, node in enumerate(order)}
         for node in order:
             if not allow_composite and g.ops[node] in COMPOSITE:
