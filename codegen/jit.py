@@ -44,9 +44,12 @@ def _initialise() -> None:
         llvm.load_library_permanently(libm)
 
 
-@functools.lru_cache(maxsize=8)
 def host_target_machine(opt_level: int = 3) -> llvm.TargetMachine:
-    """The target machine for this CPU (name and features detected by LLVM)."""
+    """A new target machine for this CPU (name and features detected by LLVM).
+
+    Never cache one: an execution engine takes ownership of its target machine
+    and frees it when the engine goes.
+    """
     _initialise()
     target = llvm.Target.from_triple(llvm.get_process_triple())
     return target.create_target_machine(
@@ -90,7 +93,7 @@ class JitModule:
     >>> from llvmlite import ir
     >>> m = ir.Module("demo")
     >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), []), "nothing")
-    >>> ir.IRBuilder(fn.append_basic_block()).ret_void()
+    >>> _ = ir.IRBuilder(fn.append_basic_block()).ret_void()
     >>> JitModule(m).address("nothing") != 0
     True
     """

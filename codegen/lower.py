@@ -427,7 +427,7 @@ def lower(
     >>> from symjac.graph import Graph
     >>> g = Graph(); x = g.var(0)
     >>> tape = Tape.from_graph(g, [g.sin(x)], n_vars=1, n_params=0)
-    >>> "@sin" in str(lower([KernelSpec("f", tape, 1, (0,))]).module)
+    >>> 'call double @"sin"' in str(lower([KernelSpec("f", tape, 1, (0,))]).module)
     True
     """
     if chunk_size < 1:
