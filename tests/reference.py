@@ -1,0 +1,362 @@
+"""Independent references for symjac's compiled kernels (helpers, not a test module).
+
+* :class:`SympyReference` — SymPy's own ``Matrix(exprs).jacobian(wrt)`` (and the
+  expressions themselves) evaluated with mpmath at 50 significant digits at the
+  exact double inputs, then rounded to float64. A result with a nonzero
+  imaginary part becomes NaN: symjac kernels are real and return NaN where the
+  real function is undefined.
+* :func:`central_difference` — a fourth-order central finite difference of a
+  compiled :func:`symjac.function`, an independent check of the Jacobian that
+  shares nothing with SymPy's differentiation.
+* :func:`assert_precise_equal` — an ulp/relative-tolerance comparison in the
+  spirit of numba's ``assertPreciseEqual``: NaN equals NaN, an infinity only
+  equals the same infinity, finite values must agree to ``rtol`` scaled by their
+  magnitude plus a small absolute term relative to the size of their row.
+
+The reference follows symjac's documented conventions wherever they are a
+*choice* rather than mathematics (docs/semantics.md):
+
+* every symbol is real, whatever its SymPy assumptions;
+* ``sign``, ``floor``, ``ceiling`` and ``Heaviside`` have derivative 0 (the
+  Dirac part of a jump is dropped); ``Heaviside(x, h0)`` has derivative
+  ``[x == 0]`` with respect to ``h0``;
+* ``loggamma`` is the real branch ``log(gamma(x))`` (NaN where Γ(x) < 0);
+* at a tie, SymPy's derivative of ``Max``/``Min`` is ``Heaviside(0) = 1/2``:
+  the mean of the one-sided derivatives, which is symjac's convention too.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy as sp
+
+import symjac
+
+REFERENCE_DPS = 50
+
+# -- keeping compiled kernels alive ----------------------------------------------------
+#
+# WORKAROUND for a library bug (exposed by
+# test_functions.py::test_freeing_a_compiled_kernel_does_not_break_later_compilations):
+# codegen/jit.py caches one llvmlite TargetMachine (host_target_machine is an lru_cache)
+# and hands it to every MCJIT engine, but an MCJIT engine *owns* its target machine.
+# When the first compiled object is garbage-collected, the cached TargetMachine is freed
+# and every later compilation uses freed memory (segfault / std::bad_alloc). So that the
+# rest of the suite can run, every kernel compiled through these helpers is kept alive
+# for the whole session. Remove this once the bug is fixed.
+_KEEP_ALIVE: list[Any] = []
+
+
+def compile_jacobian(exprs: Any, wrt: Any, params: Any = None, **kw: Any) -> Any:
+    """``symjac.jacobian``, keeping the result alive (see the workaround note above)."""
+    jac = symjac.jacobian(exprs, wrt, params, **kw)
+    _KEEP_ALIVE.append(jac)
+    return jac
+
+
+def compile_function(exprs: Any, wrt: Any, params: Any = None, **kw: Any) -> Any:
+    """``symjac.function``, keeping the result alive (see the workaround note above)."""
+    fn = symjac.function(exprs, wrt, params, **kw)
+    _KEEP_ALIVE.append(fn)
+    return fn
+
+
+# -- symjac's conventions, expressed in SymPy ------------------------------------------
+
+
+class _Step(sp.Function):
+    """A piecewise-constant function whose derivative is taken as 0 (jumps dropped)."""
+
+    nargs = 1
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.S.Zero
+
+
+class RefSign(_Step):
+    """``sign`` with derivative 0."""
+
+
+class RefFloor(_Step):
+    """``floor`` with derivative 0."""
+
+
+class RefCeiling(_Step):
+    """``ceiling`` with derivative 0."""
+
+
+class RefHeaviside(sp.Function):
+    """``Heaviside(x, h0)``: 0, h0, 1 for x <0, =0, >0; d/dx = 0, d/dh0 = [x == 0]."""
+
+    nargs = 2
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        if argindex == 1:
+            return sp.S.Zero
+        return sp.Piecewise((sp.S.One, sp.Eq(self.args[0], 0)), (sp.S.Zero, True))
+
+
+def _mp_heaviside(x: Any, h0: Any) -> Any:
+    if mpmath.isnan(x):
+        return mpmath.nan
+    if x < 0:
+        return mpmath.mpf(0)
+    if x > 0:
+        return mpmath.mpf(1)
+    return h0
+
+
+_MPMATH_EXTRA = {
+    "RefSign": mpmath.sign,
+    "RefFloor": mpmath.floor,
+    "RefCeiling": mpmath.ceil,
+    "RefHeaviside": _mp_heaviside,
+}
+
+
+def realify(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]) -> tuple[list, list]:
+    """Replace every symbol by a real symbol of the same name (symjac's convention)."""
+    real = [sp.Dummy(str(s), real=True) for s in symbols]
+    mapping = dict(zip(symbols, real))
+    return [sp.sympify(e).xreplace(mapping) for e in exprs], real
+
+
+def with_symjac_conventions(expr: sp.Expr) -> sp.Expr:
+    """Rewrite ``expr`` so that SymPy's derivative follows symjac's documented conventions."""
+    expr = expr.replace(sp.sign, RefSign)
+    expr = expr.replace(sp.floor, RefFloor)
+    expr = expr.replace(sp.ceiling, RefCeiling)
+    expr = expr.replace(
+        lambda e: isinstance(e, sp.Heaviside),
+        lambda e: RefHeaviside(e.args[0], e.args[1] if len(e.args) > 1 else sp.S.Half),
+    )
+    expr = expr.replace(sp.loggamma, lambda u: sp.log(sp.gamma(u)))
+    return expr.xreplace({sp.zoo: sp.nan})  # complex infinity: not a real number
+
+
+def _check_evaluable(expr: sp.Expr) -> None:
+    bad = expr.atoms(sp.Derivative, sp.Subs, sp.DiracDelta)
+    if bad:
+        raise AssertionError(f"the reference cannot evaluate {bad} (in {expr})")
+
+
+# -- evaluation with mpmath ------------------------------------------------------------
+
+
+def mp_to_float(value: Any) -> float:
+    """An mpmath/Python result as float64: NaN when undefined or not real."""
+    if value is None:  # a Piecewise in which no condition holds
+        return math.nan
+    if isinstance(value, (bool, int, float)):
+        return float(value)
+    if not isinstance(value, (mpmath.mpf, mpmath.mpc)) and hasattr(value, "_mpf_"):
+        value = mpmath.mpf(value)  # an mpmath constant such as mpmath.pi
+    if isinstance(value, mpmath.mpc):
+        re, im = value.real, value.imag
+        if im != 0 and abs(im) > mpmath.mpf(10) ** (-(mpmath.mp.dps - 10)) * max(1, abs(re)):
+            return math.nan
+        value = re
+    if isinstance(value, mpmath.mpf):
+        return float(value)  # correctly rounded; overflows to ±inf
+    if isinstance(value, complex):
+        return value.real if value.imag == 0 else math.nan
+    raise TypeError(f"unexpected value {value!r} of type {type(value).__name__}")
+
+
+def _evaluate(fn: Callable[..., Any], args: Sequence[float]) -> float:
+    try:
+        return mp_to_float(fn(*[mpmath.mpf(float(a)) for a in args]))
+    except (ZeroDivisionError, ValueError, OverflowError):
+        # poles (mpmath raises where the exact result is a complex infinity)
+        return math.nan
+
+
+class SympyReference:
+    """SymPy's function and Jacobian of ``exprs``, evaluated with mpmath.
+
+    >>> x = sp.Symbol("x")
+    >>> ref = SympyReference([x**2], [x])
+    >>> ref.jacobian(np.array([[3.0]])).tolist()
+    [[[6.0]]]
+    """
+
+    def __init__(self, exprs: Any, wrt: Sequence[sp.Symbol], params: Sequence[sp.Symbol] = ()):
+        if isinstance(exprs, sp.Basic):
+            exprs = [exprs]
+        wrt, params = list(wrt), list(params or ())
+        real_exprs, real_syms = realify(list(exprs), [*wrt, *params])
+        self.n_vars, self.n_params = len(wrt), len(params)
+        self.exprs = [with_symjac_conventions(e) for e in real_exprs]
+        real_wrt = real_syms[: len(wrt)]
+        self.jac = sp.Matrix(self.exprs).jacobian(real_wrt)
+        self.shape = self.jac.shape
+        for e in [*self.exprs, *self.jac]:
+            _check_evaluable(e)
+        modules = [_MPMATH_EXTRA, "mpmath"]
+        self._f = [sp.lambdify(real_syms, e, modules=modules) for e in self.exprs]
+        self._j = [sp.lambdify(real_syms, e, modules=modules) for e in self.jac]
+
+    def _rows(self, x: Any, p: Any) -> tuple[np.ndarray, np.ndarray]:
+        x = np.atleast_2d(np.asarray(x, dtype=np.float64))
+        n = x.shape[0]
+        if self.n_params:
+            p = np.asarray(p, dtype=np.float64)
+            p = np.broadcast_to(p, (n, self.n_params)) if p.ndim == 1 else p
+        else:
+            p = np.zeros((n, 0))
+        return x, p
+
+    def _eval(self, fns: list, x: Any, p: Any, dps: int) -> np.ndarray:
+        x, p = self._rows(x, p)
+        out = np.empty((x.shape[0], len(fns)))
+        with mpmath.workdps(dps):
+            for i, (xi, pi) in enumerate(zip(x, p)):
+                args = [*xi.tolist(), *pi.tolist()]
+                out[i] = [_evaluate(fn, args) for fn in fns]
+        return out
+
+    def function(self, x: Any, p: Any = None, *, dps: int = REFERENCE_DPS) -> np.ndarray:
+        """``(N, m)`` values at the points ``x`` ``(N, n)``."""
+        return self._eval(self._f, x, p, dps)
+
+    def jacobian(self, x: Any, p: Any = None, *, dps: int = REFERENCE_DPS) -> np.ndarray:
+        """``(N, m, n)`` Jacobians at the points ``x`` ``(N, n)``."""
+        flat = self._eval(self._j, x, p, dps)
+        return flat.reshape(flat.shape[0], *self.shape)
+
+    def is_structurally_zero(self) -> np.ndarray:
+        """``(m, n)`` mask of the entries SymPy's Jacobian has as the exact symbol 0."""
+        m, n = self.shape
+        return np.array([[self.jac[i, j] == 0 for j in range(n)] for i in range(m)])
+
+
+def reference_jacobian(exprs: Any, wrt: Any, params: Any, x: Any, p: Any = None) -> np.ndarray:
+    """One-shot :meth:`SympyReference.jacobian`."""
+    return SympyReference(exprs, wrt, params or ()).jacobian(x, p)
+
+
+def reference_function(exprs: Any, wrt: Any, params: Any, x: Any, p: Any = None) -> np.ndarray:
+    """One-shot :meth:`SympyReference.function`."""
+    return SympyReference(exprs, wrt, params or ()).function(x, p)
+
+
+def exact_float(value: Any) -> float:
+    """The double nearest a SymPy constant (50-digit mpmath evaluation, then rounded)."""
+    value = with_symjac_conventions(sp.sympify(value))
+    with mpmath.workdps(REFERENCE_DPS):
+        return mp_to_float(sp.lambdify([], value, modules=[_MPMATH_EXTRA, "mpmath"])())
+
+
+# -- finite differences ----------------------------------------------------------------
+
+
+def central_difference(f: Any, x: Any, p: Any = None, *, rel_step: float = 1e-3) -> np.ndarray:
+    """Fourth-order central difference ``(m, n)`` of a compiled function ``f`` at one point.
+
+    ``(-f(x+2h) + 8 f(x+h) - 8 f(x-h) + f(x-2h)) / 12h`` per column, with
+    ``h = rel_step * |x_j|`` (``rel_step`` at 0): truncation error O(h⁴), rounding
+    error O(ε/h) — about 1e-10 relative for smooth, well-scaled functions.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    cols = []
+    for j in range(n):
+        h = rel_step * (abs(float(x[j])) or 1.0)
+        # make h exactly representable as a difference of the shifted points
+        h = float((x[j] + h) - x[j])
+        shifted = np.tile(x, (4, 1))
+        shifted[:, j] += np.array([2 * h, h, -h, -2 * h])
+        vals = f(shifted, p) if p is not None else f(shifted)
+        with np.errstate(invalid="ignore", over="ignore"):
+            cols.append((-vals[0] + 8 * vals[1] - 8 * vals[2] + vals[3]) / (12 * h))
+    return np.stack(cols, axis=-1)
+
+
+# -- comparison ------------------------------------------------------------------------
+
+
+def ulp_distance(a: Any, b: Any) -> np.ndarray:
+    """Number of doubles between ``a`` and ``b`` (0 for equal values, ±0 included)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+
+    def ordered(v: np.ndarray) -> np.ndarray:
+        i = v.view(np.int64).astype(object)
+        return np.where(i < 0, -(i & 0x7FFFFFFFFFFFFFFF), i)
+
+    return np.abs(ordered(a) - ordered(b))
+
+
+def precise_mismatches(
+    actual: Any,
+    expected: Any,
+    *,
+    rtol: float = 1e-12,
+    row_atol: float = 1e-14,
+    atol: float = 0.0,
+    ulps: int = 2,
+    signed_zeros: bool = False,
+) -> np.ndarray:
+    """Boolean mask of the entries where ``actual`` and ``expected`` disagree.
+
+    Rules (numba's ``assertPreciseEqual`` spirit):
+
+    * NaN equals NaN and nothing else;
+    * an infinity equals only the infinity of the same sign;
+    * finite values agree when ``|a - e| <= rtol*|e| + atol + row_atol*row_scale``
+      or when they are at most ``ulps`` doubles apart; ``row_scale`` is the largest
+      finite ``|e|`` along the last axis (the row of a Jacobian or the outputs
+      of a function), which absorbs rounding in entries that cancel;
+    * with ``signed_zeros``, ``-0.0`` and ``+0.0`` differ.
+    """
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    if a.shape != e.shape:
+        raise AssertionError(f"shape mismatch: actual {a.shape}, expected {e.shape}")
+    nan_a, nan_e = np.isnan(a), np.isnan(e)
+    inf_a, inf_e = np.isinf(a), np.isinf(e)
+    finite_e = np.where(np.isfinite(e), np.abs(e), 0.0)
+    row_scale = finite_e.max(axis=-1, keepdims=True) if e.ndim else finite_e
+    bad = nan_a != nan_e
+    either_inf = (inf_a | inf_e) & ~nan_a & ~nan_e
+    bad |= either_inf & (a != e)
+    both_finite = np.isfinite(a) & np.isfinite(e)
+    with np.errstate(invalid="ignore", over="ignore"):
+        err = np.abs(a - e)
+        tol = rtol * np.abs(e) + atol + row_atol * row_scale
+        close = (err <= tol) | (ulp_distance(np.where(both_finite, a, 0), np.where(both_finite, e, 0)) <= ulps)
+    bad |= both_finite & ~close
+    if signed_zeros:
+        bad |= both_finite & (a == 0) & (e == 0) & (np.signbit(a) != np.signbit(e))
+    return bad
+
+
+def assert_precise_equal(actual: Any, expected: Any, err_msg: str = "", **tol: Any) -> None:
+    """Fail with a readable report when :func:`precise_mismatches` finds any disagreement."""
+    a = np.asarray(actual, dtype=np.float64)
+    e = np.asarray(expected, dtype=np.float64)
+    bad = precise_mismatches(a, e, **tol)
+    if not bad.any():
+        return
+    lines = [f"{int(bad.sum())} of {bad.size} entries differ {tol or ''} {err_msg}".rstrip()]
+    for index in list(zip(*np.nonzero(bad)))[:12]:
+        ai, ei = float(a[index]), float(e[index])
+        if math.isfinite(ai) and math.isfinite(ei):
+            rel = abs(ai - ei) / abs(ei) if ei else math.inf
+            ulp = int(ulp_distance(ai, ei))
+            detail = f"rel err {rel:.3g}, {ulp} ulp"
+        else:
+            detail = "non-finite mismatch"
+        idx = tuple(int(i) for i in index)
+        lines.append(f"  at {idx}: got {ai!r}, expected {ei!r} ({detail})")
+    raise AssertionError("\n".join(lines))
+
+
+def assert_same_float(actual: Any, expected: Any, err_msg: str = "") -> None:
+    """Bit-for-bit equality (NaN equals NaN; -0.0 differs from +0.0)."""
+    assert_precise_equal(actual, expected, err_msg, rtol=0.0, row_atol=0.0, ulps=0, signed_zeros=True)
