@@ -8,6 +8,7 @@ order.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -81,6 +82,87 @@ class SparsityPattern:
         m, n = self._shape
         return self.nnz / (m * n) if m * n else 0.0
 
+    @property
+    def csc_order(self) -> npt.NDArray[np.int64]:
+        """Permutation from pattern (CSR) order to column-major (CSC) order.
+
+        ``values[csc_order]`` are the nonzeros column by column.
+        """
+        return _frozen(np.lexsort((self._rows, self._cols)))
+
+    @property
+    def csc_indptr(self) -> npt.NDArray[np.int64]:
+        """CSC column pointer: column ``j`` holds ``csc_indptr[j]:csc_indptr[j+1]``."""
+        counts = np.bincount(self._cols, minlength=self._shape[1])
+        return _frozen(np.concatenate([[0], np.cumsum(counts)]))
+
+    @property
+    def csc_indices(self) -> npt.NDArray[np.int64]:
+        """CSC row indices, column by column."""
+        return _frozen(self._rows[self.csc_order])
+
+    def to_scipy(self, values: npt.ArrayLike | None = None, format: str = "csr") -> Any:
+        """A ``scipy.sparse.csr_array`` (or ``csc_array``) with ``values`` in pattern order.
+
+        Without ``values`` the matrix holds ones: the pattern itself, e.g. for
+        ``scipy.integrate.solve_ivp(jac_sparsity=...)``. Needs SciPy.
+
+        >>> p = SparsityPattern((2, 2), [(0, 0), (1, 0)])
+        >>> p.to_scipy([1.5, 2.5]).toarray().tolist()
+        [[1.5, 0.0], [2.5, 0.0]]
+        """
+        try:
+            import scipy.sparse
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError("to_scipy needs SciPy: pip install scipy") from exc
+        data = np.ones(self.nnz) if values is None else np.asarray(values, dtype=np.float64)
+        if data.shape != (self.nnz,):
+            raise ValueError(f"values must have shape ({self.nnz},), got {data.shape}")
+        if format == "csr":
+            return scipy.sparse.csr_array(
+                (data, self._cols.copy(), self.indptr.copy()), shape=self._shape
+            )
+        if format == "csc":
+            order = self.csc_order
+            return scipy.sparse.csc_array(
+                (data[order], self._rows[order], self.csc_indptr.copy()), shape=self._shape
+            )
+        raise ValueError(f"format must be 'csr' or 'csc', not {format!r}")
+
+    def coloring(self, methods: tuple[str, ...] = ("dsatur", "largest_first")) -> Any:
+        """Greedy distance-2 column coloring; see :mod:`symjac.coloring`.
+
+        >>> p = SparsityPattern((3, 3), [(i, i) for i in range(3)])
+        >>> p.coloring().n_colors
+        1
+        """
+        from .coloring import color_columns
+
+        return color_columns(self._shape, self._rows, self._cols, methods=methods)
+
+    def spy(self, max_size: int = 64) -> str:
+        """A text spy plot, ``#`` where a block holds a nonzero, downsampled to ``max_size``.
+
+        >>> print(SparsityPattern((2, 3), [(0, 0), (1, 2)]).spy())
+        #..
+        ..#
+        """
+        m, n = self._shape
+        bm, bn = max(1, -(-m // max_size)), max(1, -(-n // max_size))
+        grid = np.zeros((-(-m // bm), -(-n // bn)), dtype=bool)
+        grid[self._rows // bm, self._cols // bn] = True
+        return "\n".join("".join("#" if v else "." for v in row) for row in grid)
+
+    def plot(self, ax: Any = None, **kwargs: Any) -> Any:
+        """A matplotlib spy plot of the pattern (needs matplotlib); returns the axes."""
+        import matplotlib.pyplot as plt
+
+        if ax is None:
+            _, ax = plt.subplots()
+        ax.spy(self.to_dense(), **{"markersize": 2, **kwargs})
+        ax.set_title(f"{self._shape[0]}x{self._shape[1]}, nnz={self.nnz}")
+        return ax
+
     def flat_positions(self) -> npt.NDArray[np.int64]:
         """Row-major offset ``i*n + j`` of each nonzero in a dense ``m × n`` array."""
         return self._rows * self._shape[1] + self._cols
@@ -108,9 +190,5 @@ class SparsityPattern:
         return f"SparsityPattern(shape=({m}, {n}), nnz={self.nnz}, density={self.density:.3g})"
 
     def __str__(self) -> str:
-        """A text spy plot (for small patterns): ``#`` marks a nonzero."""
-        m, n = self._shape
-        if m * n > 100 * 100:
-            return repr(self)
-        mask = self.to_dense()
-        return "\n".join("".join("#" if v else "." for v in row) for row in mask)
+        """A text spy plot: ``#`` marks a nonzero (downsampled beyond 64 rows or columns)."""
+        return self.spy()
