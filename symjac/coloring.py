@@ -27,10 +27,10 @@ class Coloring:
     """A column coloring: ``colors[j]`` is the color of column ``j``.
 
     >>> from symjac.pattern import SparsityPattern
-    >>> tri = SparsityPattern((4, 4), [(i, j) for i in range(4) for j in range(4) if abs(i - j) <= 1])
-    >>> c = tri.coloring()
+    >>> band = [(i, j) for i in range(4) for j in range(4) if abs(i - j) <= 1]
+    >>> c = SparsityPattern((4, 4), band).coloring()
     >>> c.n_colors, c.colors.tolist()
-    (3, [0, 1, 2, 0])
+    (3, [2, 0, 1, 2])
     """
 
     colors: IntArray
