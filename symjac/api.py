@@ -15,6 +15,7 @@ def jacobian(
     *,
     fastmath: bool = False,
     opt_level: int = 3,
+    sparse: bool | str = "auto",
 ) -> CompiledJacobian:
     """Compile the Jacobian ∂exprs/∂wrt into a native kernel.
 
@@ -22,6 +23,13 @@ def jacobian(
     ``wrt`` the input Symbols (the columns); ``params`` the Symbols that are
     inputs but not differentiated (constants, rate coefficients, ...). Every
     free symbol must be in one of the two. Symbols are treated as real.
+
+    ``sparse`` decides what calling the result returns: ``False`` a dense
+    ndarray, ``True`` a ``scipy.sparse.csr_array`` (one point at a time),
+    ``"auto"`` (default) sparse only for a Jacobian with more than 10 000
+    entries of which at most 25% can be nonzero — so a huge dense array is
+    never built by accident. ``jac.dense()``, ``jac.sparse()`` and
+    ``jac.values()`` are always available.
 
     >>> import numpy as np, sympy as sp, symjac
     >>> x, y, a = sp.symbols("x y a")
@@ -33,7 +41,8 @@ def jacobian(
     >>> jac(np.zeros((1000, 2)), [0.5]).shape
     (1000, 2, 2)
     """
-    return build_jacobian(exprs, wrt, params, Options(fastmath=fastmath, opt_level=opt_level))
+    options = Options(fastmath=fastmath, opt_level=opt_level, sparse=sparse)
+    return build_jacobian(exprs, wrt, params, options)
 
 
 def function(

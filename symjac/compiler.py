@@ -21,6 +21,11 @@ from .runtime import CompiledFunction, CompiledJacobian, Kernels, Stats
 from .special import expand_composites
 from .tape import KernelSpec, Tape
 
+#: ``sparse="auto"`` returns SciPy sparse matrices above this many entries ...
+AUTO_SPARSE_SIZE = 10_000
+#: ... when at most this fraction of them can be nonzero
+AUTO_SPARSE_DENSITY = 0.25
+
 
 @dataclass(frozen=True)
 class Options:
@@ -28,12 +33,25 @@ class Options:
 
     ``fastmath`` lets LLVM reassociate and assume no NaN/inf (off by default:
     results are IEEE). ``opt_level`` is LLVM's optimisation level, 0–3.
+    ``sparse`` chooses what calling a Jacobian returns: ``False`` dense arrays,
+    ``True`` SciPy sparse matrices, ``"auto"`` sparse when the Jacobian has more
+    than 10 000 entries of which at most a quarter can be nonzero.
     """
 
     fastmath: bool = False
     opt_level: int = 3
+    sparse: bool | str = "auto"
+
+    def sparse_output(self, pattern: SparsityPattern) -> bool:
+        """Resolve ``sparse="auto"``: sparse when the matrix is big and mostly zeros."""
+        if self.sparse == "auto":
+            m, n = pattern.shape
+            return m * n > AUTO_SPARSE_SIZE and pattern.density < AUTO_SPARSE_DENSITY
+        return bool(self.sparse)
 
     def __post_init__(self) -> None:
+        if self.sparse not in (True, False, "auto"):
+            raise ValueError(f"sparse must be True, False or 'auto', not {self.sparse!r}")
         if not isinstance(self.fastmath, bool):
             raise TypeError(f"fastmath must be True or False, not {self.fastmath!r}")
         if self.opt_level not in (0, 1, 2, 3) or isinstance(self.opt_level, bool):
@@ -103,7 +121,13 @@ def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
     ]
     kernels = _machine_code(specs, options, timer)
     return CompiledJacobian(
-        kernels, pattern, wrt=prob.wrt, params=prob.params, symbolic=symbolic, stats=stats
+        kernels,
+        pattern,
+        sparse_output=options.sparse_output(pattern),
+        wrt=prob.wrt,
+        params=prob.params,
+        symbolic=symbolic,
+        stats=stats,
     )
 
 

@@ -167,9 +167,17 @@ class CompiledJacobian(_Compiled):
     ([3.0, 2.0, 6.0], 3)
     """
 
-    def __init__(self, kernels: Kernels, pattern: SparsityPattern, **kw: Any):
+    def __init__(
+        self, kernels: Kernels, pattern: SparsityPattern, sparse_output: bool = False, **kw: Any
+    ):
         super().__init__(kernels, **kw)
         self._pattern = pattern
+        self._sparse_output = sparse_output
+
+    @property
+    def sparse_output(self) -> bool:
+        """Whether calling the object returns a SciPy sparse matrix (see ``sparse=``)."""
+        return self._sparse_output
 
     @property
     def pattern(self) -> SparsityPattern:
@@ -186,12 +194,34 @@ class CompiledJacobian(_Compiled):
         """Number of structurally nonzero entries."""
         return self._pattern.nnz
 
-    def __call__(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
-        """Dense Jacobian at one point ``(n,)`` → ``(m, n)`` or a batch ``(N, n)`` → ``(N, m, n)``.
+    def __call__(self, x: Any, p: Any = None, *, out: Any = None) -> Any:
+        """The Jacobian at one point ``(n,)`` → ``(m, n)`` or a batch ``(N, n)`` → ``(N, m, n)``.
 
-        Every entry is written, structural zeros included.
+        Dense by default; compiled with ``sparse=True`` (or ``"auto"`` for a large,
+        sparse Jacobian) it returns :meth:`sparse` instead, for one point only.
         """
+        if self._sparse_output:
+            if out is not None:
+                raise TypeError("out= is not available for sparse output; use values(out=...)")
+            return self.sparse(x, p)
+        return self.dense(x, p, out=out)
+
+    def dense(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
+        """Dense Jacobian ``(m, n)`` or ``(N, m, n)``; every entry is written, zeros included."""
         return self._run("dense", self._pattern.shape, x, p, out)
+
+    def sparse(self, x: Any, p: Any = None, format: str = "csr") -> Any:
+        """The Jacobian at one point as a ``scipy.sparse.csr_array`` (or ``"csc"``).
+
+        For a batch of points use :meth:`values`, which returns ``(N, nnz)``.
+        """
+        points, batched = as_points(x, self.n_vars)
+        if batched:
+            raise ValueError(
+                "sparse() takes one point (n,); for a batch use values(), which returns (N, nnz) "
+                "in pattern order"
+            )
+        return self._pattern.to_scipy(self.values(points[0], p), format=format)
 
     def values(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
         """The nonzeros only, in :attr:`pattern` order: ``(nnz,)`` or ``(N, nnz)``."""
