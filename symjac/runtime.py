@@ -46,6 +46,13 @@ class Stats:
         )
 
 
+def _abbreviate(names: list[str], keep: int = 6) -> str:
+    """``a, b, c, ..., z (26)`` for long lists of names."""
+    if len(names) <= keep:
+        return ", ".join(names)
+    return ", ".join(names[:3]) + f", ..., {names[-1]} ({len(names)})"
+
+
 @dataclass(frozen=True)
 class Kernels:
     """A JIT module and the work-buffer size (in doubles) of each of its kernels."""
@@ -114,9 +121,9 @@ class _Compiled:
         return result
 
     def _signature(self) -> str:
-        args = ", ".join(str(s) for s in self._wrt)
+        args = _abbreviate([str(s) for s in self._wrt])
         if self._params:
-            args += "; " + ", ".join(self._param_names)
+            args += "; " + _abbreviate(list(self._param_names))
         return args
 
 
