@@ -19,17 +19,36 @@ __version__ = "0.1.0"
 _API = {
     "jacobian": "api",
     "function": "api",
+    "function_and_jacobian": "api",
+    "hessian": "api",
+    "CompiledFunctionAndJacobian": "runtime",
+    "CompiledHessian": "runtime",
     "CompiledJacobian": "runtime",
     "CompiledFunction": "runtime",
     "SparsityPattern": "pattern",
 }
 
-__all__ = ["CompiledFunction", "CompiledJacobian", "SparsityPattern", "function", "jacobian"]
+__all__ = [
+    "CompiledFunction",
+    "CompiledFunctionAndJacobian",
+    "CompiledHessian",
+    "CompiledJacobian",
+    "SparsityPattern",
+    "function",
+    "function_and_jacobian",
+    "hessian",
+    "jacobian",
+]
 
 if TYPE_CHECKING:
-    from .api import function, jacobian
+    from .api import function, function_and_jacobian, hessian, jacobian
     from .pattern import SparsityPattern
-    from .runtime import CompiledFunction, CompiledJacobian
+    from .runtime import (
+        CompiledFunction,
+        CompiledFunctionAndJacobian,
+        CompiledHessian,
+        CompiledJacobian,
+    )
 
 
 def __getattr__(name: str) -> Any:

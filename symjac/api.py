@@ -1,11 +1,16 @@
-"""The public entry points: :func:`jacobian` and :func:`function`."""
+"""The public entry points: jacobian, function, function_and_jacobian, hessian."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .compiler import Options, build_function, build_jacobian
-from .runtime import CompiledFunction, CompiledJacobian
+from .runtime import (
+    CompiledFunction,
+    CompiledFunctionAndJacobian,
+    CompiledHessian,
+    CompiledJacobian,
+)
 
 
 def jacobian(
@@ -62,3 +67,59 @@ def function(
     [[2.0, 3.0], [12.0, 7.0]]
     """
     return build_function(exprs, wrt, params, Options(fastmath=fastmath, opt_level=opt_level))
+
+
+def function_and_jacobian(
+    exprs: Any,
+    wrt: Any,
+    params: Any = None,
+    *,
+    fastmath: bool = False,
+    opt_level: int = 3,
+    sparse: bool | str = "auto",
+) -> CompiledFunctionAndJacobian:
+    """Compile f and its Jacobian into one kernel that shares their subexpressions.
+
+    Calling the result returns ``(f, J)`` — what a Newton iteration needs.
+
+    >>> import numpy as np, sympy as sp, symjac
+    >>> x = sp.Symbol("x")
+    >>> fj = symjac.function_and_jacobian([sp.exp(2 * x)], wrt=[x])
+    >>> f, J = fj(np.array([0.0]))
+    >>> f.tolist(), J.tolist()
+    ([1.0], [[2.0]])
+    """
+    from .family import build_function_and_jacobian
+
+    options = Options(fastmath=fastmath, opt_level=opt_level, sparse=sparse)
+    return build_function_and_jacobian(exprs, wrt, params, options)
+
+
+def hessian(
+    exprs: Any,
+    wrt: Any,
+    params: Any = None,
+    *,
+    weights: Any = None,
+    fastmath: bool = False,
+    opt_level: int = 3,
+    sparse: bool | str = "auto",
+) -> CompiledHessian:
+    """Compile the Hessian ∇²f of a scalar expression, or of a weighted sum Σ λᵢ fᵢ.
+
+    With several expressions, ``weights`` is required: either numbers, or
+    Symbols that become extra parameters after ``params`` (given at call time,
+    as an optimiser's Lagrange multipliers are). The result stores the lower
+    triangle once (:attr:`~CompiledHessian.pattern`) and returns the full,
+    exactly symmetric matrix when called.
+
+    >>> import numpy as np, sympy as sp, symjac
+    >>> x, y, l0, l1 = sp.symbols("x y l0 l1")
+    >>> h = symjac.hessian([x**2, x * y], wrt=[x, y], weights=[l0, l1])
+    >>> h(np.array([1.0, 1.0]), [1.0, 3.0]).tolist()
+    [[2.0, 3.0], [3.0, 0.0]]
+    """
+    from .family import build_hessian
+
+    options = Options(fastmath=fastmath, opt_level=opt_level, sparse=sparse)
+    return build_hessian(exprs, wrt, params, weights, options)

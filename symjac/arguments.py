@@ -57,20 +57,20 @@ def _as_float64(value: Any, what: str) -> Array:
     raise TypeError(f"{what} must hold real numbers (float64), not dtype {arr.dtype}")
 
 
-def as_points(x: Any, n_vars: int) -> tuple[Array, bool]:
+def as_points(x: Any, n_vars: int, what: str = "x") -> tuple[Array, bool]:
     """``x`` as a C-contiguous ``(N, n_vars)`` float64 array, and whether it was a batch.
 
     >>> pts, batched = as_points([1, 2], 2)
     >>> pts.shape, pts.dtype.name, batched
     ((1, 2), 'float64', False)
     """
-    arr = _as_float64(x, "x")
+    arr = _as_float64(x, what)
     if arr.ndim == 1 and arr.shape[0] == n_vars:
         return arr.reshape(1, n_vars), False
     if arr.ndim == 2 and arr.shape[1] == n_vars:
         return arr, True
     raise ValueError(
-        f"x must have shape ({n_vars},) for one point or (N, {n_vars}) for a batch, "
+        f"{what} must have shape ({n_vars},) for one point or (N, {n_vars}) for a batch, "
         f"got shape {arr.shape}"
     )
 

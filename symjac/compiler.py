@@ -58,7 +58,7 @@ class Options:
             raise ValueError(f"opt_level must be 0, 1, 2 or 3, not {self.opt_level!r}")
 
 
-class _Timer:
+class Timer:
     def __init__(self, stats: Stats):
         self.stats = stats
 
@@ -77,7 +77,7 @@ class _Problem:
     params: list[Any]
 
 
-def _front_end(exprs: Any, wrt: Any, params: Any) -> _Problem:
+def front_end(exprs: Any, wrt: Any, params: Any) -> _Problem:
     outputs = as_expressions(exprs)
     wrt_list = as_symbols(wrt, "wrt", allow_empty=False)
     param_list = as_symbols(params, "params", allow_empty=True)
@@ -86,7 +86,7 @@ def _front_end(exprs: Any, wrt: Any, params: Any) -> _Problem:
     return _Problem(graph, roots, wrt_list, param_list)
 
 
-def _machine_code(specs: Sequence[KernelSpec], options: Options, timer: _Timer) -> Kernels:
+def machine_code(specs: Sequence[KernelSpec], options: Options, timer: Timer) -> Kernels:
     with timer.stage("lower"):
         lowered = lower(specs, fastmath=options.fastmath)
     jit = JitModule(lowered.module, opt_level=options.opt_level)
@@ -97,10 +97,10 @@ def _machine_code(specs: Sequence[KernelSpec], options: Options, timer: _Timer) 
 def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> CompiledJacobian:
     """Compile the Jacobian of ``exprs`` with respect to ``wrt``; see :func:`symjac.jacobian`."""
     stats = Stats()
-    timer = _Timer(stats)
+    timer = Timer(stats)
     # 1. front end: validate, convert SymPy into the hash-consed graph
     with timer.stage("front_end"):
-        prob = _front_end(exprs, wrt, params)
+        prob = front_end(exprs, wrt, params)
     g, n, k = prob.graph, len(prob.wrt), len(prob.params)
     # 2. differentiate on the graph; the gradients' keys are the sparsity pattern
     with timer.stage("differentiate"):
@@ -119,11 +119,12 @@ def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
         KernelSpec("values", tape, pattern.nnz, tuple(range(pattern.nnz))),
         KernelSpec("dense", tape, m_by_n, tuple(int(q) for q in pattern.flat_positions())),
     ]
-    kernels = _machine_code(specs, options, timer)
+    kernels = machine_code(specs, options, timer)
     return CompiledJacobian(
         kernels,
         pattern,
         sparse_output=options.sparse_output(pattern),
+        options=options,
         wrt=prob.wrt,
         params=prob.params,
         symbolic=symbolic,
@@ -134,16 +135,16 @@ def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
 def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> CompiledFunction:
     """Compile the vector function ``exprs`` itself; see :func:`symjac.function`."""
     stats = Stats()
-    timer = _Timer(stats)
+    timer = Timer(stats)
     with timer.stage("front_end"):
-        prob = _front_end(exprs, wrt, params)
+        prob = front_end(exprs, wrt, params)
     g, n, k = prob.graph, len(prob.wrt), len(prob.params)
     symbolic = Tape.from_graph(g, prob.roots, n, k, allow_composite=True)
     with timer.stage("expand"):
         tape = Tape.from_graph(g, expand_composites(g, prob.roots), n, k)
     stats.graph_nodes, stats.tape_length, stats.op_counts = len(g), len(tape), tape.op_counts()
     m = len(prob.roots)
-    kernels = _machine_code([KernelSpec("function", tape, m, tuple(range(m)))], options, timer)
+    kernels = machine_code([KernelSpec("function", tape, m, tuple(range(m)))], options, timer)
     return CompiledFunction(
         kernels, m, wrt=prob.wrt, params=prob.params, symbolic=symbolic, stats=stats
     )

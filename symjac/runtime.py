@@ -99,6 +99,19 @@ class _Compiled:
 
     def _run(self, name: str, row_shape: tuple[int, ...], x: Any, p: Any, out: Any) -> Array:
         points, batched = as_points(x, len(self._wrt))
+        return self._execute(self._kernels, name, row_shape, points, batched, p, out)
+
+    def _execute(
+        self,
+        kernels: Kernels,
+        name: str,
+        row_shape: tuple[int, ...],
+        points: Array,
+        batched: bool,
+        p: Any,
+        out: Any,
+    ) -> Array:
+        """Validate ``p`` and ``out`` and run kernel ``name`` over the validated ``points``."""
         n = points.shape[0]
         params, p_stride = as_params(p, self._params, self._param_names, n, batched)
         shape = (n, *row_shape) if batched else row_shape
@@ -107,8 +120,8 @@ class _Compiled:
         else:
             result = check_out(out, shape, (points, params))
         if n:
-            kernel = self._kernels.jit.kernel(name)
-            size = self._kernels.work_sizes[name]
+            kernel = kernels.jit.kernel(name)
+            size = kernels.work_sizes[name]
             work = np.empty(size, dtype=np.float64) if size else None
             kernel(
                 points.ctypes.data,
@@ -175,11 +188,18 @@ class CompiledJacobian(_Compiled):
     """
 
     def __init__(
-        self, kernels: Kernels, pattern: SparsityPattern, sparse_output: bool = False, **kw: Any
+        self,
+        kernels: Kernels,
+        pattern: SparsityPattern,
+        sparse_output: bool = False,
+        options: Any = None,
+        **kw: Any,
     ):
         super().__init__(kernels, **kw)
         self._pattern = pattern
         self._sparse_output = sparse_output
+        self._options = options
+        self._directional: dict[str, Kernels] = {}
 
     @property
     def sparse_output(self) -> bool:
@@ -234,6 +254,71 @@ class CompiledJacobian(_Compiled):
         """The nonzeros only, in :attr:`pattern` order: ``(nnz,)`` or ``(N, nnz)``."""
         return self._run("values", (self._pattern.nnz,), x, p, out)
 
+    def _entries(self) -> list[tuple[int, int, int]]:
+        """``(row, col, k)``: entry (row, col) is output ``k`` of the symbolic tape."""
+        return [
+            (int(i), int(j), k)
+            for k, (i, j) in enumerate(zip(self._pattern.rows, self._pattern.cols))
+        ]
+
+    def _direction_kernels(self, kind: str) -> Kernels:
+        kernels = self._directional.get(kind)
+        if kernels is None:
+            from .family import directional_kernel  # compiled on first use
+
+            kernels = directional_kernel(
+                self._symbolic, self._entries(), self.shape, kind, self._options
+            )
+            self._directional[kind] = kernels
+        return kernels
+
+    def _directional_call(self, kind: str, x: Any, d: Any, p: Any, out: Any) -> Array:
+        m, n = self.shape
+        points, batched = as_points(x, n)
+        length = n if kind == "jvp" else m
+        direction, d_batched = as_points(d, length, what="v" if kind == "jvp" else "w")
+        if d_batched and not batched:
+            raise ValueError("a batch of directions needs a batch of points")
+        if d_batched and direction.shape[0] != points.shape[0]:
+            raise ValueError(
+                f"{direction.shape[0]} directions for {points.shape[0]} points; "
+                "they pair row by row"
+            )
+        if not d_batched:
+            direction = np.broadcast_to(direction, (points.shape[0], length))
+        combined = np.concatenate([points, direction], axis=1)
+        width = m if kind == "jvp" else n
+        return self._execute(
+            self._direction_kernels(kind), kind, (width,), combined, batched, p, out
+        )
+
+    def jvp(self, x: Any, v: Any, p: Any = None, *, out: Any = None) -> Array:
+        """J(x)·v without storing J: ``(m,)``, or ``(N, m)`` for a batch of points.
+
+        ``v`` is ``(n,)`` (the same direction for every point) or ``(N, n)``.
+        The kernel is compiled on the first call.
+
+        >>> import numpy as np, sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> jac = symjac.jacobian([x * y, x + y], wrt=[x, y])
+        >>> jac.jvp(np.array([2.0, 3.0]), np.array([1.0, 0.0])).tolist()
+        [3.0, 1.0]
+        """
+        return self._directional_call("jvp", x, v, p, out)
+
+    def vjp(self, x: Any, w: Any, p: Any = None, *, out: Any = None) -> Array:
+        """wᵀ·J(x) without storing J: ``(n,)``, or ``(N, n)`` for a batch of points.
+
+        ``w`` is ``(m,)`` or ``(N, m)``. The kernel is compiled on the first call.
+
+        >>> import numpy as np, sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> jac = symjac.jacobian([x * y, x + y], wrt=[x, y])
+        >>> jac.vjp(np.array([2.0, 3.0]), np.array([1.0, 0.0])).tolist()
+        [3.0, 2.0]
+        """
+        return self._directional_call("vjp", x, w, p, out)
+
     def to_sympy(self) -> Any:
         """The derived Jacobian as a SymPy Matrix, for inspection.
 
@@ -255,4 +340,141 @@ class CompiledJacobian(_Compiled):
         return (
             f"<symjac.CompiledJacobian d({m} outputs)/d({self._signature()}): "
             f"shape=({m}, {n}), nnz={self.nnz}, density={self._pattern.density:.3g}>"
+        )
+
+
+class CompiledFunctionAndJacobian(CompiledJacobian):
+    """f and J from one kernel that shares their common subexpressions.
+
+    From :func:`symjac.function_and_jacobian`. Calling it returns ``(f, J)``;
+    :meth:`values` returns ``(f, nonzeros of J)``.
+
+    >>> import numpy as np, sympy as sp, symjac
+    >>> x, y = sp.symbols("x y")
+    >>> fj = symjac.function_and_jacobian([x * y, sp.exp(x)], wrt=[x, y])
+    >>> f, J = fj(np.array([0.0, 2.0]))
+    >>> f.tolist(), J.tolist()
+    ([0.0, 1.0], [[2.0, 0.0], [1.0, 0.0]])
+    """
+
+    def _entries(self) -> list[tuple[int, int, int]]:
+        m = self.shape[0]
+        return [(i, j, m + k) for i, j, k in super()._entries()]
+
+    def __call__(self, x: Any, p: Any = None, *, out: Any = None) -> Any:
+        """``(f, J)``: f ``(m,)`` and J dense ``(m, n)`` (or sparse); batched: ``(N, ...)``.
+
+        Both are views into one freshly allocated array.
+        """
+        if out is not None:
+            raise TypeError("function_and_jacobian results have no out=; use values(out=...)")
+        m, n = self.shape
+        if self._sparse_output:
+            f, values = self.values(x, p)
+            if values.ndim != 1:
+                raise ValueError("sparse output takes one point; for a batch use values()")
+            return f, self._pattern.to_scipy(values)
+        both = self._run("dense", (m + m * n,), x, p, None)
+        return both[..., :m], both[..., m:].reshape(*both.shape[:-1], m, n)
+
+    def dense(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
+        """J alone, dense; see :meth:`CompiledJacobian.dense`."""
+        m, n = self.shape
+        both = self._run("dense", (m + m * n,), x, p, None)
+        jac = both[..., m:].reshape(*both.shape[:-1], m, n)
+        if out is None:
+            return np.ascontiguousarray(jac)
+        target = check_out(out, jac.shape, ())
+        target[...] = jac
+        return target
+
+    def values(self, x: Any, p: Any = None, *, out: Any = None) -> Any:
+        """``(f, nonzeros)``, views into one array of shape ``(m + nnz,)`` or ``(N, m + nnz)``.
+
+        ``out``, if given, is that whole array.
+        """
+        m = self.shape[0]
+        both = self._run("values", (m + self.nnz,), x, p, out)
+        return both[..., :m], both[..., m:]
+
+    def to_sympy(self) -> Any:
+        """``(f, J)`` as SymPy matrices."""
+        import sympy as sp
+
+        from .tosympy import tape_to_sympy
+
+        m, n = self.shape
+        exprs = tape_to_sympy(self._symbolic, self._wrt, self._params)
+        matrix = sp.zeros(m, n)
+        for i, j, e in zip(self._pattern.rows, self._pattern.cols, exprs[m:]):
+            matrix[int(i), int(j)] = e
+        return sp.Matrix(exprs[:m]), matrix
+
+    def __repr__(self) -> str:
+        return super().__repr__().replace("CompiledJacobian", "CompiledFunctionAndJacobian")
+
+
+class CompiledHessian(CompiledJacobian):
+    """A compiled Hessian, from :func:`symjac.hessian`.
+
+    The :attr:`pattern` is the lower triangle (row ≥ column), stored once;
+    :meth:`values` follows it. Calling the object gives the full symmetric
+    matrix, exactly symmetric. :meth:`jvp` is the Hessian-vector product.
+
+    >>> import numpy as np, sympy as sp, symjac
+    >>> x, y = sp.symbols("x y")
+    >>> h = symjac.hessian(x**2 * y, wrt=[x, y])
+    >>> h(np.array([1.0, 3.0])).tolist()
+    [[6.0, 2.0], [2.0, 0.0]]
+    >>> h.pattern.rows.tolist(), h.pattern.cols.tolist()
+    ([0, 1], [0, 0])
+    """
+
+    def _entries(self) -> list[tuple[int, int, int]]:
+        lower = super()._entries()
+        return lower + [(j, i, k) for i, j, k in lower if i != j]
+
+    @property
+    def full_pattern(self) -> SparsityPattern:
+        """Both triangles: where the full symmetric matrix can be nonzero."""
+        rows, cols = self._pattern.rows, self._pattern.cols
+        entries = [*zip(rows.tolist(), cols.tolist()), *zip(cols.tolist(), rows.tolist())]
+        return SparsityPattern(self._pattern.shape, entries)
+
+    def dense(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
+        """The full symmetric Hessian ``(n, n)`` or ``(N, n, n)``; every entry is written."""
+        values = self.values(x, p)
+        n = self.shape[0]
+        shape = (*values.shape[:-1], n, n)
+        result = np.zeros(shape) if out is None else check_out(out, shape, ())
+        if out is not None:
+            result[...] = 0.0
+        rows, cols = self._pattern.rows, self._pattern.cols
+        result[..., cols, rows] = values
+        result[..., rows, cols] = values
+        return result
+
+    def sparse(self, x: Any, p: Any = None, format: str = "csr") -> Any:
+        """The full symmetric Hessian at one point as a SciPy sparse matrix."""
+        points, batched = as_points(x, self.n_vars)
+        if batched:
+            raise ValueError("sparse() takes one point; for a batch use values()")
+        full = self.full_pattern
+        dense = self.dense(points[0], p)
+        return full.to_scipy(dense[full.rows, full.cols], format=format)
+
+    def to_sympy(self) -> Any:
+        """The full symmetric Hessian as a SymPy Matrix."""
+        matrix = super().to_sympy()
+        n = self.shape[0]
+        for i in range(n):
+            for j in range(i):
+                matrix[j, i] = matrix[i, j]
+        return matrix
+
+    def __repr__(self) -> str:
+        n = self.shape[0]
+        return (
+            f"<symjac.CompiledHessian d²/d({self._signature()})²: shape=({n}, {n}), "
+            f"lower-triangle nnz={self.nnz}>"
         )

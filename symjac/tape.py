@@ -98,3 +98,24 @@ class KernelSpec:
             raise ValueError("output positions must lie within the row")
         if not self.name.isidentifier() or not self.name.isascii():
             raise ValueError(f"kernel names must be ASCII identifiers, not {self.name!r}")
+
+
+def replay(tape: Tape, g: Graph, inputs: dict[tuple[Op, int], int] | None = None) -> list[int]:
+    """Rebuild ``tape`` inside graph ``g``; returns the nodes of its outputs.
+
+    ``inputs`` may map ``(Op.VAR, i)`` or ``(Op.PARAM, j)`` to other nodes of ``g``.
+
+    >>> g = Graph(); x = g.var(0)
+    >>> t = Tape.from_graph(g, [g.sin(x)], 1, 0)
+    >>> h = Graph(); replay(t, h) == [h.sin(h.var(0))]
+    True
+    """
+    inputs = inputs or {}
+    nodes: list[int] = []
+    for op, args, attr in zip(tape.ops, tape.args, tape.attrs):
+        if op in (Op.VAR, Op.PARAM):
+            node = inputs.get((op, attr))  # type: ignore[arg-type]
+            nodes.append(g.intern(op, (), attr) if node is None else node)
+        else:
+            nodes.append(g.make(op, tuple(nodes[a] for a in args), attr))
+    return [nodes[r] for r in tape.outputs]

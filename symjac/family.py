@@ -1,0 +1,182 @@
+"""The rest of the derivative family: f and J together, J·v and wᵀ·J, and Hessians.
+
+Each builder reuses the same stages as :mod:`symjac.compiler` (front end,
+sparse differentiation, composite expansion, one tape, the LLVM back end); what
+differs is which nodes become outputs and where they are stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import sympy as sp
+
+from .compiler import Options, Timer, front_end, machine_code
+from .diff import gradients
+from .frontend import as_symbols, check_disjoint
+from .graph import Graph
+from .pattern import SparsityPattern
+from .runtime import (
+    CompiledFunctionAndJacobian,
+    CompiledHessian,
+    Kernels,
+    Stats,
+)
+from .special import expand_composites
+from .tape import KernelSpec, Tape, replay
+
+
+def directional_kernel(
+    symbolic: Tape,
+    entries: Sequence[tuple[int, int, int]],
+    shape: tuple[int, int],
+    kind: str,
+    options: Options,
+) -> Kernels:
+    """Compile ``J·v`` (``kind="jvp"``) or ``wᵀ·J`` (``"vjp"``) from a Jacobian's entries.
+
+    ``entries`` lists ``(row, col, k)``: entry (row, col) of J is output ``k`` of
+    ``symbolic``. The direction is appended to the inputs: the kernel reads rows
+    ``[x, v]`` (``n + n`` values) or ``[x, w]`` (``n + m``). J itself is never stored.
+    """
+    m, n = shape
+    g = Graph()
+    outs = replay(symbolic, g)
+    if kind == "jvp":
+        width, direction = m, [g.var(n + j) for j in range(n)]
+        terms: list[list[int]] = [[] for _ in range(m)]
+        for i, j, k in entries:
+            terms[i].append(g.mul(outs[k], direction[j]))
+    elif kind == "vjp":
+        width, direction = n, [g.var(n + i) for i in range(m)]
+        terms = [[] for _ in range(n)]
+        for i, j, k in entries:
+            terms[j].append(g.mul(direction[i], outs[k]))
+    else:
+        raise ValueError(f"kind must be 'jvp' or 'vjp', not {kind!r}")
+    roots = expand_composites(g, [g.sum(t) for t in terms])
+    tape = Tape.from_graph(g, roots, n + len(direction), symbolic.n_params)
+    spec = KernelSpec(kind, tape, width, tuple(range(width)))
+    return machine_code([spec], options, Timer(Stats()))
+
+
+def build_function_and_jacobian(
+    exprs: Any, wrt: Any, params: Any, options: Options
+) -> CompiledFunctionAndJacobian:
+    """One kernel computing f and J together, sharing their common subexpressions."""
+    stats = Stats()
+    timer = Timer(stats)
+    with timer.stage("front_end"):
+        prob = front_end(exprs, wrt, params)
+    g, n, k = prob.graph, len(prob.wrt), len(prob.params)
+    m = len(prob.roots)
+    with timer.stage("differentiate"):
+        grads = gradients(g, prob.roots, n)
+        entries = [(i, j, d) for i, grad in enumerate(grads) for j, d in grad.items()]
+        pattern = SparsityPattern((m, n), [(i, j) for i, j, _ in entries])
+    nodes = [*prob.roots, *(d for _, _, d in entries)]
+    symbolic = Tape.from_graph(g, nodes, n, k, allow_composite=True)
+    with timer.stage("expand"):
+        tape = Tape.from_graph(g, expand_composites(g, nodes), n, k)
+    stats.graph_nodes, stats.tape_length, stats.op_counts = len(g), len(tape), tape.op_counts()
+    nnz = pattern.nnz
+    dense_positions = (*range(m), *(m + int(q) for q in pattern.flat_positions()))
+    specs = [
+        KernelSpec("values", tape, m + nnz, tuple(range(m + nnz))),
+        KernelSpec("dense", tape, m + m * n, dense_positions),
+    ]
+    kernels = machine_code(specs, options, timer)
+    return CompiledFunctionAndJacobian(
+        kernels,
+        pattern,
+        sparse_output=options.sparse_output(pattern),
+        options=options,
+        wrt=prob.wrt,
+        params=prob.params,
+        symbolic=symbolic,
+        stats=stats,
+    )
+
+
+def _weights(weights: Any, m: int, taken: Sequence[sp.Symbol]) -> list[Any]:
+    """Validate ``weights``: m Symbols (runtime parameters) or m real numbers."""
+    if isinstance(weights, (sp.Symbol, str)) or not hasattr(weights, "__len__"):
+        raise TypeError("weights must be a sequence with one weight per expression")
+    items = list(weights)
+    if len(items) != m:
+        raise ValueError(f"expected {m} weights, one per expression, got {len(items)}")
+    if all(isinstance(w, sp.Symbol) for w in items):
+        symbols = as_symbols(items, "weights", allow_empty=False)
+        check_disjoint(taken, symbols)
+        return symbols
+    if any(isinstance(w, sp.Basic) and not w.is_Number for w in items):
+        raise TypeError("weights must be all Symbols (given at call time) or all numbers")
+    return [float(w) for w in items]
+
+
+def build_hessian(
+    exprs: Any, wrt: Any, params: Any, weights: Any, options: Options
+) -> CompiledHessian:
+    """∇²f of a scalar f, or ∇²(Σ λᵢ fᵢ) with weights λ; see :func:`symjac.hessian`."""
+    stats = Stats()
+    timer = Timer(stats)
+    with timer.stage("front_end"):
+        prob = front_end(exprs, wrt, params)
+        g, n = prob.graph, len(prob.wrt)
+        if weights is None:
+            if len(prob.roots) != 1:
+                raise ValueError(
+                    "the Hessian of several expressions needs weights= (one per expression): "
+                    "it is the Hessian of the weighted sum Σ weights[i]·exprs[i]"
+                )
+            lagrangian = prob.roots[0]
+        else:
+            ws = _weights(weights, len(prob.roots), [*prob.wrt, *prob.params])
+            if ws and isinstance(ws[0], sp.Symbol):
+                first = len(prob.params)
+                prob.params.extend(ws)
+                scaled = [g.mul(g.param(first + i), r) for i, r in enumerate(prob.roots)]
+            else:
+                scaled = [g.mul(g.const(w), r) for w, r in zip(ws, prob.roots)]
+            lagrangian = g.sum(scaled)
+    k = len(prob.params)
+    with timer.stage("differentiate"):
+        (grad,) = gradients(g, [lagrangian], n)
+        cols = list(grad)
+        second = gradients(g, [grad[j] for j in cols], n)
+        lower: dict[tuple[int, int], int] = {}
+        for j, row in zip(cols, second):
+            for i, d in row.items():
+                key = (max(i, j), min(i, j))
+                # one triangle serves both halves, so the result is exactly symmetric
+                if key not in lower or j == key[0]:
+                    lower[key] = d
+        keys = sorted(lower)
+        pattern = SparsityPattern((n, n), keys)
+        nodes = [lower[key] for key in keys]
+    symbolic = Tape.from_graph(g, nodes, n, k, allow_composite=True)
+    with timer.stage("expand"):
+        tape = Tape.from_graph(g, expand_composites(g, nodes), n, k)
+    stats.graph_nodes, stats.tape_length, stats.op_counts = len(g), len(tape), tape.op_counts()
+    nnz = pattern.nnz
+    # the dense form mirrors the lower triangle in NumPy (see CompiledHessian.dense)
+    specs = [KernelSpec("values", tape, nnz, tuple(range(nnz)))]
+    kernels = machine_code(specs, options, timer)
+    return CompiledHessian(
+        kernels,
+        pattern,
+        sparse_output=options.sparse_output(pattern),
+        options=options,
+        wrt=prob.wrt,
+        params=prob.params,
+        symbolic=symbolic,
+        stats=stats,
+    )
+
+
+__all__ = [
+    "build_function_and_jacobian",
+    "build_hessian",
+    "directional_kernel",
+]
