@@ -21,6 +21,8 @@ def jacobian(
     fastmath: bool = False,
     opt_level: int = 3,
     sparse: bool | str = "auto",
+    simplify: str = "auto",
+    progress: bool | None = None,
 ) -> CompiledJacobian:
     """Compile the Jacobian ∂exprs/∂wrt into a native kernel.
 
@@ -36,6 +38,14 @@ def jacobian(
     never built by accident. ``jac.dense()``, ``jac.sparse()`` and
     ``jac.values()`` are always available.
 
+    ``simplify`` is ``"auto"`` (= ``"cheap"``: value-preserving graph rules,
+    linear time), ``"none"`` or ``"full"`` (also ``sympy.simplify`` on every
+    output and entry: slow, for small systems). ``progress=True`` prints each
+    stage to stderr (default: only for big compiles on a terminal).
+    ``fastmath=True`` allows LLVM's fast-math (off: IEEE results).
+    ``opt_level`` is LLVM's optimisation level (3). Options are described in
+    :class:`symjac.compiler.Options`.
+
     >>> import numpy as np, sympy as sp, symjac
     >>> x, y, a = sp.symbols("x y a")
     >>> jac = symjac.jacobian([x**2 * y, sp.sin(a * x) + sp.exp(y)], wrt=[x, y], params=[a])
@@ -46,7 +56,7 @@ def jacobian(
     >>> jac(np.zeros((1000, 2)), [0.5]).shape
     (1000, 2, 2)
     """
-    options = Options(fastmath=fastmath, opt_level=opt_level, sparse=sparse)
+    options = Options(fastmath, opt_level, sparse, simplify, progress)
     return build_jacobian(exprs, wrt, params, options)
 
 
@@ -57,6 +67,8 @@ def function(
     *,
     fastmath: bool = False,
     opt_level: int = 3,
+    simplify: str = "auto",
+    progress: bool | None = None,
 ) -> CompiledFunction:
     """Compile the vector function ``exprs`` itself, with the same calling convention.
 
@@ -66,7 +78,8 @@ def function(
     >>> f(np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
     [[2.0, 3.0], [12.0, 7.0]]
     """
-    return build_function(exprs, wrt, params, Options(fastmath=fastmath, opt_level=opt_level))
+    options = Options(fastmath, opt_level, simplify=simplify, progress=progress)
+    return build_function(exprs, wrt, params, options)
 
 
 def function_and_jacobian(
@@ -77,6 +90,8 @@ def function_and_jacobian(
     fastmath: bool = False,
     opt_level: int = 3,
     sparse: bool | str = "auto",
+    simplify: str = "auto",
+    progress: bool | None = None,
 ) -> CompiledFunctionAndJacobian:
     """Compile f and its Jacobian into one kernel that shares their subexpressions.
 
@@ -91,7 +106,7 @@ def function_and_jacobian(
     """
     from .family import build_function_and_jacobian
 
-    options = Options(fastmath=fastmath, opt_level=opt_level, sparse=sparse)
+    options = Options(fastmath, opt_level, sparse, simplify, progress)
     return build_function_and_jacobian(exprs, wrt, params, options)
 
 
@@ -104,6 +119,8 @@ def hessian(
     fastmath: bool = False,
     opt_level: int = 3,
     sparse: bool | str = "auto",
+    simplify: str = "auto",
+    progress: bool | None = None,
 ) -> CompiledHessian:
     """Compile the Hessian ∇²f of a scalar expression, or of a weighted sum Σ λᵢ fᵢ.
 
@@ -121,5 +138,5 @@ def hessian(
     """
     from .family import build_hessian
 
-    options = Options(fastmath=fastmath, opt_level=opt_level, sparse=sparse)
+    options = Options(fastmath, opt_level, sparse, simplify, progress)
     return build_hessian(exprs, wrt, params, weights, options)

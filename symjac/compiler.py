@@ -1,53 +1,67 @@
 """The pipeline, stage by stage: SymPy → graph → derivatives → tape → LLVM → machine code.
 
-Each stage is one call and one timing in :class:`~symjac.runtime.Stats`;
-:func:`build` reads top to bottom like the pipeline it runs.
+:class:`Pipeline` runs one compilation: each method is one stage, timed into
+:class:`~symjac.stats.Stats`. :func:`build_jacobian` reads top to bottom like
+the pipeline it runs; :mod:`symjac.family` builds the other kernels from the
+same stages.
 """
 
 from __future__ import annotations
 
-import contextlib
-import time
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import sympy as sp
+
 from .codegen import JitModule, lower
-from .diff import gradients
+from .diff import Grad, gradients
 from .frontend import as_expressions, as_symbols, check_disjoint, to_graph
 from .graph import Graph
 from .pattern import SparsityPattern
-from .runtime import CompiledFunction, CompiledJacobian, Kernels, Stats
+from .runtime import CompiledFunction, CompiledJacobian, Kernels
 from .special import expand_composites
+from .stats import Progress, Stats, Timer
 from .tape import KernelSpec, Tape
 
 #: ``sparse="auto"`` returns SciPy sparse matrices above this many entries ...
 AUTO_SPARSE_SIZE = 10_000
 #: ... when at most this fraction of them can be nonzero
 AUTO_SPARSE_DENSITY = 0.25
+#: ``simplify="full"`` warns above this many expressions: sympy.simplify costs
+#: from milliseconds to seconds per expression
+FULL_SIMPLIFY_WARN = 200
+
+SIMPLIFY_LEVELS = ("auto", "none", "cheap", "full")
 
 
 @dataclass(frozen=True)
 class Options:
     """Compilation options, validated once.
 
+    ``simplify``: ``"none"`` builds the graph exactly as written (no rewrite
+    rules; hash-consing still shares equal subexpressions); ``"cheap"`` applies
+    the value-preserving graph rules of :mod:`symjac.rules` as nodes are built
+    (constant folding, ``x*1``, ``x+0``, ``--x``, ...) — fast, linear;
+    ``"full"`` also runs ``sympy.simplify`` on every output before
+    differentiation and on every Jacobian entry after (seconds per entry: for
+    small systems only); ``"auto"`` is ``"cheap"``.
+
     ``fastmath`` lets LLVM reassociate and assume no NaN/inf (off by default:
     results are IEEE). ``opt_level`` is LLVM's optimisation level, 0–3.
     ``sparse`` chooses what calling a Jacobian returns: ``False`` dense arrays,
     ``True`` SciPy sparse matrices, ``"auto"`` sparse when the Jacobian has more
     than 10 000 entries of which at most a quarter can be nonzero.
+    ``progress``: print each stage to stderr (``None``: only for big compiles
+    on a terminal).
     """
 
     fastmath: bool = False
     opt_level: int = 3
     sparse: bool | str = "auto"
-
-    def sparse_output(self, pattern: SparsityPattern) -> bool:
-        """Resolve ``sparse="auto"``: sparse when the matrix is big and mostly zeros."""
-        if self.sparse == "auto":
-            m, n = pattern.shape
-            return m * n > AUTO_SPARSE_SIZE and pattern.density < AUTO_SPARSE_DENSITY
-        return bool(self.sparse)
+    simplify: str = "auto"
+    progress: bool | None = None
 
     def __post_init__(self) -> None:
         if self.sparse not in (True, False, "auto"):
@@ -56,70 +70,133 @@ class Options:
             raise TypeError(f"fastmath must be True or False, not {self.fastmath!r}")
         if self.opt_level not in (0, 1, 2, 3) or isinstance(self.opt_level, bool):
             raise ValueError(f"opt_level must be 0, 1, 2 or 3, not {self.opt_level!r}")
+        if self.simplify not in SIMPLIFY_LEVELS:
+            raise ValueError(f"simplify must be one of {SIMPLIFY_LEVELS}, not {self.simplify!r}")
+        if self.progress not in (None, True, False):
+            raise TypeError(f"progress must be None, True or False, not {self.progress!r}")
 
-
-class Timer:
-    def __init__(self, stats: Stats):
-        self.stats = stats
-
-    @contextlib.contextmanager
-    def stage(self, name: str) -> Iterator[None]:
-        t0 = time.perf_counter()
-        yield
-        self.stats.timings[name] = self.stats.timings.get(name, 0.0) + time.perf_counter() - t0
+    def sparse_output(self, pattern: SparsityPattern) -> bool:
+        """Resolve ``sparse="auto"``: sparse when the matrix is big and mostly zeros."""
+        if self.sparse == "auto":
+            m, n = pattern.shape
+            return m * n > AUTO_SPARSE_SIZE and pattern.density < AUTO_SPARSE_DENSITY
+        return bool(self.sparse)
 
 
 @dataclass
-class _Problem:
+class Problem:
+    """The validated input, converted: one graph and its output nodes."""
+
     graph: Graph
     roots: list[int]
     wrt: list[Any]
     params: list[Any]
 
 
-def front_end(exprs: Any, wrt: Any, params: Any) -> _Problem:
-    outputs = as_expressions(exprs)
-    wrt_list = as_symbols(wrt, "wrt", allow_empty=False)
-    param_list = as_symbols(params, "params", allow_empty=True)
-    check_disjoint(wrt_list, param_list)
-    graph, roots = to_graph(outputs, wrt_list, param_list)
-    return _Problem(graph, roots, wrt_list, param_list)
+class Pipeline:
+    """One compilation; each method is a stage, timed into :attr:`stats`."""
+
+    def __init__(self, options: Options):
+        self.options = options
+        self.stats = Stats()
+        self.timer = Timer(self.stats, Progress(options.progress))
+
+    def front_end(self, exprs: Any, wrt: Any, params: Any) -> Problem:
+        """Validate the input and convert it into the hash-consed graph."""
+        with self.timer.stage("front_end"):
+            outputs = as_expressions(exprs)
+            wrt_list = as_symbols(wrt, "wrt", allow_empty=False)
+            param_list = as_symbols(params, "params", allow_empty=True)
+            check_disjoint(wrt_list, param_list)
+        if self.options.simplify == "full":
+            with self.timer.stage("simplify"):
+                outputs = _sympy_simplify(outputs)
+        with self.timer.stage("front_end"):
+            graph = Graph(rules=self.options.simplify != "none")
+            graph, roots = to_graph(outputs, wrt_list, param_list, graph)
+        self.stats.sizes["graph_front_end"] = len(graph)
+        self.timer.progress.decide(len(graph))
+        return Problem(graph, roots, wrt_list, param_list)
+
+    def differentiate(self, prob: Problem, roots: Sequence[int]) -> list[Grad]:
+        """Sparse gradients of ``roots``; their keys are the exact structural pattern."""
+        with self.timer.stage("differentiate"):
+            grads = gradients(prob.graph, roots, len(prob.wrt))
+        self.stats.sizes["graph_differentiated"] = len(prob.graph)
+        self.stats.sizes["entries"] = sum(len(g) for g in grads)
+        return grads
+
+    def simplify_entries(self, prob: Problem, grads: list[Grad]) -> list[Grad]:
+        """Level "full": ``sympy.simplify`` each entry; entries that become 0 are dropped."""
+        if self.options.simplify != "full":
+            return grads
+        from .tosympy import tape_to_sympy
+
+        with self.timer.stage("simplify"):
+            g, n, k = prob.graph, len(prob.wrt), len(prob.params)
+            keys = [(i, j) for i, grad in enumerate(grads) for j in grad]
+            nodes = [grads[i][j] for i, j in keys]
+            tape = Tape.from_graph(g, nodes, n, k, allow_composite=True)
+            exprs = _sympy_simplify(tape_to_sympy(tape, prob.wrt, prob.params))
+            out: list[Grad] = [{} for _ in grads]
+            for (i, j), e in zip(keys, exprs):
+                if e != 0:
+                    _, (node,) = to_graph([e], prob.wrt, prob.params, g)
+                    out[i][j] = node
+        return out
+
+    def tapes(self, prob: Problem, nodes: Sequence[int]) -> tuple[Tape, Tape]:
+        """The tape kept for inspection (``to_sympy``) and the tape the back end compiles."""
+        g, n, k = prob.graph, len(prob.wrt), len(prob.params)
+        symbolic = Tape.from_graph(g, nodes, n, k, allow_composite=True)
+        with self.timer.stage("expand"):
+            tape = Tape.from_graph(g, expand_composites(g, nodes), n, k)
+        self.stats.sizes["tape"] = len(tape)
+        self.stats.sizes["shared"] = tape.shared_count()
+        self.stats.op_counts = tape.op_counts()
+        return symbolic, tape
+
+    def machine_code(self, specs: Sequence[KernelSpec]) -> Kernels:
+        """Lower to LLVM IR, verify, optimise, JIT."""
+        with self.timer.stage("lower"):
+            lowered = lower(specs, fastmath=self.options.fastmath)
+        self.timer.progress.say("LLVM: verify, optimise, generate machine code ...")
+        jit = JitModule(lowered.module, opt_level=self.options.opt_level)
+        self.stats.timings.update(jit.timings)
+        self.timer.progress.say(f"done in {self.stats.total:.2f} s")
+        return Kernels(jit, lowered.work_sizes)
 
 
-def machine_code(specs: Sequence[KernelSpec], options: Options, timer: Timer) -> Kernels:
-    with timer.stage("lower"):
-        lowered = lower(specs, fastmath=options.fastmath)
-    jit = JitModule(lowered.module, opt_level=options.opt_level)
-    timer.stats.timings.update(jit.timings)
-    return Kernels(jit, lowered.work_sizes)
+def _sympy_simplify(exprs: Sequence[sp.Expr]) -> list[sp.Expr]:
+    if len(exprs) > FULL_SIMPLIFY_WARN:
+        warnings.warn(
+            f"simplify='full' runs sympy.simplify on {len(exprs)} expressions, which can take "
+            "minutes; 'cheap' is linear in the size of the graph",
+            stacklevel=4,
+        )
+    return [sp.simplify(e) for e in exprs]
 
 
 def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> CompiledJacobian:
     """Compile the Jacobian of ``exprs`` with respect to ``wrt``; see :func:`symjac.jacobian`."""
-    stats = Stats()
-    timer = Timer(stats)
+    pipe = Pipeline(options)
     # 1. front end: validate, convert SymPy into the hash-consed graph
-    with timer.stage("front_end"):
-        prob = front_end(exprs, wrt, params)
-    g, n, k = prob.graph, len(prob.wrt), len(prob.params)
+    prob = pipe.front_end(exprs, wrt, params)
     # 2. differentiate on the graph; the gradients' keys are the sparsity pattern
-    with timer.stage("differentiate"):
-        grads = gradients(g, prob.roots, n)
-        entries = [(i, j, d) for i, grad in enumerate(grads) for j, d in grad.items()]
-        pattern = SparsityPattern((len(prob.roots), n), [(i, j) for i, j, _ in entries])
-        nodes = [d for _, _, d in entries]  # already row-major: rows ascend, keys sorted
-    symbolic = Tape.from_graph(g, nodes, n, k, allow_composite=True)
-    # 3. expand composite functions into primitive ops; build the tape
-    with timer.stage("expand"):
-        tape = Tape.from_graph(g, expand_composites(g, nodes), n, k)
-    stats.graph_nodes, stats.tape_length, stats.op_counts = len(g), len(tape), tape.op_counts()
-    # 4. lower the values kernel and the dense kernel, then JIT both
-    m_by_n = pattern.shape[0] * pattern.shape[1]
-    specs = [
-        KernelSpec("values", tape, pattern.nnz, tuple(range(pattern.nnz))),
-        KernelSpec("dense", tape, m_by_n, tuple(int(q) for q in pattern.flat_positions())),
-    ]
-    kernels = machine_code(specs, options, timer)
+    grads = pipe.simplify_entries(prob, pipe.differentiate(prob, prob.roots))
+    entries = [(i, j, d) for i, grad in enumerate(grads) for j, d in grad.items()]
+    pattern = SparsityPattern((len(prob.roots), len(prob.wrt)), [(i, j) for i, j, _ in entries])
+    nodes = [d for _, _, d in entries]  # row-major: rows ascend, keys are sorted
+    # 3. expand composite functions into primitive ops; one tape for both kernels
+    symbolic, tape = pipe.tapes(prob, nodes)
+    # 4. the values kernel and the dense kernel, lowered to LLVM and JIT-compiled together
+    m, n = pattern.shape
+    kernels = pipe.machine_code(
+        [
+            KernelSpec("values", tape, pattern.nnz, tuple(range(pattern.nnz))),
+            KernelSpec("dense", tape, m * n, tuple(int(q) for q in pattern.flat_positions())),
+        ]
+    )
     return CompiledJacobian(
         kernels,
         pattern,
@@ -128,23 +205,17 @@ def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
         wrt=prob.wrt,
         params=prob.params,
         symbolic=symbolic,
-        stats=stats,
+        stats=pipe.stats,
     )
 
 
 def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> CompiledFunction:
     """Compile the vector function ``exprs`` itself; see :func:`symjac.function`."""
-    stats = Stats()
-    timer = Timer(stats)
-    with timer.stage("front_end"):
-        prob = front_end(exprs, wrt, params)
-    g, n, k = prob.graph, len(prob.wrt), len(prob.params)
-    symbolic = Tape.from_graph(g, prob.roots, n, k, allow_composite=True)
-    with timer.stage("expand"):
-        tape = Tape.from_graph(g, expand_composites(g, prob.roots), n, k)
-    stats.graph_nodes, stats.tape_length, stats.op_counts = len(g), len(tape), tape.op_counts()
+    pipe = Pipeline(options)
+    prob = pipe.front_end(exprs, wrt, params)
+    symbolic, tape = pipe.tapes(prob, prob.roots)
     m = len(prob.roots)
-    kernels = machine_code([KernelSpec("function", tape, m, tuple(range(m)))], options, timer)
+    kernels = pipe.machine_code([KernelSpec("function", tape, m, tuple(range(m)))])
     return CompiledFunction(
-        kernels, m, wrt=prob.wrt, params=prob.params, symbolic=symbolic, stats=stats
+        kernels, m, wrt=prob.wrt, params=prob.params, symbolic=symbolic, stats=pipe.stats
     )

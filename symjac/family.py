@@ -12,8 +12,7 @@ from typing import Any
 
 import sympy as sp
 
-from .compiler import Options, Timer, front_end, machine_code
-from .diff import gradients
+from .compiler import Options, Pipeline
 from .frontend import as_symbols, check_disjoint
 from .graph import Graph
 from .pattern import SparsityPattern
@@ -21,7 +20,6 @@ from .runtime import (
     CompiledFunctionAndJacobian,
     CompiledHessian,
     Kernels,
-    Stats,
 )
 from .special import expand_composites
 from .tape import KernelSpec, Tape, replay
@@ -58,35 +56,28 @@ def directional_kernel(
     roots = expand_composites(g, [g.sum(t) for t in terms])
     tape = Tape.from_graph(g, roots, n + len(direction), symbolic.n_params)
     spec = KernelSpec(kind, tape, width, tuple(range(width)))
-    return machine_code([spec], options, Timer(Stats()))
+    return Pipeline(options).machine_code([spec])
 
 
 def build_function_and_jacobian(
     exprs: Any, wrt: Any, params: Any, options: Options
 ) -> CompiledFunctionAndJacobian:
     """One kernel computing f and J together, sharing their common subexpressions."""
-    stats = Stats()
-    timer = Timer(stats)
-    with timer.stage("front_end"):
-        prob = front_end(exprs, wrt, params)
-    g, n, k = prob.graph, len(prob.wrt), len(prob.params)
-    m = len(prob.roots)
-    with timer.stage("differentiate"):
-        grads = gradients(g, prob.roots, n)
-        entries = [(i, j, d) for i, grad in enumerate(grads) for j, d in grad.items()]
-        pattern = SparsityPattern((m, n), [(i, j) for i, j, _ in entries])
-    nodes = [*prob.roots, *(d for _, _, d in entries)]
-    symbolic = Tape.from_graph(g, nodes, n, k, allow_composite=True)
-    with timer.stage("expand"):
-        tape = Tape.from_graph(g, expand_composites(g, nodes), n, k)
-    stats.graph_nodes, stats.tape_length, stats.op_counts = len(g), len(tape), tape.op_counts()
+    pipe = Pipeline(options)
+    prob = pipe.front_end(exprs, wrt, params)
+    grads = pipe.simplify_entries(prob, pipe.differentiate(prob, prob.roots))
+    m, n = len(prob.roots), len(prob.wrt)
+    entries = [(i, j, d) for i, grad in enumerate(grads) for j, d in grad.items()]
+    pattern = SparsityPattern((m, n), [(i, j) for i, j, _ in entries])
+    symbolic, tape = pipe.tapes(prob, [*prob.roots, *(d for _, _, d in entries)])
     nnz = pattern.nnz
     dense_positions = (*range(m), *(m + int(q) for q in pattern.flat_positions()))
-    specs = [
-        KernelSpec("values", tape, m + nnz, tuple(range(m + nnz))),
-        KernelSpec("dense", tape, m + m * n, dense_positions),
-    ]
-    kernels = machine_code(specs, options, timer)
+    kernels = pipe.machine_code(
+        [
+            KernelSpec("values", tape, m + nnz, tuple(range(m + nnz))),
+            KernelSpec("dense", tape, m + m * n, dense_positions),
+        ]
+    )
     return CompiledFunctionAndJacobian(
         kernels,
         pattern,
@@ -95,7 +86,7 @@ def build_function_and_jacobian(
         wrt=prob.wrt,
         params=prob.params,
         symbolic=symbolic,
-        stats=stats,
+        stats=pipe.stats,
     )
 
 
@@ -119,50 +110,42 @@ def build_hessian(
     exprs: Any, wrt: Any, params: Any, weights: Any, options: Options
 ) -> CompiledHessian:
     """∇²f of a scalar f, or ∇²(Σ λᵢ fᵢ) with weights λ; see :func:`symjac.hessian`."""
-    stats = Stats()
-    timer = Timer(stats)
-    with timer.stage("front_end"):
-        prob = front_end(exprs, wrt, params)
-        g, n = prob.graph, len(prob.wrt)
-        if weights is None:
-            if len(prob.roots) != 1:
-                raise ValueError(
-                    "the Hessian of several expressions needs weights= (one per expression): "
-                    "it is the Hessian of the weighted sum Σ weights[i]·exprs[i]"
-                )
-            lagrangian = prob.roots[0]
+    pipe = Pipeline(options)
+    prob = pipe.front_end(exprs, wrt, params)
+    g, n = prob.graph, len(prob.wrt)
+    if weights is None:
+        if len(prob.roots) != 1:
+            raise ValueError(
+                "the Hessian of several expressions needs weights= (one per expression): "
+                "it is the Hessian of the weighted sum Σ weights[i]·exprs[i]"
+            )
+        lagrangian = prob.roots[0]
+    else:
+        ws = _weights(weights, len(prob.roots), [*prob.wrt, *prob.params])
+        if ws and isinstance(ws[0], sp.Symbol):
+            first = len(prob.params)
+            prob.params.extend(ws)
+            scaled = [g.mul(g.param(first + i), r) for i, r in enumerate(prob.roots)]
         else:
-            ws = _weights(weights, len(prob.roots), [*prob.wrt, *prob.params])
-            if ws and isinstance(ws[0], sp.Symbol):
-                first = len(prob.params)
-                prob.params.extend(ws)
-                scaled = [g.mul(g.param(first + i), r) for i, r in enumerate(prob.roots)]
-            else:
-                scaled = [g.mul(g.const(w), r) for w, r in zip(ws, prob.roots)]
-            lagrangian = g.sum(scaled)
-    k = len(prob.params)
-    with timer.stage("differentiate"):
-        (grad,) = gradients(g, [lagrangian], n)
-        cols = list(grad)
-        second = gradients(g, [grad[j] for j in cols], n)
-        lower: dict[tuple[int, int], int] = {}
-        for j, row in zip(cols, second):
-            for i, d in row.items():
-                key = (max(i, j), min(i, j))
-                # one triangle serves both halves, so the result is exactly symmetric
-                if key not in lower or j == key[0]:
-                    lower[key] = d
-        keys = sorted(lower)
-        pattern = SparsityPattern((n, n), keys)
-        nodes = [lower[key] for key in keys]
-    symbolic = Tape.from_graph(g, nodes, n, k, allow_composite=True)
-    with timer.stage("expand"):
-        tape = Tape.from_graph(g, expand_composites(g, nodes), n, k)
-    stats.graph_nodes, stats.tape_length, stats.op_counts = len(g), len(tape), tape.op_counts()
-    nnz = pattern.nnz
+            scaled = [g.mul(g.const(w), r) for w, r in zip(ws, prob.roots)]
+        lagrangian = g.sum(scaled)
+    (grad,) = pipe.differentiate(prob, [lagrangian])
+    cols = list(grad)
+    second = pipe.simplify_entries(prob, pipe.differentiate(prob, [grad[j] for j in cols]))
+    lower: dict[tuple[int, int], int] = {}
+    for j, row in zip(cols, second):
+        for i, d in row.items():
+            key = (max(i, j), min(i, j))
+            # one triangle serves both halves, so the result is exactly symmetric
+            if key not in lower or j == key[0]:
+                lower[key] = d
+    keys = sorted(lower)
+    pattern = SparsityPattern((n, n), keys)
+    symbolic, tape = pipe.tapes(prob, [lower[key] for key in keys])
     # the dense form mirrors the lower triangle in NumPy (see CompiledHessian.dense)
-    specs = [KernelSpec("values", tape, nnz, tuple(range(nnz)))]
-    kernels = machine_code(specs, options, timer)
+    kernels = pipe.machine_code(
+        [KernelSpec("values", tape, pattern.nnz, tuple(range(pattern.nnz)))]
+    )
     return CompiledHessian(
         kernels,
         pattern,
@@ -171,7 +154,7 @@ def build_hessian(
         wrt=prob.wrt,
         params=prob.params,
         symbolic=symbolic,
-        stats=stats,
+        stats=pipe.stats,
     )
 
 

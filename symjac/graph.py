@@ -41,9 +41,11 @@ class Graph:
     True
     """
 
-    __slots__ = ("_index", "args", "attrs", "ops")
+    __slots__ = ("_index", "args", "attrs", "ops", "rules")
 
-    def __init__(self) -> None:
+    def __init__(self, rules: bool = True) -> None:
+        #: apply :mod:`symjac.rules` in :meth:`make`; False builds expressions as written
+        self.rules = rules
         self.ops: list[Op] = []
         self.args: list[tuple[int, ...]] = []
         self.attrs: list[object] = []
@@ -78,7 +80,7 @@ class Graph:
         """Build ``op(args)`` after the cheap rewrite rules; the usual way to add a node."""
         from .rules import rewrite  # local: rules imports this module
 
-        node = rewrite(self, op, args, attr)
+        node = rewrite(self, op, args, attr) if self.rules else None
         return self.intern(op, args, attr) if node is None else node
 
     # -- leaves ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ batch loop through ctypes, which releases the GIL during the call.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -16,34 +16,8 @@ import numpy as np
 from .arguments import Array, as_params, as_points, check_out
 from .codegen import JitModule
 from .pattern import SparsityPattern
+from .stats import Stats
 from .tape import Tape
-
-
-@dataclass
-class Stats:
-    """What a compilation did: seconds per stage and instruction counts.
-
-    ``timings`` lists the stages in the order they ran (front end,
-    differentiation, expansion, lowering, LLVM parse, LLVM optimisation,
-    machine code).
-    """
-
-    timings: dict[str, float] = field(default_factory=dict)
-    graph_nodes: int = 0
-    tape_length: int = 0
-    op_counts: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def total(self) -> float:
-        """Total compile time in seconds."""
-        return sum(self.timings.values())
-
-    def __str__(self) -> str:
-        stages = ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in self.timings.items())
-        return (
-            f"compiled in {self.total:.3f} s ({stages}); "
-            f"graph {self.graph_nodes} nodes, tape {self.tape_length} instructions"
-        )
 
 
 def _abbreviate(names: list[str], keep: int = 6) -> str:

@@ -42,6 +42,18 @@ class Tape:
         counts = Counter(op.name for op in self.ops if op not in (Op.VAR, Op.PARAM, Op.CONST))
         return dict(sorted(counts.items()))
 
+    def shared_count(self) -> int:
+        """How many computed registers are used more than once (shared subexpressions).
+
+        >>> g = Graph(); s = g.sin(g.var(0))
+        >>> Tape.from_graph(g, [g.mul(s, s), g.add(s, g.const(1.0))], 1, 0).shared_count()
+        1
+        """
+        uses = Counter(a for args in self.args for a in args)
+        uses.update(self.outputs)
+        leaves = (Op.VAR, Op.PARAM, Op.CONST, Op.BOOL)
+        return sum(1 for r, c in uses.items() if c > 1 and self.ops[r] not in leaves)
+
     @classmethod
     def from_graph(
         cls,

@@ -1,0 +1,83 @@
+"""What a compilation did: time per stage, sizes after each stage, and progress output."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TextIO
+
+
+@dataclass
+class Stats:
+    """Seconds per stage and sizes after each stage, in the order the stages ran.
+
+    ``timings``: front_end, differentiate, simplify (level "full" only), expand,
+    lower, llvm_parse, llvm_optimise, machine_code. ``sizes``: graph nodes after
+    the front end and after differentiation, entries of the Jacobian, tape
+    instructions, and ``shared`` — tape registers used more than once, i.e.
+    the common subexpressions the hash-consed graph found.
+
+    >>> s = Stats(timings={"front_end": 0.5, "lower": 0.25}, sizes={"tape": 10})
+    >>> s.total
+    0.75
+    """
+
+    timings: dict[str, float] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)
+    op_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> float:
+        """Total compile time in seconds."""
+        return sum(self.timings.values())
+
+    @property
+    def graph_nodes(self) -> int:
+        return self.sizes.get("graph", 0)
+
+    @property
+    def tape_length(self) -> int:
+        return self.sizes.get("tape", 0)
+
+    def __str__(self) -> str:
+        stages = ", ".join(f"{k} {v * 1e3:.1f} ms" for k, v in self.timings.items())
+        sizes = ", ".join(f"{k} {v}" for k, v in self.sizes.items())
+        return f"compiled in {self.total:.3f} s ({stages}); sizes: {sizes}"
+
+
+class Progress:
+    """Stage-by-stage progress lines on a stream (stderr), or nothing when disabled."""
+
+    def __init__(self, enabled: bool | None, stream: TextIO | None = None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.auto = enabled is None
+        self.enabled = bool(enabled)
+
+    def decide(self, work: int, threshold: int = 50_000) -> None:
+        """With ``progress=None``: report only big compiles (``work`` nodes), on a terminal."""
+        if self.auto:
+            self.enabled = work > threshold and self.stream.isatty()
+
+    def say(self, text: str) -> None:
+        if self.enabled:
+            print(f"symjac: {text}", file=self.stream, flush=True)
+
+
+class Timer:
+    """Times named stages into a :class:`Stats` and reports them through a :class:`Progress`."""
+
+    def __init__(self, stats: Stats, progress: Progress | None = None):
+        self.stats = stats
+        self.progress = progress if progress is not None else Progress(False)
+
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        t0 = time.perf_counter()
+        self.progress.say(f"{name} ...")
+        yield
+        elapsed = time.perf_counter() - t0
+        self.stats.timings[name] = self.stats.timings.get(name, 0.0) + elapsed
+        self.progress.say(f"{name} done in {elapsed:.2f} s")
