@@ -245,6 +245,10 @@ class _Body:
             fn.attributes.add("noinline")
             fn.attributes.add("nounwind")
             x_row, p_row, vals, work = fn.args
+            # the four rows never overlap where written (the scratch row lies past the
+            # spill slots), which lets LLVM schedule the thousands of loads and stores freely
+            for arg in fn.args:
+                arg.add_attribute("noalias")
             b = ir.IRBuilder(fn.append_basic_block("entry"))
             rows = (x_row, p_row)
             regs = _emit_registers(b, lw, tape, chunk, rows, self.spilled, work)
@@ -331,7 +335,8 @@ def _emit_kernel(lw: _Lowerer, spec: KernelSpec, body: _Body) -> int:
     for arg, name in zip(fn.args, ("x", "p", "out", "n", "p_stride", "work")):
         arg.name = name
     x, p, out, n, p_stride, work = fn.args
-    out.add_attribute("noalias")
+    for arg in (x, p, out, work):
+        arg.add_attribute("noalias")  # out and work are written; x and p are only read
     tape = spec.tape
     n_out = len(tape.outputs)
     identity = spec.positions == tuple(range(spec.width))
@@ -408,10 +413,12 @@ class Lowered:
 
     module: ir.Module
     work_sizes: dict[str, int]
+    #: True when some tape was split into outlined chunks (a large module)
+    outlined: bool = False
 
 
 #: instructions per outlined chunk; see :class:`_Body`
-CHUNK_SIZE = 2000
+CHUNK_SIZE = 256
 
 
 def lower(
@@ -441,4 +448,5 @@ def lower(
         if body is None:
             body = bodies[id(spec.tape)] = _Body(lw, spec.tape, chunk_size, f"body{len(bodies)}")
         work_sizes[spec.name] = _emit_kernel(lw, spec, body)
-    return Lowered(module, work_sizes)
+    outlined = any(body.functions for body in bodies.values())
+    return Lowered(module, work_sizes, outlined)

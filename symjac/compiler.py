@@ -161,7 +161,9 @@ class Pipeline:
         with self.timer.stage("lower"):
             lowered = lower(specs, fastmath=self.options.fastmath)
         self.timer.progress.say("LLVM: verify, optimise, generate machine code ...")
-        jit = JitModule(lowered.module, opt_level=self.options.opt_level)
+        opt = self.options.opt_level
+        # O3 adds nothing to straight-line chunks but time: cap large modules at O2
+        jit = JitModule(lowered.module, opt_level=min(opt, 2) if lowered.outlined else opt)
         self.stats.timings.update(jit.timings)
         self.timer.progress.say(f"done in {self.stats.total:.2f} s")
         return Kernels(jit, lowered.work_sizes)
