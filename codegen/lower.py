@@ -339,7 +339,7 @@ def _emit_kernel(lw: _Lowerer, spec: KernelSpec, body: _Body) -> int:
         arg.add_attribute("noalias")  # out and work are written; x and p are only read
     tape = spec.tape
     n_out = len(tape.outputs)
-    identity = spec.positions == tuple(range(spec.width))
+    identity = n_out == spec.width and spec.positions == tuple(range(n_out))
     # outlined bodies write their outputs to a row: the output row itself when the layout is
     # the identity, otherwise a scratch row at the end of the work buffer, scattered after
     scatter_outlined = bool(body.functions) and not identity

@@ -112,6 +112,15 @@ def _mp_heaviside(x: Any, h0: Any) -> Any:
 
 
 _MPMATH_EXTRA = {
+    # named here so that lambdify calls them instead of rewriting them (and, with them,
+    # their whole argument) in terms of exp/log, which introduces complex intermediates
+    "sec": mpmath.sec,
+    "csc": mpmath.csc,
+    "cot": mpmath.cot,
+    "sech": mpmath.sech,
+    "csch": mpmath.csch,
+    "coth": mpmath.coth,
+    "acot": mpmath.acot,  # acot(0) = pi/2, acot(-x) = -acot(x): SymPy's convention
     "RefSign": mpmath.sign,
     "RefFloor": mpmath.floor,
     "RefCeiling": mpmath.ceil,
@@ -121,7 +130,9 @@ _MPMATH_EXTRA = {
 
 def realify(exprs: Sequence[sp.Expr], symbols: Sequence[sp.Symbol]) -> tuple[list, list]:
     """Replace every symbol by a real symbol of the same name (symjac's convention)."""
-    real = [sp.Dummy(str(s), real=True) for s in symbols]
+    # plain Symbols with fresh names, not Dummies: lambdify re-substitutes Dummy arguments,
+    # which re-evaluates (slowly) the whole expression
+    real = [sp.Symbol(f"_ref{i}", real=True) for i in range(len(symbols))]
     mapping = dict(zip(symbols, real))
     return [sp.sympify(e).xreplace(mapping) for e in exprs], real
 
@@ -173,6 +184,10 @@ def _evaluate(fn: Callable[..., Any], args: Sequence[float]) -> float:
         return mp_to_float(fn(*[mpmath.mpf(float(a)) for a in args]))
     except (ZeroDivisionError, ValueError, OverflowError):
         # poles (mpmath raises where the exact result is a complex infinity)
+        return math.nan
+    except (TypeError, AttributeError):
+        # a complex intermediate reached a real-only operation (atan2, floor, a comparison):
+        # the real function is undefined there
         return math.nan
 
 
@@ -321,7 +336,7 @@ def precise_mismatches(
     nan_a, nan_e = np.isnan(a), np.isnan(e)
     inf_a, inf_e = np.isinf(a), np.isinf(e)
     finite_e = np.where(np.isfinite(e), np.abs(e), 0.0)
-    row_scale = finite_e.max(axis=-1, keepdims=True) if e.ndim else finite_e
+    row_scale = finite_e.max(axis=-1, keepdims=True, initial=0.0) if e.ndim else finite_e
     bad = nan_a != nan_e
     either_inf = (inf_a | inf_e) & ~nan_a & ~nan_e
     bad |= either_inf & (a != e)
