@@ -23,11 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from llvmlite import ir
 
 from symjac.ops import INFO, Op
-from symjac.tape import KernelSpec, Tape
+from symjac.tape import KernelSpec, Tape, select_outputs
+
+from .templates import Template, find_templates
 
 DOUBLE = ir.DoubleType()
 BOOL = ir.IntType(1)
@@ -321,25 +324,103 @@ def _partition(tape: Tape, chunk_size: int) -> tuple[list[list[int]], list[list[
     return chunks, stores
 
 
-def _positions_table(module: ir.Module, name: str, positions: Sequence[int]) -> ir.GlobalVariable:
-    table = ir.GlobalVariable(module, ir.ArrayType(I64, len(positions)), name)
-    table.initializer = ir.Constant(ir.ArrayType(I64, len(positions)), list(positions))
+@dataclass
+class _Plan:
+    """How a tape is emitted: template loops for repeated shapes, a body for the rest."""
+
+    templates: list[Template]
+    rest: tuple[int, ...]  # indices of the outputs the body computes
+    body: _Body
+
+
+def _plan(lw: _Lowerer, tape: Tape, chunk_size: int, tag: str, use_templates: bool) -> _Plan:
+    templates = find_templates(tape) if use_templates else []
+    looped = {k for t in templates for k in t.outputs}
+    rest = tuple(k for k in range(len(tape.outputs)) if k not in looped)
+    body_tape = select_outputs(tape, rest) if looped else tape
+    return _Plan(templates, rest, _Body(lw, body_tape, chunk_size, tag))
+
+
+def _emit_template(
+    b: ir.IRBuilder,
+    lw: _Lowerer,
+    tape: Tape,
+    template: Template,
+    positions: Sequence[int],
+    rows: tuple[ir.Value, ir.Value],
+    base: ir.Value,
+    name: str,
+) -> None:
+    """``base[positions[t]] = tree(x[bindings[t]])`` for every member t, as a loop."""
+    count, holes = len(template.outputs), template.holes
+    where = _table(lw.module, f"{name}.positions", [positions[k] for k in template.outputs])
+    flat = [i for binding in template.bindings for i in binding]
+    table = _table(lw.module, f"{name}.bindings", flat) if holes else None
+
+    head = b.block
+    loop = b.function.append_basic_block(f"{name}.loop")
+    after = b.function.append_basic_block(f"{name}.done")
+    b.branch(loop)
+    b.position_at_end(loop)
+    t = b.phi(I64, name="t")
+    t.add_incoming(ir.Constant(I64, 0), head)
+    inputs = []
+    for h in range(holes):
+        assert table is not None
+        at = b.add(b.mul(t, ir.Constant(I64, holes)), ir.Constant(I64, h))
+        index = b.load(_element(b, table, at), typ=I64)
+        inputs.append(
+            b.load(b.gep(rows[0], [index], source_etype=DOUBLE, inbounds=True), typ=DOUBLE)
+        )
+    feed = iter(inputs)
+    value = _tree(b, lw, tape, template.root, feed, rows)
+    b.store(
+        value,
+        b.gep(base, [b.load(_element(b, where, t), typ=I64)], source_etype=DOUBLE, inbounds=True),
+    )
+    t_next = b.add(t, ir.Constant(I64, 1))
+    t.add_incoming(t_next, b.block)
+    b.cbranch(b.icmp_signed("<", t_next, ir.Constant(I64, count)), loop, after)
+    b.position_at_end(after)
+
+
+def _tree(
+    b: ir.IRBuilder, lw: _Lowerer, tape: Tape, r: int, feed: Any, rows: tuple[ir.Value, ir.Value]
+) -> ir.Value:
+    """Emit register ``r`` as a tree (templates are small), inputs taken from ``feed`` in order."""
+    op = tape.ops[r]
+    if op is Op.VAR:
+        return next(feed)
+    vals = [_tree(b, lw, tape, a, feed, rows) for a in tape.args[r]]
+    return lw.instruction(b, op, vals, tape.attrs[r], rows[0], rows[1])
+
+
+def _table(module: ir.Module, name: str, values: Sequence[int]) -> ir.GlobalVariable:
+    kind = ir.ArrayType(I64, len(values))
+    table = ir.GlobalVariable(module, kind, name)
+    table.initializer = ir.Constant(kind, list(values))
     table.global_constant = True
     table.linkage = "internal"
     return table
 
 
-def _emit_kernel(lw: _Lowerer, spec: KernelSpec, body: _Body) -> int:
+def _element(b: ir.IRBuilder, table: ir.GlobalVariable, index: ir.Value) -> ir.Value:
+    return b.gep(table, [ir.Constant(I64, 0), index], source_etype=table.value_type, inbounds=True)
+
+
+def _emit_kernel(lw: _Lowerer, spec: KernelSpec, plan: _Plan) -> int:
     """Emit the batched entry point for ``spec``; returns the work buffer size it needs."""
+    body = plan.body
     fn = ir.Function(lw.module, KERNEL_TYPE, spec.name)
     for arg, name in zip(fn.args, ("x", "p", "out", "n", "p_stride", "work")):
         arg.name = name
     x, p, out, n, p_stride, work = fn.args
     for arg in (x, p, out, work):
         arg.add_attribute("noalias")  # out and work are written; x and p are only read
-    tape = spec.tape
+    tape = body.tape
     n_out = len(tape.outputs)
-    identity = n_out == spec.width and spec.positions == tuple(range(n_out))
+    positions = tuple(spec.positions[k] for k in plan.rest)
+    identity = n_out == spec.width and positions == tuple(range(n_out))
     # outlined bodies write their outputs to a row: the output row itself when the layout is
     # the identity, otherwise a scratch row at the end of the work buffer, scattered after
     scatter_outlined = bool(body.functions) and not identity
@@ -364,16 +445,19 @@ def _emit_kernel(lw: _Lowerer, spec: KernelSpec, body: _Body) -> int:
     if scatter_outlined:
         scratch = _slot(b, work, body.work_size)
         store(b, scratch, range(n_out))
-    if n_out < spec.width:
+    if len(spec.positions) < spec.width:
         # structural zeros: clear the row, then write the nonzeros over it
         memset = lw.module.declare_intrinsic("llvm.memset", [PTR, I64])
         zero_byte, no = ir.Constant(ir.IntType(8), 0), ir.Constant(BOOL, 0)
         b.call(memset, [out_row, zero_byte, ir.Constant(I64, 8 * spec.width), no])
     if scatter_outlined:
-        table = _positions_table(lw.module, f"{spec.name}.positions", spec.positions)
+        table = _table(lw.module, f"{spec.name}.positions", positions)
         _scatter_loop(b, table, scratch, out_row, n_out)
     else:
-        store(b, out_row, spec.positions)
+        store(b, out_row, positions)
+    for index, template in enumerate(plan.templates):
+        name = f"{spec.name}.template{index}"
+        _emit_template(b, lw, spec.tape, template, spec.positions, rows, out_row, name)
 
     i_next = b.add(i, ir.Constant(I64, 1), name="i_next")
     i.add_incoming(i_next, b.block)
@@ -426,10 +510,13 @@ def lower(
     module_name: str = "symjac",
     fastmath: bool = False,
     chunk_size: int = CHUNK_SIZE,
+    templates: bool = True,
 ) -> Lowered:
     """Build an LLVM module with one batched entry point per spec.
 
-    Specs that share a :class:`Tape` object share its outlined chunks.
+    Specs that share a :class:`Tape` object share its outlined chunks. With
+    ``templates``, outputs that repeat one small expression shape become loops
+    over index tables (:mod:`.templates`).
 
     >>> from symjac.graph import Graph
     >>> g = Graph(); x = g.var(0)
@@ -441,12 +528,13 @@ def lower(
         raise ValueError("chunk_size must be positive")
     module = ir.Module(name=module_name)
     lw = _Lowerer(module, fastmath)
-    bodies: dict[int, _Body] = {}
+    plans: dict[int, _Plan] = {}
     work_sizes: dict[str, int] = {}
     for spec in specs:
-        body = bodies.get(id(spec.tape))
-        if body is None:
-            body = bodies[id(spec.tape)] = _Body(lw, spec.tape, chunk_size, f"body{len(bodies)}")
-        work_sizes[spec.name] = _emit_kernel(lw, spec, body)
-    outlined = any(body.functions for body in bodies.values())
+        plan = plans.get(id(spec.tape))
+        if plan is None:
+            tag = f"body{len(plans)}"
+            plan = plans[id(spec.tape)] = _plan(lw, spec.tape, chunk_size, tag, templates)
+        work_sizes[spec.name] = _emit_kernel(lw, spec, plan)
+    outlined = any(plan.body.functions for plan in plans.values())
     return Lowered(module, work_sizes, outlined)

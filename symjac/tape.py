@@ -131,3 +131,28 @@ def replay(tape: Tape, g: Graph, inputs: dict[tuple[Op, int], int] | None = None
         else:
             nodes.append(g.make(op, tuple(nodes[a] for a in args), attr))
     return [nodes[r] for r in tape.outputs]
+
+
+def select_outputs(tape: Tape, keep: Sequence[int]) -> Tape:
+    """The tape that computes only outputs ``keep`` (indices into ``tape.outputs``), pruned.
+
+    >>> g = Graph(); x = g.var(0)
+    >>> t = Tape.from_graph(g, [g.sin(x), g.call(Op.COS, x)], 1, 0)
+    >>> select_outputs(t, [1]).op_counts()
+    {'COS': 1}
+    """
+    roots = [tape.outputs[k] for k in keep]
+    needed = set(roots)
+    for r in range(len(tape.ops) - 1, -1, -1):
+        if r in needed:
+            needed.update(tape.args[r])
+    order = sorted(needed)
+    register = {r: i for i, r in enumerate(order)}
+    return Tape(
+        n_vars=tape.n_vars,
+        n_params=tape.n_params,
+        ops=tuple(tape.ops[r] for r in order),
+        args=tuple(tuple(register[a] for a in tape.args[r]) for r in order),
+        attrs=tuple(tape.attrs[r] for r in order),
+        outputs=tuple(register[r] for r in roots),
+    )
