@@ -70,10 +70,11 @@ class _Lowerer:
             self._functions[name] = fn
         return fn
 
-    def intrinsic(self, name: str) -> ir.Function:
+    def intrinsic(self, name: str, arity: int = 1) -> ir.Function:
         fn = self._functions.get(name)
         if fn is None:
-            fn = self.module.declare_intrinsic(name, [DOUBLE])
+            fnty = ir.FunctionType(DOUBLE, [DOUBLE] * arity)
+            fn = self.module.declare_intrinsic(name, [DOUBLE], fnty)
             self._functions[name] = fn
         return fn
 
@@ -102,7 +103,7 @@ class _Lowerer:
         if op is Op.POWI:
             return self.powi(b, vals[0], int(attr))  # type: ignore[call-overload]
         if op in _INTRINSICS:
-            return b.call(self.intrinsic(_INTRINSICS[op]), list(vals), fastmath=f)
+            return b.call(self.intrinsic(_INTRINSICS[op], len(vals)), list(vals), fastmath=f)
         if op in _INLINE:
             return _INLINE[op](self, b, vals)
         info = INFO[op]

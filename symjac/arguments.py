@@ -45,6 +45,11 @@ def _as_float64(value: Any, what: str) -> Array:
             f"{what} must be a NumPy array (or a list of numbers), not {type(value).__name__}"
         )
     kind = arr.dtype.kind
+    if kind in "iu" and arr.size and max(abs(int(arr.max())), abs(int(arr.min()))) > 2**53:
+        raise ValueError(
+            f"{what} holds integers beyond 2**53, which float64 cannot represent exactly; "
+            "convert them explicitly if rounding is acceptable"
+        )
     if (kind == "f" and arr.dtype.itemsize <= 8) or kind in "iu":
         if arr.dtype != F64 or not arr.flags.c_contiguous:
             arr = np.ascontiguousarray(arr, dtype=F64)  # exact for these types; copies
@@ -118,6 +123,8 @@ def _params_from_mapping(
             raise ValueError(
                 f"{key!r} is not a parameter of this kernel (parameters: {', '.join(names)})"
             )
+        if values[index] is not None:
+            raise ValueError(f"parameter {names[index]} is given twice (as a symbol and by name)")
         if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.generic)):
             raise TypeError(f"the value of parameter {names[index]} must be a real number")
         values[index] = float(value)

@@ -58,7 +58,9 @@ def as_expressions(exprs: Any) -> list[sp.Expr]:
         raise ValueError("expected at least one expression")
     out: list[sp.Expr] = []
     for i, item in enumerate(items):
-        if isinstance(item, (bool, sp.logic.boolalg.Boolean)):
+        if isinstance(item, bool) or (
+            isinstance(item, sp.logic.boolalg.Boolean) and not isinstance(item, sp.Expr)
+        ):  # (a Symbol is both an Expr and a Boolean: it is a valid output)
             raise TypeError(f"output {i} is a truth value ({item!r}); outputs must be real")
         if isinstance(item, (int, float)):
             item = sp.sympify(item)

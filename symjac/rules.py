@@ -57,8 +57,8 @@ def _add(g: Graph, args: tuple[int, ...], attr: object) -> int | None:
 
 def _sub(g: Graph, args: tuple[int, ...], attr: object) -> int | None:
     a, b = args
-    if g.is_const(b, 0.0):
-        return a
+    if g.is_const(b, 0.0) and math.copysign(1.0, g.value(b)) > 0:
+        return a  # x - (+0) == x exactly; x - (-0) is x + 0, which turns -0 into +0
     if g.is_const(a, 0.0) and math.copysign(1.0, g.value(a)) < 0:
         return g.neg(b)  # -0 - b == -b exactly
     if g.ops[b] is Op.NEG:

@@ -16,8 +16,24 @@ import sympy as sp
 from .ops import INFO, Op
 from .tape import Tape
 
+#: constants the derivative rules introduce, shown exactly rather than as 17 digits
+_KNOWN = {
+    float(e): e
+    for e in (
+        2 / sp.sqrt(sp.pi),
+        -2 / sp.sqrt(sp.pi),
+        sp.pi,
+        -sp.pi,
+        sp.E,
+        sp.Rational(1, 2),
+        -sp.Rational(1, 2),
+    )
+}
+
 
 def _number(value: float) -> sp.Expr:
+    if value in _KNOWN:
+        return _KNOWN[value]
     if math.isnan(value):
         return sp.nan
     if math.isinf(value):
