@@ -19,6 +19,7 @@ import struct
 from collections.abc import Iterable, Sequence
 
 from .ops import INFO, Op
+from .rules import rewrite
 
 _DOUBLE = struct.Struct("<d")
 
@@ -41,7 +42,7 @@ class Graph:
     True
     """
 
-    __slots__ = ("_index", "args", "attrs", "ops", "rules")
+    __slots__ = ("_index", "_made", "args", "attrs", "ops", "rules")
 
     def __init__(self, rules: bool = True) -> None:
         #: apply :mod:`symjac.rules` in :meth:`make`; False builds expressions as written
@@ -50,6 +51,7 @@ class Graph:
         self.args: list[tuple[int, ...]] = []
         self.attrs: list[object] = []
         self._index: dict[tuple[object, ...], int] = {}
+        self._made: dict[tuple[object, ...], int] = {}
 
     def __len__(self) -> int:
         return len(self.ops)
@@ -78,10 +80,14 @@ class Graph:
 
     def make(self, op: Op, args: tuple[int, ...] = (), attr: object = None) -> int:
         """Build ``op(args)`` after the cheap rewrite rules; the usual way to add a node."""
-        from .rules import rewrite  # local: rules imports this module
-
-        node = rewrite(self, op, args, attr) if self.rules else None
-        return self.intern(op, args, attr) if node is None else node
+        key = (op, args, float_key(attr) if op is Op.CONST else attr)  # type: ignore[arg-type]
+        node = self._made.get(key)
+        if node is None:  # rules are deterministic: each request is rewritten once
+            node = rewrite(self, op, args, attr) if self.rules else None
+            if node is None:
+                node = self.intern(op, args, attr)
+            self._made[key] = node
+        return node
 
     # -- leaves ------------------------------------------------------------------------
     def const(self, value: float) -> int:

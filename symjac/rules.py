@@ -28,7 +28,11 @@ Rule = Callable[["Graph", tuple[int, ...], object], "int | None"]
 
 def fold_constants(g: Graph, op: Op, args: tuple[int, ...], attr: object) -> int | None:
     """Evaluate ``op`` when all its arguments are constants (with the kernel's own libm)."""
-    if not args or any(g.ops[a] not in (Op.CONST, Op.BOOL) for a in args):
+    ops = g.ops
+    for a in args:
+        if ops[a] is not Op.CONST and ops[a] is not Op.BOOL:
+            return None
+    if not args:
         return None
     if op in (Op.LOGGAMMA, Op.DIGAMMA):
         return None  # composites: expanded later, folded then
@@ -111,6 +115,8 @@ def _select(g: Graph, args: tuple[int, ...], attr: object) -> int | None:
     c, a, b = args
     if a == b:
         return a
+    if g.ops[c] is Op.BOOL:
+        return a if g.attrs[c] else b
     if g.ops[c] is Op.NOT:
         return g.select(g.args[c][0], b, a)
     return None
