@@ -17,7 +17,12 @@ def gray_scott(n: int) -> tuple[list[sp.Expr], list[sp.Symbol], list[sp.Symbol]]
 
     def lap(w: tuple[sp.Symbol, ...], i: int, j: int) -> sp.Expr:
         c = i * n + j
-        nb = [((i + 1) % n) * n + j, ((i - 1) % n) * n + j, i * n + (j + 1) % n, i * n + (j - 1) % n]
+        nb = [
+            ((i + 1) % n) * n + j,
+            ((i - 1) % n) * n + j,
+            i * n + (j + 1) % n,
+            i * n + (j - 1) % n,
+        ]
         return sum(w[q] for q in nb) - 4 * w[c]
 
     fu, fv = [], []
