@@ -62,31 +62,70 @@ def _partials_heaviside(g: Graph, node: int, args: tuple[int, ...]) -> list[int 
     return [None, g.select(g.call(Op.EQ, x, g.const(0.0)), g.const(1.0), g.const(0.0))]
 
 
-def _extremum(g: Graph, node: int, da: Grad, db: Grad) -> Grad:
-    """Gradient of max or min: the winner's gradient, the mean at a tie, NaN for NaN input."""
-    a, b = g.args[node]
-    if g.ops[node] is Op.MAX:
-        a_wins, b_wins = g.call(Op.LT, b, a), g.call(Op.LT, a, b)
-    else:
-        a_wins, b_wins = g.call(Op.LT, a, b), g.call(Op.LT, b, a)
-    tie = g.call(Op.EQ, a, b)
-    zero = g.const(0.0)
-    out: Grad = {}
-    for v in sorted(da.keys() | db.keys()):
-        ga, gb = da.get(v, zero), db.get(v, zero)
-        mean = g.mul(g.add(ga, gb), g.const(0.5))
-        # NaN arguments: none of the three tests holds, and the derivative is NaN
-        out[v] = g.select(a_wins, ga, g.select(b_wins, gb, g.select(tie, mean, g.nan())))
+def operands(g: Graph, node: int) -> list[int]:
+    """The arguments of an n-ary Max/Min that the front end folded into nested binary nodes.
+
+    >>> g = Graph(); x, y, z = g.var(0), g.var(1), g.var(2)
+    >>> sorted(operands(g, g.call(Op.MAX, g.call(Op.MAX, x, y), z))) == [x, y, z]
+    True
+    """
+    op, out, stack = g.ops[node], [], [node]
+    while stack:
+        n = stack.pop()
+        if g.ops[n] is op:
+            stack.extend(reversed(g.args[n]))
+        else:
+            out.append(n)
     return out
 
 
+def _extremum(g: Graph, node: int, args: list[int], grads: Sequence[Grad]) -> Grad:
+    """Gradient of Max/Min(a_1..a_n) as SymPy has it: Σ H(a_i - extremum of the others)·da_i.
+
+    H(0) = 1/2, so a two-way tie gives the mean of the two derivatives; NaN gives NaN.
+    """
+    op = g.ops[node]
+    c = g.const
+    out: Grad = {}
+    for i, (a, grad) in enumerate(zip(args, grads)):
+        if not grad:
+            continue
+        others = [o for k, o in enumerate(args) if k != i]
+        rest = others[0]
+        for o in others[1:]:
+            rest = g.make(op, (rest, o))
+        wins, loses = (rest, a), (a, rest)
+        if op is Op.MIN:
+            wins, loses = loses, wins
+        weight = g.select(
+            g.make(Op.LT, wins),
+            c(1.0),
+            g.select(
+                g.call(Op.EQ, a, rest), c(0.5), g.select(g.make(Op.LT, loses), c(0.0), g.nan())
+            ),
+        )
+        for v, d in grad.items():
+            term = g.mul(weight, d)
+            out[v] = term if v not in out else g.add(out[v], term)
+    return dict(sorted(out.items()))
+
+
 def _select_rule(g: Graph, node: int, grads: Sequence[Grad]) -> Grad:
-    cond = g.args[node][0]
+    cond, a, b = g.args[node]
     _, da, db = grads
-    zero = g.const(0.0)
+    # a branch that does not depend on the variable has derivative 0 -- except the NaN a
+    # Piecewise takes when no condition holds, whose derivative is NaN as well
+    missing_a = g.nan() if _is_nan(g, a) else g.const(0.0)
+    missing_b = g.nan() if _is_nan(g, b) else g.const(0.0)
     return {
-        v: g.select(cond, da.get(v, zero), db.get(v, zero)) for v in sorted(da.keys() | db.keys())
+        v: g.select(cond, da.get(v, missing_a), db.get(v, missing_b))
+        for v in sorted(da.keys() | db.keys())
     }
+
+
+def _is_nan(g: Graph, node: int) -> bool:
+    value = g.attrs[node]
+    return g.ops[node] is Op.CONST and value != value
 
 
 def _sqrt_1m_sq(g: Graph, a: int) -> int:
@@ -107,6 +146,7 @@ UNARY: dict[Op, Callable[[Graph, int, int], int | None]] = {
     Op.ASIN: lambda g, n, a: _one_over(g, _sqrt_1m_sq(g, a)),
     Op.ACOS: lambda g, n, a: g.neg(_one_over(g, _sqrt_1m_sq(g, a))),
     Op.ATAN: lambda g, n, a: _one_over(g, g.add(g.const(1.0), g.sq(a))),
+    Op.ACOT: lambda g, n, a: g.neg(_one_over(g, g.add(g.const(1.0), g.sq(a)))),
     Op.SINH: lambda g, n, a: g.call(Op.COSH, a),
     Op.COSH: lambda g, n, a: g.call(Op.SINH, a),
     Op.TANH: lambda g, n, a: g.sub(g.const(1.0), g.sq(n)),
@@ -180,8 +220,6 @@ def _gradient(g: Graph, node: int, grads: Sequence[Grad]) -> Grad:
                 num = g.neg(t) if num is None else g.sub(num, t)
             out[v] = g.div(num, b)  # type: ignore[arg-type]
         return out
-    if op is Op.MAX or op is Op.MIN:
-        return _extremum(g, node, *grads)
     if op is Op.SELECT:
         return _select_rule(g, node, grads)
     if op is Op.DIGAMMA:
@@ -218,6 +256,10 @@ def gradients(g: Graph, roots: Sequence[int], n_vars: int) -> list[Grad]:
         for a in g.args[node]:
             uses[a] = uses.get(a, 0) + 1
     keep = set(roots)
+    # an n-ary Max/Min differentiates over all its operands, so keep their gradients
+    flat = {n: operands(g, n) for n in order if g.ops[n] in (Op.MAX, Op.MIN)}
+    for ops_ in flat.values():
+        keep.update(ops_)
     grads: dict[int, Grad] = {}
     empty: Grad = {}
     for node in order:
@@ -233,7 +275,10 @@ def gradients(g: Graph, roots: Sequence[int], n_vars: int) -> list[Grad]:
         if not any(arg_grads):
             grads[node] = empty
         else:
-            grad = _gradient(g, node, arg_grads)
+            if node in flat:
+                grad = _extremum(g, node, flat[node], [grads[a] for a in flat[node]])
+            else:
+                grad = _gradient(g, node, arg_grads)
             grads[node] = {v: d for v, d in grad.items() if not _is_zero(g, d)}
         for a in args:
             uses[a] -= 1

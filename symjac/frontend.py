@@ -17,6 +17,7 @@ Conventions (documented in ``docs/semantics.md``):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -184,7 +185,13 @@ def _number(c: _Converter, node: sp.Basic, args: list[Any]) -> int:
     if isinstance(node, sp.Rational):
         return c.g.const(int(node.p) / int(node.q))  # int/int is correctly rounded in Python
     if node is sp.S.ImaginaryUnit:
-        raise NotImplementedError("symjac kernels are real-valued; the imaginary unit I is not")
+        warnings.warn(
+            "the expression contains the imaginary unit I; symjac kernels are real-valued and "
+            "compute NaN wherever it contributes (e.g. log(-2) = log(2) + I*pi)",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+        return c.g.nan()
     return c.g.const(_real_constant(node))
 
 
@@ -228,10 +235,7 @@ def _mul(c: _Converter, node: sp.Mul, args: list[int]) -> int:
 def _power(g: Graph, base: int, exponent: sp.Rational) -> int:
     """``base**exponent`` for a rational exponent: multiply chains and sqrt where exact."""
     if exponent.is_Integer:
-        n = int(exponent)
-        if n < 0:
-            return g.div(g.const(1.0), g.powi(base, -n))
-        return g.powi(base, n)
+        return g.powi(base, int(exponent))
     if exponent == sp.Rational(1, 2):
         return g.call(Op.SQRT, base)
     if exponent == sp.Rational(-1, 2):
@@ -262,10 +266,6 @@ def _reciprocal_of(op: Op) -> Handler:
         return c.g.div(c.g.const(1.0), c.g.call(op, args[0]))
 
     return handler
-
-
-def _acot(c: _Converter, node: sp.Basic, args: list[int]) -> int:
-    return c.g.call(Op.ATAN, c.g.div(c.g.const(1.0), args[0]))  # SymPy: acot(0) = pi/2
 
 
 def _fold(op: Op) -> Handler:
@@ -357,7 +357,7 @@ _HANDLERS: dict[type, Handler] = {
     sp.sech: _reciprocal_of(Op.COSH),
     sp.csch: _reciprocal_of(Op.SINH),
     sp.coth: _reciprocal_of(Op.TANH),
-    sp.acot: _acot,
+    sp.acot: _unary(Op.ACOT),
     sp.atan2: _atan2,
     sp.Max: _fold(Op.MAX),
     sp.Min: _fold(Op.MIN),

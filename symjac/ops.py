@@ -63,6 +63,7 @@ class Op(enum.IntEnum):
     # composite functions, expanded into the ops above before lowering
     LOGGAMMA = 50  # real branch of log Γ(x): NaN where Γ(x) < 0
     DIGAMMA = 51
+    ACOT = 52  # SymPy's real acot: atan(1/x), pi/2 at 0
     # truth values
     LT = 60
     LE = 61
@@ -131,6 +132,7 @@ INFO: dict[Op, OpInfo] = {
     Op.HEAVISIDE: OpInfo(2),
     Op.LOGGAMMA: OpInfo(1),
     Op.DIGAMMA: OpInfo(1),
+    Op.ACOT: OpInfo(1),
     Op.LT: OpInfo(2, result="bool"),
     Op.LE: OpInfo(2, result="bool"),
     Op.EQ: OpInfo(2, commutative=True, result="bool"),
@@ -142,7 +144,7 @@ INFO: dict[Op, OpInfo] = {
 }
 
 #: Operations that a back end must implement (composites are expanded first).
-COMPOSITE: frozenset[Op] = frozenset({Op.LOGGAMMA, Op.DIGAMMA})
+COMPOSITE: frozenset[Op] = frozenset({Op.LOGGAMMA, Op.DIGAMMA, Op.ACOT})
 
 #: Leaves: they read an input or hold a constant.
 LEAVES: frozenset[Op] = frozenset({Op.CONST, Op.VAR, Op.PARAM, Op.BOOL})

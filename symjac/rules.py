@@ -18,7 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from . import scalar
-from .ops import INFO, Op
+from .ops import COMPOSITE, INFO, Op
 
 if TYPE_CHECKING:
     from .graph import Graph
@@ -34,7 +34,7 @@ def fold_constants(g: Graph, op: Op, args: tuple[int, ...], attr: object) -> int
             return None
     if not args:
         return None
-    if op in (Op.LOGGAMMA, Op.DIGAMMA):
+    if op in COMPOSITE:
         return None  # composites: expanded later, folded then
     values = [g.attrs[a] for a in args]
     if op is Op.POWI:
@@ -106,8 +106,8 @@ def _powi(g: Graph, args: tuple[int, ...], attr: object) -> int | None:
         return a
     if attr == 0:
         return g.const(1.0)  # IEEE pow(x, 0) is 1 even for NaN, as in SymPy
-    if isinstance(attr, int) and attr < 0:
-        return g.div(g.const(1.0), g.powi(a, -attr))  # POWI nodes keep exponents >= 2
+    if attr == -1:
+        return g.div(g.const(1.0), a)  # one correctly rounded division
     return None
 
 

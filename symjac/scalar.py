@@ -191,6 +191,7 @@ REAL: dict[Op, Callable[..., float]] = {
     Op.HEAVISIDE: heaviside,
     Op.LOGGAMMA: _fail,
     Op.DIGAMMA: _fail,
+    Op.ACOT: _fail,
     Op.SELECT: lambda c, a, b: a if c else b,
 }
 

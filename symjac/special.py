@@ -71,7 +71,13 @@ def _loggamma(g: Graph, x: int) -> int:
     return g.select(positive, g.call(Op.LGAMMA, x), g.nan())
 
 
-_EXPANSIONS = {Op.DIGAMMA: _digamma, Op.LOGGAMMA: _loggamma}
+def _acot(g: Graph, x: int) -> int:
+    """SymPy's acot on the reals: atan(1/x), with acot(0) = pi/2 (also for -0)."""
+    at_zero = g.call(Op.EQ, x, g.const(0.0))
+    return g.select(at_zero, g.const(math.pi / 2), g.call(Op.ATAN, g.div(g.const(1.0), x)))
+
+
+_EXPANSIONS = {Op.DIGAMMA: _digamma, Op.LOGGAMMA: _loggamma, Op.ACOT: _acot}
 
 
 def expand_composites(g: Graph, roots: Sequence[int]) -> list[int]:

@@ -67,6 +67,7 @@ _BUILD: dict[Op, Callable[..., Any]] = {
     Op.ASIN: sp.asin,
     Op.ACOS: sp.acos,
     Op.ATAN: sp.atan,
+    Op.ACOT: sp.acot,
     Op.SINH: sp.sinh,
     Op.COSH: sp.cosh,
     Op.TANH: sp.tanh,

@@ -229,7 +229,13 @@ RULE_CASES = {
     "x**1": (Op.POWI, lambda g, x, y: (x,), 1, True, False),
     "x**0": (Op.POWI, lambda g, x, y: (x,), 0, True, False),
     "x**-1": (Op.POWI, lambda g, x, y: (x,), -1, True, False),
-    "x**-3": (Op.POWI, lambda g, x, y: (x,), -3, True, False),
+    "x**-3 (kept: d/dx = -3*x**-4 is -inf at 0, not NaN)": (
+        Op.POWI,
+        lambda g, x, y: (x,),
+        -3,
+        False,
+        False,
+    ),
     "x**5 (kept)": (Op.POWI, lambda g, x, y: (x,), 5, False, False),
     # SELECT
     "select(c, x, x)": (Op.SELECT, lambda g, x, y: (_lt(g, x, y), x, x), None, True, False),
