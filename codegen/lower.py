@@ -27,7 +27,7 @@ from typing import Any
 
 from llvmlite import ir
 
-from symjac.ops import INFO, Op
+from symjac.ops import INFO, Op, is_bool
 from symjac.tape import KernelSpec, Tape, select_outputs
 
 from .templates import Template, find_templates
@@ -182,6 +182,8 @@ def _leaf_or_local(
     else:  # computed by an earlier chunk and spilled to the work buffer
         assert work is not None
         value = b.load(_slot(b, work, spilled[r]), typ=DOUBLE)
+        if is_bool(op):  # truth values travel through the work buffer as 0.0 / 1.0
+            value = b.fcmp_unordered("!=", value, ir.Constant(DOUBLE, 0.0))
     regs[r] = value
     return value
 
@@ -205,7 +207,10 @@ def _emit_registers(
         vals = [_leaf_or_local(b, lw, tape, regs, a, rows, spilled, work) for a in tape.args[r]]
         regs[r] = lw.instruction(b, tape.ops[r], vals, tape.attrs[r], rows[0], rows[1])
         if r in spilled and work is not None:
-            b.store(regs[r], _slot(b, work, spilled[r]))
+            value = regs[r]
+            if is_bool(tape.ops[r]):
+                value = b.uitofp(value, DOUBLE)
+            b.store(value, _slot(b, work, spilled[r]))
     return regs
 
 

@@ -64,15 +64,17 @@ class Options:
     progress: bool | None = None
 
     def __post_init__(self) -> None:
-        if self.sparse not in (True, False, "auto"):
+        if not (self.sparse is True or self.sparse is False or self.sparse == "auto"):
             raise ValueError(f"sparse must be True, False or 'auto', not {self.sparse!r}")
+        if not isinstance(self.opt_level, int) or isinstance(self.opt_level, bool):
+            raise TypeError(f"opt_level must be an int 0-3, not {self.opt_level!r}")
         if not isinstance(self.fastmath, bool):
             raise TypeError(f"fastmath must be True or False, not {self.fastmath!r}")
         if self.opt_level not in (0, 1, 2, 3) or isinstance(self.opt_level, bool):
             raise ValueError(f"opt_level must be 0, 1, 2 or 3, not {self.opt_level!r}")
         if self.simplify not in SIMPLIFY_LEVELS:
             raise ValueError(f"simplify must be one of {SIMPLIFY_LEVELS}, not {self.simplify!r}")
-        if self.progress not in (None, True, False):
+        if not (self.progress is None or isinstance(self.progress, bool)):
             raise TypeError(f"progress must be None, True or False, not {self.progress!r}")
 
     def sparse_output(self, pattern: SparsityPattern) -> bool:

@@ -52,8 +52,14 @@ def _partials_powi(g: Graph, node: int, args: tuple[int, ...]) -> list[int]:
 
 def _partials_atan2(g: Graph, node: int, args: tuple[int, ...]) -> list[int]:
     y, x = args
-    r2 = g.add(g.sq(x), g.sq(y))
-    return [g.div(x, r2), g.neg(g.div(y, r2))]
+    # x/(x²+y²) as (x/r)/r with r = hypot(x, y): no overflow or underflow of the squares
+    r = g.call(Op.HYPOT, x, y)
+    return [g.div(g.div(x, r), r), g.neg(g.div(g.div(y, r), r))]
+
+
+def _partials_hypot(g: Graph, node: int, args: tuple[int, ...]) -> list[int]:
+    a, b = args
+    return [g.div(a, node), g.div(b, node)]
 
 
 def _partials_heaviside(g: Graph, node: int, args: tuple[int, ...]) -> list[int | None]:
@@ -149,8 +155,10 @@ UNARY: dict[Op, Callable[[Graph, int, int], int | None]] = {
     Op.ACOT: lambda g, n, a: g.neg(_one_over(g, g.add(g.const(1.0), g.sq(a)))),
     Op.SINH: lambda g, n, a: g.call(Op.COSH, a),
     Op.COSH: lambda g, n, a: g.call(Op.SINH, a),
-    Op.TANH: lambda g, n, a: g.sub(g.const(1.0), g.sq(n)),
-    Op.ASINH: lambda g, n, a: _one_over(g, g.call(Op.SQRT, g.add(g.sq(a), g.const(1.0)))),
+    # 1/cosh², not 1 - tanh²: the difference cancels for large |x|
+    Op.TANH: lambda g, n, a: _one_over(g, g.sq(g.call(Op.COSH, a))),
+    # 1/hypot(x, 1), not 1/sqrt(x² + 1): x² overflows for |x| > 1e154
+    Op.ASINH: lambda g, n, a: _one_over(g, g.call(Op.HYPOT, a, g.const(1.0))),
     # sqrt(a-1)*sqrt(a+1), not sqrt(a²-1): NaN for a < 1, where acosh itself is NaN
     Op.ACOSH: lambda g, n, a: _one_over(
         g,
@@ -174,6 +182,7 @@ MULTI: dict[Op, Partials] = {
     Op.POW: _partials_pow,
     Op.POWI: _partials_powi,
     Op.ATAN2: _partials_atan2,
+    Op.HYPOT: _partials_hypot,
     Op.HEAVISIDE: _partials_heaviside,
 }
 

@@ -52,6 +52,7 @@ class Op(enum.IntEnum):
     GAMMA = 36
     LGAMMA = 37  # log|Γ(x)|, as C's lgamma
     ATAN2 = 38
+    HYPOT = 39
     # piecewise-smooth functions, lowered inline
     ABS = 40
     SIGN = 41
@@ -122,6 +123,7 @@ INFO: dict[Op, OpInfo] = {
     Op.SQRT: OpInfo(1, libm="sqrt"),
     **{op: OpInfo(1, libm=name) for op, name in _UNARY_LIBM.items()},
     Op.ATAN2: OpInfo(2, libm="atan2"),
+    Op.HYPOT: OpInfo(2, commutative=True, libm="hypot"),
     Op.ABS: OpInfo(1, libm="fabs"),
     Op.SIGN: OpInfo(1),
     Op.FLOOR: OpInfo(1, libm="floor"),

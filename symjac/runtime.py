@@ -351,6 +351,13 @@ class CompiledFunctionAndJacobian(CompiledJacobian):
         both = self._run("dense", (m + m * n,), x, p, None)
         return both[..., :m], both[..., m:].reshape(*both.shape[:-1], m, n)
 
+    def sparse(self, x: Any, p: Any = None, format: str = "csr") -> Any:
+        """J alone at one point, as a SciPy sparse matrix."""
+        points, batched = as_points(x, self.n_vars)
+        if batched:
+            raise ValueError("sparse() takes one point; for a batch use values()")
+        return self._pattern.to_scipy(self.values(points[0], p)[1], format=format)
+
     def dense(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
         """J alone, dense; see :meth:`CompiledJacobian.dense`."""
         m, n = self.shape

@@ -182,6 +182,7 @@ REAL: dict[Op, Callable[..., float]] = {
     Op.GAMMA: _libm_unary("tgamma", math.gamma),
     Op.LGAMMA: _libm_unary("lgamma", math.lgamma),
     Op.ATAN2: _libm_binary("atan2", math.atan2),
+    Op.HYPOT: _libm_binary("hypot", math.hypot),
     Op.ABS: abs,
     Op.SIGN: sign,
     Op.FLOOR: _libm_unary("floor", math.floor),

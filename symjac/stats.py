@@ -36,10 +36,13 @@ class Stats:
 
     @property
     def graph_nodes(self) -> int:
-        return self.sizes.get("graph", 0)
+        """Nodes in the graph at its largest (after differentiation, if any)."""
+        sizes = self.sizes
+        return max(sizes.get("graph_front_end", 0), sizes.get("graph_differentiated", 0))
 
     @property
     def tape_length(self) -> int:
+        """Instructions in the compiled tape."""
         return self.sizes.get("tape", 0)
 
     def __str__(self) -> str:

@@ -81,6 +81,7 @@ _BUILD: dict[Op, Callable[..., Any]] = {
     Op.LOGGAMMA: sp.loggamma,
     Op.DIGAMMA: lambda a: sp.polygamma(0, a),
     Op.ATAN2: sp.atan2,
+    Op.HYPOT: lambda a, b: sp.sqrt(a**2 + b**2),
     Op.ABS: sp.Abs,
     Op.SIGN: sp.sign,
     Op.FLOOR: sp.floor,

@@ -21,8 +21,9 @@ The reference follows symjac's documented conventions wherever they are a
   Dirac part of a jump is dropped); ``Heaviside(x, h0)`` has derivative
   ``[x == 0]`` with respect to ``h0``;
 * ``loggamma`` is the real branch ``log(gamma(x))`` (NaN where Γ(x) < 0);
-* at a tie, SymPy's derivative of ``Max``/``Min`` is ``Heaviside(0) = 1/2``:
-  the mean of the one-sided derivatives, which is symjac's convention too.
+* SymPy's derivative of ``Max``/``Min`` is ``Σ Heaviside(a_i - max of the others)·da_i``
+  with ``Heaviside(0) = 1/2`` — at a two-way tie the mean of the one-sided
+  derivatives — which is symjac's documented convention too.
 """
 
 from __future__ import annotations
@@ -39,31 +40,22 @@ import symjac
 
 REFERENCE_DPS = 50
 
-# -- keeping compiled kernels alive ----------------------------------------------------
+# -- compiling -------------------------------------------------------------------------
 #
-# WORKAROUND for a library bug (exposed by
-# test_functions.py::test_freeing_a_compiled_kernel_does_not_break_later_compilations):
-# codegen/jit.py caches one llvmlite TargetMachine (host_target_machine is an lru_cache)
-# and hands it to every MCJIT engine, but an MCJIT engine *owns* its target machine.
-# When the first compiled object is garbage-collected, the cached TargetMachine is freed
-# and every later compilation uses freed memory (segfault / std::bad_alloc). So that the
-# rest of the suite can run, every kernel compiled through these helpers is kept alive
-# for the whole session. Remove this once the bug is fixed.
-_KEEP_ALIVE: list[Any] = []
+# The tests compile through these two helpers. (They once kept every kernel alive to work
+# around a use-after-free of the cached LLVM TargetMachine, now fixed in codegen/jit.py and
+# covered by test_functions.py::test_freeing_a_compiled_kernel_does_not_break_later_compilations;
+# a single place to hook compilation is still handy.)
 
 
 def compile_jacobian(exprs: Any, wrt: Any, params: Any = None, **kw: Any) -> Any:
-    """``symjac.jacobian``, keeping the result alive (see the workaround note above)."""
-    jac = symjac.jacobian(exprs, wrt, params, **kw)
-    _KEEP_ALIVE.append(jac)
-    return jac
+    """``symjac.jacobian(exprs, wrt, params, **kw)``."""
+    return symjac.jacobian(exprs, wrt, params, **kw)
 
 
 def compile_function(exprs: Any, wrt: Any, params: Any = None, **kw: Any) -> Any:
-    """``symjac.function``, keeping the result alive (see the workaround note above)."""
-    fn = symjac.function(exprs, wrt, params, **kw)
-    _KEEP_ALIVE.append(fn)
-    return fn
+    """``symjac.function(exprs, wrt, params, **kw)``."""
+    return symjac.function(exprs, wrt, params, **kw)
 
 
 # -- symjac's conventions, expressed in SymPy ------------------------------------------
@@ -206,6 +198,7 @@ class SympyReference:
         wrt, params = list(wrt), list(params or ())
         real_exprs, real_syms = realify(list(exprs), [*wrt, *params])
         self.n_vars, self.n_params = len(wrt), len(params)
+        self.symbols = real_syms  # the real stand-ins for wrt + params, in order
         self.exprs = [with_symjac_conventions(e) for e in real_exprs]
         real_wrt = real_syms[: len(wrt)]
         self.jac = sp.Matrix(self.exprs).jacobian(real_wrt)
@@ -316,6 +309,7 @@ def precise_mismatches(
     atol: float = 0.0,
     ulps: int = 2,
     signed_zeros: bool = False,
+    where: Any = True,
 ) -> np.ndarray:
     """Boolean mask of the entries where ``actual`` and ``expected`` disagree.
 
@@ -327,7 +321,9 @@ def precise_mismatches(
       or when they are at most ``ulps`` doubles apart; ``row_scale`` is the largest
       finite ``|e|`` along the last axis (the row of a Jacobian or the outputs
       of a function), which absorbs rounding in entries that cancel;
-    * with ``signed_zeros``, ``-0.0`` and ``+0.0`` differ.
+    * with ``signed_zeros``, ``-0.0`` and ``+0.0`` differ;
+    * only entries where ``where`` holds are compared (the row scale still comes from
+      the whole row of ``expected``).
     """
     a = np.asarray(actual, dtype=np.float64)
     e = np.asarray(expected, dtype=np.float64)
@@ -344,11 +340,13 @@ def precise_mismatches(
     with np.errstate(invalid="ignore", over="ignore"):
         err = np.abs(a - e)
         tol = rtol * np.abs(e) + atol + row_atol * row_scale
-        close = (err <= tol) | (ulp_distance(np.where(both_finite, a, 0), np.where(both_finite, e, 0)) <= ulps)
+        close = (err <= tol) | (
+            ulp_distance(np.where(both_finite, a, 0), np.where(both_finite, e, 0)) <= ulps
+        )
     bad |= both_finite & ~close
     if signed_zeros:
         bad |= both_finite & (a == 0) & (e == 0) & (np.signbit(a) != np.signbit(e))
-    return bad
+    return bad & np.asarray(where, dtype=bool)
 
 
 def assert_precise_equal(actual: Any, expected: Any, err_msg: str = "", **tol: Any) -> None:
@@ -358,7 +356,8 @@ def assert_precise_equal(actual: Any, expected: Any, err_msg: str = "", **tol: A
     bad = precise_mismatches(a, e, **tol)
     if not bad.any():
         return
-    lines = [f"{int(bad.sum())} of {bad.size} entries differ {tol or ''} {err_msg}".rstrip()]
+    shown = {k: v for k, v in tol.items() if k != "where"}
+    lines = [f"{int(bad.sum())} of {bad.size} entries differ {shown or ''} {err_msg}".rstrip()]
     for index in list(zip(*np.nonzero(bad)))[:12]:
         ai, ei = float(a[index]), float(e[index])
         if math.isfinite(ai) and math.isfinite(ei):
@@ -374,4 +373,29 @@ def assert_precise_equal(actual: Any, expected: Any, err_msg: str = "", **tol: A
 
 def assert_same_float(actual: Any, expected: Any, err_msg: str = "") -> None:
     """Bit-for-bit equality (NaN equals NaN; -0.0 differs from +0.0)."""
-    assert_precise_equal(actual, expected, err_msg, rtol=0.0, row_atol=0.0, ulps=0, signed_zeros=True)
+    assert_precise_equal(
+        actual, expected, err_msg, rtol=0.0, row_atol=0.0, ulps=0, signed_zeros=True
+    )
+
+
+def sympy_jacobian(exprs, wrt):
+    """SymPy's Jacobian with symjac's documented jump convention: Dirac parts dropped."""
+    jac = sp.Matrix(exprs).jacobian(list(wrt))
+    jac = jac.replace(sp.DiracDelta, lambda *args: sp.S.Zero)
+    return jac.replace(
+        lambda e: isinstance(e, sp.Derivative) and isinstance(e.expr, (sp.floor, sp.ceiling)),
+        lambda e: sp.S.Zero,
+    )
+
+
+def lambdified_jacobian(exprs, wrt, params=()):
+    """SymPy's own Jacobian, evaluated with NumPy at one point (n,) or a batch (N, n)."""
+    fn = sp.lambdify((list(wrt), list(params)), sympy_jacobian(exprs, wrt), "numpy")
+
+    def evaluate(pts, p=()):
+        pts = np.asarray(pts, dtype=float)
+        if pts.ndim == 1:
+            return np.asarray(fn(list(pts), list(p)), dtype=float)
+        return np.array([np.asarray(fn(list(q), list(p)), dtype=float) for q in pts])
+
+    return evaluate

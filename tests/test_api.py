@@ -22,6 +22,7 @@ import sympy as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as npst
+from reference import lambdified_jacobian
 
 import symjac
 
@@ -65,19 +66,6 @@ def jac5_reference(pt, p):
             [0.0, 0.0, 0.0],
         ]
     )
-
-
-def lambdified_jacobian(exprs, wrt, params=()):
-    """SymPy's own Jacobian, evaluated point by point with NumPy."""
-    fn = sp.lambdify((list(wrt), list(params)), sp.Matrix(exprs).jacobian(list(wrt)), "numpy")
-
-    def evaluate(pts, p=()):
-        pts = np.asarray(pts, dtype=float)
-        if pts.ndim == 1:
-            return np.asarray(fn(list(pts), list(p)), dtype=float)
-        return np.array([np.asarray(fn(list(q), list(p)), dtype=float) for q in pts])
-
-    return evaluate
 
 
 @pytest.fixture(scope="module")

@@ -428,6 +428,32 @@ def test_sqrt_and_abs_of_signed_zero(unary: UnaryKernels) -> None:
     assert_same_float(unary.value("x**2", [-0.0]), [[0.0]])
 
 
+# -- accuracy where the function is well-conditioned ----------------------------------------
+
+
+def test_tanh_and_coth_derivatives_are_accurate_for_large_arguments() -> None:
+    # tanh'(x) = sech(x)**2 and coth'(x) = -csch(x)**2 are well-conditioned for large |x|
+    # (condition number ~2|x|), so a double kernel can get them to ~1e-14; 1 - tanh(x)**2
+    # cancels catastrophically (1e-8 relative error at x = 10, 0 instead of 1.7e-17 at 20)
+    exprs = [sp.tanh(X), sp.coth(X)]
+    pts = np.array([[5.0], [10.0], [15.0], [20.0], [-20.0], [30.0]])
+    want = SympyReference(exprs, [X]).jacobian(pts)
+    assert np.all(np.isfinite(want) & (want != 0))
+    jac = compile_jacobian(exprs, [X])
+    assert_precise_equal(jac(pts).reshape(-1, 1), want.reshape(-1, 1))
+
+
+def test_derivative_rules_do_not_overflow_for_large_or_tiny_arguments() -> None:
+    # the inputs and the exact derivatives are ordinary doubles; only a naive x**2 + y**2
+    # or a**2 + 1 inside the derivative rule overflows or underflows
+    exprs = [sp.asinh(X), sp.atan2(Y, X), sp.acosh(X)]
+    pts = np.array([[3e200, 4e200], [3e-200, 4e-200], [3e200, -1e-300], [1e150, 1e150]])
+    want = SympyReference(exprs, [X, Y]).jacobian(pts)
+    assert np.isfinite(want[:, :2]).all()
+    jac = compile_jacobian(exprs, [X, Y])
+    assert_precise_equal(jac(pts), want)
+
+
 # -- numbers -------------------------------------------------------------------------------
 
 
@@ -510,6 +536,7 @@ NON_REAL_CONSTANTS = [
 ]
 
 
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # symjac may warn about I; allowed
 @pytest.mark.parametrize(
     "const", [c for _, c in NON_REAL_CONSTANTS], ids=[i for i, _ in NON_REAL_CONSTANTS]
 )
@@ -718,8 +745,10 @@ MAX_MIN = Problem(
     (X, Y, Z),
     (A,),
     # ordinary points, then two-way ties (x = y, x = z, x = 2y, max(x, 0) at 0)
-    ((1.0, 2.0, 3.0), (3.0, 2.0, 1.0), (-1.2, 0.5, 2.0), (2.0, 2.0, 1.0), (1.0, 0.5, 1.0))
-    + ((1.0, 0.5, 3.0), (0.0, 1.0, -1.0)),
+    (
+        *((1.0, 2.0, 3.0), (3.0, 2.0, 1.0), (-1.2, 0.5, 2.0)),
+        *((2.0, 2.0, 1.0), (1.0, 0.5, 1.0), (1.0, 0.5, 3.0), (0.0, 1.0, -1.0)),
+    ),
     (1.5,),
     fd_points=((1.0, 2.0, 3.0), (3.0, 2.0, 1.0), (-1.2, 0.5, 2.0)),
 )
@@ -739,8 +768,9 @@ def test_max_min_special_values() -> None:
 
 def test_max_min_three_way_tie() -> None:
     # at x = y = z, increasing any one argument raises Max with slope 1 and decreasing it
-    # leaves Max unchanged: the mean of the one-sided partial derivatives is 1/2 for each
-    # (SymPy's Heaviside(0) = 1/2 convention gives the same); Min likewise
+    # leaves Max unchanged: the mean of the one-sided partial derivatives is 1/2 for each,
+    # which is also SymPy's sum of Heaviside(a_i - max of the others) with H(0) = 1/2;
+    # Min likewise. (A left-to-right fold of the two-argument rule gives 1/4, 1/4, 1/2.)
     exprs = [sp.Max(X, Y, Z), sp.Min(X, Y, Z)]
     jac = compile_jacobian(exprs, [X, Y, Z])
     want = SympyReference(exprs, [X, Y, Z]).jacobian(np.array([[1.0, 1.0, 1.0]]))[0]
@@ -809,9 +839,7 @@ def test_freeing_a_compiled_kernel_does_not_break_later_compilations() -> None:
         print("ok")
         """
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300
-    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", (
         f"exit status {proc.returncode}; stderr: {proc.stderr[-2000:]}"
     )
