@@ -40,8 +40,6 @@ print(f"\nA batch of {len(points)} points -> array of shape {batch.shape}")
 # Check against central finite differences of the compiled function itself.
 fun = symjac.function(f, wrt=u, params=[k])
 h = 1e-6
-fd = np.column_stack(
-    [(fun(x + h * e, [0.5]) - fun(x - h * e, [0.5])) / (2 * h) for e in np.eye(4)]
-)
+fd = np.column_stack([(fun(x + h * e, [0.5]) - fun(x - h * e, [0.5])) / (2 * h) for e in np.eye(4)])
 print(f"max |J - finite differences| = {np.abs(jac(x, [0.5]) - fd).max():.2e}")
 print(f"\n{jac.stats}")
