@@ -140,6 +140,23 @@ class SparsityPattern:
 
         return color_columns(self._shape, self._rows, self._cols, methods=methods)
 
+    def star_coloring(self) -> Any:
+        """Star coloring for a symmetric matrix whose lower triangle this pattern is.
+
+        Fewer colors than :meth:`coloring` for Hessians; ``decompress`` recovers the
+        lower triangle directly. See :class:`symjac.coloring.StarColoring`.
+
+        >>> p = SparsityPattern((3, 3), [(0, 0), (1, 0), (1, 1), (2, 1), (2, 2)])
+        >>> p.star_coloring().n_colors
+        2
+        """
+        from .coloring import star_color
+
+        m, n = self._shape
+        if m != n or np.any(self._rows < self._cols):
+            raise ValueError("star coloring needs the lower triangle of a square pattern")
+        return star_color(n, self._rows, self._cols)
+
     def spy(self, max_size: int = 64) -> str:
         """A text spy plot, ``#`` where a block holds a nonzero, downsampled to ``max_size``.
 
