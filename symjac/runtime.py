@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from .arguments import Array, as_params, as_points, check_out
+from .arguments import F64, Array, as_params, as_points, check_out
 from .codegen import JitModule
 from .pattern import SparsityPattern
 from .stats import Stats
@@ -72,8 +72,57 @@ class _Compiled:
         return len(self._params)
 
     def _run(self, name: str, row_shape: tuple[int, ...], x: Any, p: Any, out: Any) -> Array:
+        result = self._fast_single(name, row_shape, x, p, out)
+        if result is not None:
+            return result
         points, batched = as_points(x, len(self._wrt))
         return self._execute(self._kernels, name, row_shape, points, batched, p, out)
+
+    def _fast_single(
+        self, name: str, row_shape: tuple[int, ...], x: Any, p: Any, out: Any
+    ) -> Array | None:
+        """One point, already in the exact form the kernel takes: skip the general checks.
+
+        Anything unusual returns None and goes through the full validation instead.
+        Called in a solver's inner loop, where Python overhead is the cost.
+        """
+        if type(x) is not np.ndarray or x.dtype != F64 or x.shape != (len(self._wrt),):
+            return None
+        if not x.flags.c_contiguous:
+            return None
+        if p is None:
+            if self._params:
+                return None
+            p_addr = None
+        elif (
+            type(p) is np.ndarray
+            and p.dtype == F64
+            and p.shape == (len(self._params),)
+            and p.flags.c_contiguous
+            and p.size
+        ):
+            p_addr = p.ctypes.data
+        else:
+            return None
+        if out is None:
+            result = np.empty(row_shape)
+        elif (
+            type(out) is np.ndarray
+            and out.dtype == F64
+            and out.shape == row_shape
+            and out.flags.c_contiguous
+            and out.flags.writeable
+            and not np.may_share_memory(out, x)
+            and (p_addr is None or not np.may_share_memory(out, p))
+        ):
+            result = out
+        else:
+            return None
+        kernels = self._kernels
+        if kernels.work_sizes[name]:
+            return None
+        kernels.jit.kernel(name)(x.ctypes.data, p_addr, result.ctypes.data, 1, 0, None)
+        return result
 
     def _execute(
         self,
