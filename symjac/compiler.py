@@ -11,7 +11,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import sympy as sp
 
@@ -24,6 +24,8 @@ from .runtime import CompiledFunction, CompiledJacobian, Kernels
 from .special import expand_composites
 from .stats import Progress, Stats, Timer
 from .tape import KernelSpec, Tape
+
+JacobianT = TypeVar("JacobianT", bound=CompiledJacobian)
 
 #: ``sparse="auto"`` returns SciPy sparse matrices above this many entries ...
 AUTO_SPARSE_SIZE = 10_000
@@ -169,6 +171,26 @@ class Pipeline:
         self.timer.progress.say(f"done in {self.stats.total:.2f} s")
         return Kernels(jit, lowered.work_sizes)
 
+    def jacobian_object(
+        self,
+        cls: type[JacobianT],
+        kernels: Kernels,
+        pattern: SparsityPattern,
+        prob: Problem,
+        symbolic: Tape,
+    ) -> JacobianT:
+        """The runtime object (a :class:`CompiledJacobian` or subclass) for compiled kernels."""
+        return cls(
+            kernels,
+            pattern,
+            sparse_output=self.options.sparse_output(pattern),
+            options=self.options,
+            wrt=prob.wrt,
+            params=prob.params,
+            symbolic=symbolic,
+            stats=self.stats,
+        )
+
 
 def _sympy_simplify(exprs: Sequence[sp.Expr]) -> list[sp.Expr]:
     if len(exprs) > FULL_SIMPLIFY_WARN:
@@ -200,16 +222,7 @@ def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
             KernelSpec("dense", tape, m * n, tuple(int(q) for q in pattern.flat_positions())),
         ]
     )
-    return CompiledJacobian(
-        kernels,
-        pattern,
-        sparse_output=options.sparse_output(pattern),
-        options=options,
-        wrt=prob.wrt,
-        params=prob.params,
-        symbolic=symbolic,
-        stats=pipe.stats,
-    )
+    return pipe.jacobian_object(CompiledJacobian, kernels, pattern, prob, symbolic)
 
 
 def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> CompiledFunction:

@@ -78,16 +78,7 @@ def build_function_and_jacobian(
             KernelSpec("dense", tape, m + m * n, dense_positions),
         ]
     )
-    return CompiledFunctionAndJacobian(
-        kernels,
-        pattern,
-        sparse_output=options.sparse_output(pattern),
-        options=options,
-        wrt=prob.wrt,
-        params=prob.params,
-        symbolic=symbolic,
-        stats=pipe.stats,
-    )
+    return pipe.jacobian_object(CompiledFunctionAndJacobian, kernels, pattern, prob, symbolic)
 
 
 def _weights(weights: Any, m: int, taken: Sequence[sp.Symbol]) -> list[Any]:
@@ -146,16 +137,7 @@ def build_hessian(
     kernels = pipe.machine_code(
         [KernelSpec("values", tape, pattern.nnz, tuple(range(pattern.nnz)))]
     )
-    return CompiledHessian(
-        kernels,
-        pattern,
-        sparse_output=options.sparse_output(pattern),
-        options=options,
-        wrt=prob.wrt,
-        params=prob.params,
-        symbolic=symbolic,
-        stats=pipe.stats,
-    )
+    return pipe.jacobian_object(CompiledHessian, kernels, pattern, prob, symbolic)
 
 
 __all__ = [
