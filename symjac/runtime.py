@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from . import parallel
 from .arguments import F64, Array, as_params, as_points, check_out
 from .codegen import JitModule
 from .pattern import SparsityPattern
@@ -52,6 +53,8 @@ class _Compiled:
         self._param_names = tuple(str(s) for s in params)
         self._symbolic = symbolic
         self.stats = stats
+        #: threads a large batch is split across (default: the cores available); 1 = serial
+        self.threads = parallel.available_cores()
 
     @property
     def wrt(self) -> tuple[Any, ...]:
@@ -143,16 +146,18 @@ class _Compiled:
         else:
             result = check_out(out, shape, (points, params))
         if n:
-            kernel = kernels.jit.kernel(name)
-            size = kernels.work_sizes[name]
-            work = np.empty(size, dtype=np.float64) if size else None
-            kernel(
-                points.ctypes.data,
-                None if params is None else params.ctypes.data,
-                result.ctypes.data,
+            parallel.run(
+                kernels.jit.kernel(name),
                 n,
+                (
+                    points.ctypes.data,
+                    None if params is None else params.ctypes.data,
+                    result.ctypes.data,
+                ),
+                (8 * points.shape[1], 8 * p_stride, 8 * (result.size // n)),
                 p_stride,
-                None if work is None else work.ctypes.data,
+                kernels.work_sizes[name],
+                self.threads,
             )
         return result
 
