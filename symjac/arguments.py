@@ -19,6 +19,7 @@ float64 array of exactly the expected shape. The rules (also in the README):
 
 from __future__ import annotations
 
+import ctypes
 import numbers
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -143,6 +144,22 @@ def _param_index(key: Any, symbols: Sequence[Any], names: Sequence[str]) -> int 
         ):
             return i
     return None
+
+
+def address(arr: Array) -> int:
+    """The address of an array's first byte, quickly.
+
+    A ctypes view of a writeable buffer costs a quarter of ``arr.ctypes.data``;
+    read-only or empty arrays take the slow way.
+
+    >>> a = np.zeros(3)
+    >>> address(a) == a.ctypes.data
+    True
+    """
+    try:
+        return ctypes.addressof(ctypes.c_char.from_buffer(arr))  # type: ignore[arg-type]
+    except (TypeError, ValueError, BufferError):
+        return int(arr.ctypes.data)
 
 
 def check_out(out: Any, shape: tuple[int, ...], inputs: Sequence[Array | None]) -> Array:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import parallel
-from .arguments import F64, Array, as_params, as_points, check_out
+from .arguments import F64, Array, address, as_params, as_points, check_out
 from .codegen import JitModule
 from .pattern import SparsityPattern
 from .stats import Stats
@@ -89,42 +89,44 @@ class _Compiled:
         Anything unusual returns None and goes through the full validation instead.
         Called in a solver's inner loop, where Python overhead is the cost.
         """
-        if type(x) is not np.ndarray or x.dtype != F64 or x.shape != (len(self._wrt),):
+        n_vars = len(self._wrt)
+        if type(x) is not np.ndarray or x.dtype != F64 or x.strides != (8,) or x.size != n_vars:
             return None
-        if not x.flags.c_contiguous:
+        if self._kernels.work_sizes[name]:
             return None
+        x_addr = address(x)
         if p is None:
             if self._params:
                 return None
-            p_addr = None
-        elif (
-            type(p) is np.ndarray
-            and p.dtype == F64
-            and p.shape == (len(self._params),)
-            and p.flags.c_contiguous
-            and p.size
-        ):
-            p_addr = p.ctypes.data
+            p_addr = p_end = None
+        elif type(p) is np.ndarray and p.dtype == F64 and p.strides == (8,) and p.size:
+            if p.size != len(self._params):
+                return None
+            p_addr = address(p)
+            p_end = p_addr + 8 * p.size
         else:
             return None
         if out is None:
             result = np.empty(row_shape)
+            out_addr = address(result)
         elif (
             type(out) is np.ndarray
             and out.dtype == F64
             and out.shape == row_shape
             and out.flags.c_contiguous
             and out.flags.writeable
-            and not np.may_share_memory(out, x)
-            and (p_addr is None or not np.may_share_memory(out, p))
         ):
             result = out
+            out_addr = address(out)
+            out_end = out_addr + 8 * out.size
+            # contiguous buffers overlap exactly when their address ranges do
+            if out_addr < x_addr + 8 * n_vars and x_addr < out_end:
+                return None
+            if p_addr is not None and out_addr < p_end and p_addr < out_end:  # type: ignore[operator]
+                return None
         else:
             return None
-        kernels = self._kernels
-        if kernels.work_sizes[name]:
-            return None
-        kernels.jit.kernel(name)(x.ctypes.data, p_addr, result.ctypes.data, 1, 0, None)
+        self._kernels.jit.kernel(name)(x_addr, p_addr, out_addr, 1, 0, None)
         return result
 
     def _execute(
@@ -149,11 +151,7 @@ class _Compiled:
             parallel.run(
                 kernels.jit.kernel(name),
                 n,
-                (
-                    points.ctypes.data,
-                    None if params is None else params.ctypes.data,
-                    result.ctypes.data,
-                ),
+                (address(points), None if params is None else address(params), address(result)),
                 (8 * points.shape[1], 8 * p_stride, 8 * (result.size // n)),
                 p_stride,
                 kernels.work_sizes[name],

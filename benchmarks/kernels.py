@@ -1,0 +1,204 @@
+"""Kernel speed: single-point latency and batched throughput of Jacobian values, against peers.
+
+Every tool evaluates the same list of nonzero Jacobian entries (symjac's pattern
+order); values are checked against symjac before anything is timed. Run from
+the repository root::
+
+    python -m pip install -e ".[bench]" && python benchmarks/kernels.py
+
+Options: ``--problems robertson arm ...``, ``--tools symjac sympy symengine casadi``,
+``--sizes 10000 100000``. The store floor is the time NumPy alone takes to
+write an output array of the same size (``out.fill``): the physical limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import timeit
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import sympy as sp
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from problems import kernel_problems  # noqa: E402
+
+Evaluator = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def _best(fn: Callable[[], object], budget: float = 0.3) -> float:
+    """Best per-call time in seconds, repeating for about ``budget`` seconds."""
+    fn()
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-7)
+    number = max(1, int(budget / once / 5))
+    return min(timeit.repeat(fn, number=number, repeat=5)) / number
+
+
+def build_symjac(exprs, x, p):
+    import symjac
+
+    jac = symjac.jacobian(exprs, x, p, sparse=False)
+    rows, cols = jac.pattern.rows, jac.pattern.cols
+    buffer = np.empty(jac.nnz)
+
+    def single(pt, par):
+        return jac.values(pt, par, out=buffer)
+
+    def batch(pts, par):
+        return jac.values(pts, par)
+
+    return single, batch, (rows, cols)
+
+
+def _entries(exprs, x, pattern):
+    jac = sp.Matrix(exprs).jacobian(x)
+    return [jac[int(i), int(j)] for i, j in zip(*pattern)]
+
+
+def build_sympy(exprs, x, p, pattern):
+    fn = sp.lambdify([*x, *p], _entries(exprs, x, pattern), modules="numpy", cse=True)
+
+    def single(pt, par):
+        return np.asarray(fn(*pt, *par), dtype=float)
+
+    def batch(pts, par):
+        cols = [pts[:, j] for j in range(pts.shape[1])]
+        values = fn(*cols, *par)
+        return np.column_stack([np.broadcast_to(v, (len(pts),)) for v in values])
+
+    return single, batch
+
+
+def build_symengine(exprs, x, p, pattern):
+    import symengine as se
+
+    entries = [se.sympify(e) for e in _entries(exprs, x, pattern)]
+    args = [se.sympify(s) for s in [*x, *p]]
+    fn = se.Lambdify(args, entries, backend="llvm", cse=True)
+
+    def single(pt, par):
+        return np.asarray(fn(np.concatenate([pt, par])))
+
+    def batch(pts, par):
+        full = np.hstack([pts, np.broadcast_to(par, (len(pts), len(par)))])
+        return np.asarray(fn(full))
+
+    return single, batch
+
+
+def build_casadi(exprs, x, p, pattern):
+    import casadi as ca
+
+    xs, ps = ca.SX.sym("x", len(x)), ca.SX.sym("p", len(p))
+    names = {"exp": ca.exp, "sin": ca.sin, "cos": ca.cos, "tanh": ca.tanh, "sqrt": ca.sqrt}
+    to_ca = sp.lambdify([x, p], _entries(exprs, x, pattern), modules=[names, "math"])
+    out = ca.vertcat(*to_ca([xs[i] for i in range(len(x))], [ps[i] for i in range(len(p))]))
+    fn = ca.Function("J", [xs, ps], [out])
+    maps: dict[int, ca.Function] = {}
+
+    def single(pt, par):
+        return np.asarray(fn(pt, par)).ravel()
+
+    def batch(pts, par):
+        n = len(pts)
+        if n not in maps:
+            maps[n] = fn.map(n, "thread", 2)
+        return np.asarray(maps[n](pts.T, np.asarray(par)[:, None])).T
+
+    return single, batch
+
+
+PEERS = {"sympy": build_sympy, "symengine": build_symengine, "casadi": build_casadi}
+
+
+def main() -> None:
+    problems = kernel_problems()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--problems", nargs="+", default=list(problems))
+    parser.add_argument("--tools", nargs="+", default=["symjac", *PEERS])
+    parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000])
+    args = parser.parse_args()
+    rng = np.random.default_rng(0)
+    results = []
+    for name in args.problems:
+        exprs, x, p, scale = problems[name]
+        pt = rng.uniform(0.1, 1.0, len(x)) * scale
+        par = rng.uniform(0.1, 1.0, len(p))
+        row: dict[str, object] = {"problem": name, "n": len(x), "m": len(exprs)}
+        t0 = time.perf_counter()
+        single, batch, pattern = build_symjac(exprs, x, p)
+        row["symjac_compile"] = time.perf_counter() - t0
+        row["nnz"] = len(pattern[0])
+        reference = single(pt, par).copy()
+        tools: dict[str, tuple[Evaluator, Evaluator]] = {"symjac": (single, batch)}
+        for tool in args.tools:
+            if tool == "symjac":
+                continue
+            try:
+                t0 = time.perf_counter()
+                tools[tool] = PEERS[tool](exprs, x, p, pattern)
+                row[f"{tool}_compile"] = time.perf_counter() - t0
+            except Exception as exc:  # a peer that cannot handle a problem is reported, not fatal
+                row[f"{tool}_compile"] = f"failed: {type(exc).__name__}"
+                continue
+            got = np.asarray(tools[tool][0](pt, par), dtype=float).ravel()
+            if not np.allclose(got, reference, rtol=1e-11, atol=1e-11):
+                raise SystemExit(f"{tool} disagrees with symjac on {name}")
+        for tool, (one, many) in tools.items():
+            row[f"{tool}_latency_us"] = _best(lambda one=one, pt=pt, par=par: one(pt, par)) * 1e6
+            for size in args.sizes:
+                pts = rng.uniform(0.1, 1.0, (size, len(x))) * scale
+                if tool == "symjac":
+                    check = many(pts[:5], par)
+                else:
+                    check = np.asarray(many(pts[:5], par), dtype=float)
+                    expect = batch(pts[:5], par)
+                    if not np.allclose(check, expect, rtol=1e-11, atol=1e-11):
+                        raise SystemExit(f"{tool} batch disagrees with symjac on {name}")
+                seconds = _best(lambda many=many, pts=pts, par=par: many(pts, par), budget=1.0)
+                row[f"{tool}_{size}_pts_per_s"] = size / seconds
+        for size in args.sizes:
+            out = np.empty((size, row["nnz"]))
+            row[f"floor_{size}_pts_per_s"] = size / _best(lambda out=out: out.fill(1.0))
+        scratch = np.empty_like(pt)
+        row["numpy_add_us"] = _best(lambda pt=pt, s=scratch: np.add(pt, pt, out=s)) * 1e6
+        results.append(row)
+        print(json.dumps(row), flush=True)
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "kernels.json").write_text(json.dumps(results, indent=1))
+    print(markdown(results, args.tools, args.sizes))
+
+
+def markdown(results: list[dict[str, object]], tools: list[str], sizes: list[int]) -> str:
+    big = sizes[-1]
+    head = ["problem", "n", "nnz"]
+    head += [f"{t} 1-pt µs" for t in tools]
+    head += [f"{t} Mpts/s @{big}" for t in tools] + [f"store floor Mpts/s @{big}"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        cells = [str(r["problem"]), str(r["n"]), str(r["nnz"])]
+        cells += [_fmt(r.get(f"{t}_latency_us"), "{:.1f}") for t in tools]
+        cells += [_fmt(_per_million(r.get(f"{t}_{big}_pts_per_s")), "{:.2f}") for t in tools]
+        cells.append(_fmt(_per_million(r.get(f"floor_{big}_pts_per_s")), "{:.2f}"))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _per_million(v: object) -> object:
+    return v / 1e6 if isinstance(v, float) else v
+
+
+def _fmt(v: object, spec: str) -> str:
+    return spec.format(v) if isinstance(v, float) else "-"
+
+
+if __name__ == "__main__":
+    main()
