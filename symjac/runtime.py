@@ -95,7 +95,7 @@ class _Compiled:
         if self._kernels.work_sizes[name]:
             return None
         x_addr = address(x)
-        if p is None:
+        if p is None or (not self._params and type(p) is np.ndarray and p.shape == (0,)):
             if self._params:
                 return None
             p_addr = p_end = None
