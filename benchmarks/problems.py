@@ -16,15 +16,21 @@ def gray_scott(n: int) -> tuple[list[sp.Expr], list[sp.Symbol], list[sp.Symbol]]
     v = sp.symbols(f"v0:{n * n}", real=True)
     du, dv, feed, kill = sp.symbols("Du Dv F k", real=True)
 
-    def lap(w: tuple[sp.Symbol, ...], i: int, j: int) -> sp.Expr:
-        c = i * n + j
+    return gray_scott_rhs(n, u, v, du, dv, feed, kill), [*u, *v], [du, dv, feed, kill]
+
+
+def gray_scott_rhs(n: int, u, v, du, dv, feed, kill) -> list:
+    """The Gray–Scott right-hand side for any symbolic type that indexes and does arithmetic
+    (SymPy symbols here; CasADi SX in benchmarks/scale.py)."""
+
+    def lap(w, i: int, j: int):
         nb = [
             ((i + 1) % n) * n + j,
             ((i - 1) % n) * n + j,
             i * n + (j + 1) % n,
             i * n + (j - 1) % n,
         ]
-        return sum(w[q] for q in nb) - 4 * w[c]
+        return w[nb[0]] + w[nb[1]] + w[nb[2]] + w[nb[3]] - 4 * w[i * n + j]
 
     fu, fv = [], []
     for i in range(n):
@@ -33,7 +39,7 @@ def gray_scott(n: int) -> tuple[list[sp.Expr], list[sp.Symbol], list[sp.Symbol]]
             reaction = u[c] * v[c] ** 2
             fu.append(du * lap(u, i, j) - reaction + feed * (1 - u[c]))
             fv.append(dv * lap(v, i, j) + reaction - (feed + kill) * v[c])
-    return fu + fv, [*u, *v], [du, dv, feed, kill]
+    return fu + fv
 
 
 def _robertson():

@@ -32,7 +32,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from problems import gray_scott  # noqa: E402
+from problems import gray_scott, gray_scott_rhs  # noqa: E402
 
 PARAMS = [0.16, 0.08, 0.035, 0.065]
 
@@ -108,25 +108,8 @@ def run_casadi(n: int) -> dict[str, object]:
     p = ca.SX.sym("p", 4)
     du, dv, feed, kill = p[0], p[1], p[2], p[3]
 
-    def lap(w: ca.SX, i: int, j: int) -> ca.SX:
-        c = i * n + j
-        nb = [
-            ((i + 1) % n) * n + j,
-            ((i - 1) % n) * n + j,
-            i * n + (j + 1) % n,
-            i * n + (j - 1) % n,
-        ]
-        return w[nb[0]] + w[nb[1]] + w[nb[2]] + w[nb[3]] - 4 * w[c]
-
-    fu, fv = [], []
-    for i in range(n):
-        for j in range(n):
-            c = i * n + j
-            reaction = u[c] * v[c] ** 2
-            fu.append(du * lap(u, i, j) - reaction + feed * (1 - u[c]))
-            fv.append(dv * lap(v, i, j) + reaction - (feed + kill) * v[c])
+    f = ca.vertcat(*gray_scott_rhs(n, u, v, du, dv, feed, kill))
     x = ca.vertcat(u, v)
-    f = ca.vertcat(*fu, *fv)
     t1 = time.perf_counter()
     jac = ca.jacobian(f, x)
     fn = ca.Function("J", [x, p], [jac])
