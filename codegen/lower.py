@@ -21,13 +21,14 @@ are calls into the C math library, declared ``readnone`` (we never read
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from llvmlite import ir
 
-from symjac.ops import INFO, Op, is_bool
+from symjac.ops import INFO, LEAVES, Op, is_bool
 from symjac.tape import KernelSpec, Tape, select_outputs
 
 from .templates import Template, find_templates
@@ -177,7 +178,7 @@ def _leaf_or_local(
     if value is not None:
         return value
     op = tape.ops[r]
-    if op in (Op.CONST, Op.BOOL, Op.VAR, Op.PARAM):
+    if op in LEAVES:
         value = lw.instruction(b, op, (), tape.attrs[r], rows[0], rows[1])
     else:  # computed by an earlier chunk and spilled to the work buffer
         assert work is not None
@@ -297,9 +298,6 @@ class _Body:
 Store = Callable[[ir.IRBuilder, ir.Value, Sequence[int]], None]
 
 
-_LEAF_OPS = frozenset({Op.CONST, Op.BOOL, Op.VAR, Op.PARAM})
-
-
 def _partition(tape: Tape, chunk_size: int) -> tuple[list[list[int]], list[list[int]]]:
     """Split the computed registers into chunks of about ``chunk_size`` instructions + stores.
 
@@ -310,14 +308,14 @@ def _partition(tape: Tape, chunk_size: int) -> tuple[list[list[int]], list[list[
     anchored: dict[int, list[int]] = {}
     anchor = -1
     for k, r in enumerate(tape.outputs):
-        if tape.ops[r] not in _LEAF_OPS:
+        if tape.ops[r] not in LEAVES:
             anchor = r
         anchored.setdefault(anchor, []).append(k)
     chunks: list[list[int]] = [[]]
     stores: list[list[int]] = [list(anchored.get(-1, []))]
     cost = len(stores[0])
     for r, op in enumerate(tape.ops):
-        if op in _LEAF_OPS:
+        if op in LEAVES:
             continue
         if cost >= chunk_size:
             chunks.append([])
@@ -363,31 +361,18 @@ def _emit_template(
     flat = [i for binding in template.bindings for i in binding]
     table = _table(lw.module, f"{name}.bindings", flat) if holes else None
 
-    head = b.block
-    loop = b.function.append_basic_block(f"{name}.loop")
-    after = b.function.append_basic_block(f"{name}.done")
-    b.branch(loop)
-    b.position_at_end(loop)
-    t = b.phi(I64, name="t")
-    t.add_incoming(ir.Constant(I64, 0), head)
-    inputs = []
-    for h in range(holes):
-        assert table is not None
-        at = b.add(b.mul(t, ir.Constant(I64, holes)), ir.Constant(I64, h))
-        index = b.load(_element(b, table, at), typ=I64)
-        inputs.append(
-            b.load(b.gep(rows[0], [index], source_etype=DOUBLE, inbounds=True), typ=DOUBLE)
-        )
-    feed = iter(inputs)
-    value = _tree(b, lw, tape, template.root, feed, rows)
-    b.store(
-        value,
-        b.gep(base, [b.load(_element(b, where, t), typ=I64)], source_etype=DOUBLE, inbounds=True),
-    )
-    t_next = b.add(t, ir.Constant(I64, 1))
-    t.add_incoming(t_next, b.block)
-    b.cbranch(b.icmp_signed("<", t_next, ir.Constant(I64, count)), loop, after)
-    b.position_at_end(after)
+    with for_range(b, ir.Constant(I64, count), name) as t:
+        inputs = []
+        for h in range(holes):
+            assert table is not None
+            at = b.add(b.mul(t, ir.Constant(I64, holes)), ir.Constant(I64, h))
+            index = b.load(_element(b, table, at), typ=I64)
+            inputs.append(
+                b.load(b.gep(rows[0], [index], source_etype=DOUBLE, inbounds=True), typ=DOUBLE)
+            )
+        value = _tree(b, lw, tape, template.root, iter(inputs), rows)
+        dest = b.load(_element(b, where, t), typ=I64)
+        b.store(value, b.gep(base, [dest], source_etype=DOUBLE, inbounds=True))
 
 
 def _tree(
@@ -432,69 +417,65 @@ def _emit_kernel(lw: _Lowerer, spec: KernelSpec, plan: _Plan) -> int:
     scatter_outlined = bool(body.functions) and not identity
     work_size = body.work_size + (n_out if scatter_outlined else 0)
 
-    entry = fn.append_basic_block("entry")
-    loop = fn.append_basic_block("loop")
-    done = fn.append_basic_block("done")
-    b = ir.IRBuilder(entry)
-    b.cbranch(b.icmp_signed(">", n, ir.Constant(I64, 0)), loop, done)
+    b = ir.IRBuilder(fn.append_basic_block("entry"))
+    with for_range(b, n, "point") as i:
 
-    b.position_at_end(loop)
-    i = b.phi(I64, name="i")
-    i.add_incoming(ir.Constant(I64, 0), entry)
+        def row(base: ir.Value, stride: ir.Value) -> ir.Value:
+            return b.gep(base, [b.mul(i, stride)], source_etype=DOUBLE, inbounds=True)
 
-    def row(base: ir.Value, stride: ir.Value) -> ir.Value:
-        return b.gep(base, [b.mul(i, stride)], source_etype=DOUBLE, inbounds=True)
-
-    rows = (row(x, ir.Constant(I64, tape.n_vars)), row(p, p_stride))
-    out_row = row(out, ir.Constant(I64, spec.width))
-    store = body.emit(b, rows, work if body.functions else None)
-    if scatter_outlined:
-        scratch = _slot(b, work, body.work_size)
-        store(b, scratch, range(n_out))
-    if len(spec.positions) < spec.width:
-        # structural zeros: clear the row, then write the nonzeros over it
-        memset = lw.module.declare_intrinsic("llvm.memset", [PTR, I64])
-        zero_byte, no = ir.Constant(ir.IntType(8), 0), ir.Constant(BOOL, 0)
-        b.call(memset, [out_row, zero_byte, ir.Constant(I64, 8 * spec.width), no])
-    if scatter_outlined:
-        table = _table(lw.module, f"{spec.name}.positions", positions)
-        _scatter_loop(b, table, scratch, out_row, n_out)
-    else:
-        store(b, out_row, positions)
-    for index, template in enumerate(plan.templates):
-        name = f"{spec.name}.template{index}"
-        _emit_template(b, lw, spec.tape, template, spec.positions, rows, out_row, name)
-
-    i_next = b.add(i, ir.Constant(I64, 1), name="i_next")
-    i.add_incoming(i_next, b.block)
-    b.cbranch(b.icmp_signed("<", i_next, n), loop, done)
-    b.position_at_end(done)
+        rows = (row(x, ir.Constant(I64, tape.n_vars)), row(p, p_stride))
+        out_row = row(out, ir.Constant(I64, spec.width))
+        store = body.emit(b, rows, work if body.functions else None)
+        if scatter_outlined:
+            scratch = _slot(b, work, body.work_size)
+            store(b, scratch, range(n_out))
+        if len(spec.positions) < spec.width:
+            # structural zeros: clear the row, then write the nonzeros over it
+            memset = lw.module.declare_intrinsic("llvm.memset", [PTR, I64])
+            zero_byte, no = ir.Constant(ir.IntType(8), 0), ir.Constant(BOOL, 0)
+            b.call(memset, [out_row, zero_byte, ir.Constant(I64, 8 * spec.width), no])
+        if scatter_outlined:
+            table = _table(lw.module, f"{spec.name}.positions", positions)
+            _scatter_loop(b, table, scratch, out_row, n_out)
+        else:
+            store(b, out_row, positions)
+        for index, template in enumerate(plan.templates):
+            name = f"{spec.name}.template{index}"
+            _emit_template(b, lw, spec.tape, template, spec.positions, rows, out_row, name)
     b.ret_void()
     return work_size
+
+
+@contextlib.contextmanager
+def for_range(b: ir.IRBuilder, count: ir.Value, name: str) -> Iterator[ir.Value]:
+    """``for i in range(count)``: emits the loop around the body written in the ``with`` block.
+
+    The builder is left after the loop. ``count`` may be 0 (or negative): then the body never runs.
+    """
+    fn = b.function
+    head = b.block
+    body = fn.append_basic_block(f"{name}.loop")
+    after = fn.append_basic_block(f"{name}.done")
+    zero = ir.Constant(I64, 0)
+    b.cbranch(b.icmp_signed(">", count, zero), body, after)
+    b.position_at_end(body)
+    i = b.phi(I64, name=name)
+    i.add_incoming(zero, head)
+    yield i
+    i_next = b.add(i, ir.Constant(I64, 1))
+    i.add_incoming(i_next, b.block)
+    b.cbranch(b.icmp_signed("<", i_next, count), body, after)
+    b.position_at_end(after)
 
 
 def _scatter_loop(
     b: ir.IRBuilder, table: ir.GlobalVariable, src: ir.Value, dest: ir.Value, count: int
 ) -> None:
     """``dest[table[k]] = src[k]`` for k < count, as a loop (the table can be large)."""
-    fn = b.function
-    head = b.block
-    body = fn.append_basic_block("scatter")
-    after = fn.append_basic_block("scattered")
-    b.branch(body)
-    b.position_at_end(body)
-    k = b.phi(I64, name="k")
-    k.add_incoming(ir.Constant(I64, 0), head)
-    where = b.load(
-        b.gep(table, [ir.Constant(I64, 0), k], source_etype=table.value_type, inbounds=True),
-        typ=I64,
-    )
-    value = b.load(b.gep(src, [k], source_etype=DOUBLE, inbounds=True), typ=DOUBLE)
-    b.store(value, b.gep(dest, [where], source_etype=DOUBLE, inbounds=True))
-    k_next = b.add(k, ir.Constant(I64, 1))
-    k.add_incoming(k_next, body)
-    b.cbranch(b.icmp_signed("<", k_next, ir.Constant(I64, count)), body, after)
-    b.position_at_end(after)
+    with for_range(b, ir.Constant(I64, count), "scatter") as k:
+        where = b.load(_element(b, table, k), typ=I64)
+        value = b.load(b.gep(src, [k], source_etype=DOUBLE, inbounds=True), typ=DOUBLE)
+        b.store(value, b.gep(dest, [where], source_etype=DOUBLE, inbounds=True))
 
 
 @dataclass(frozen=True)

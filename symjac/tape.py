@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from .graph import Graph
-from .ops import COMPOSITE, Op
+from .ops import COMPOSITE, LEAVES, Op
 
 
 @dataclass(frozen=True)
@@ -51,8 +51,7 @@ class Tape:
         """
         uses = Counter(a for args in self.args for a in args)
         uses.update(self.outputs)
-        leaves = (Op.VAR, Op.PARAM, Op.CONST, Op.BOOL)
-        return sum(1 for r, c in uses.items() if c > 1 and self.ops[r] not in leaves)
+        return sum(1 for r, c in uses.items() if c > 1 and self.ops[r] not in LEAVES)
 
     @classmethod
     def from_graph(
