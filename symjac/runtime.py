@@ -7,11 +7,13 @@ batch loop through ctypes, which releases the GIL during the call.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from . import parallel
 from .arguments import F64, Array, address, as_params, as_points, check_out
@@ -95,15 +97,14 @@ class _Compiled:
         if self._kernels.work_sizes[name]:
             return None
         x_addr = address(x)
-        if p is None or (not self._params and type(p) is np.ndarray and p.shape == (0,)):
-            if self._params:
-                return None
+        n_params = len(self._params)
+        if not n_params and (p is None or (type(p) is np.ndarray and p.shape == (0,))):
             p_addr = p_end = None
-        elif type(p) is np.ndarray and p.dtype == F64 and p.strides == (8,) and p.size:
-            if p.size != len(self._params):
+        elif type(p) is np.ndarray and p.dtype == F64 and p.strides == (8,) and n_params:
+            if p.size != n_params:
                 return None
             p_addr = address(p)
-            p_end = p_addr + 8 * p.size
+            p_end = p_addr + 8 * n_params
         else:
             return None
         if out is None:
@@ -268,13 +269,30 @@ class CompiledJacobian(_Compiled):
 
         For a batch of points use :meth:`values`, which returns ``(N, nnz)``.
         """
+        return self._pattern.to_scipy(self._nonzeros(self._one_point(x), p), format=format)
+
+    def _one_point(self, x: Any) -> Array:
+        """``x`` validated as a single point; sparse results have no batch form."""
         points, batched = as_points(x, self.n_vars)
         if batched:
             raise ValueError(
-                "sparse() takes one point (n,); for a batch use values(), which returns (N, nnz) "
-                "in pattern order"
+                "sparse output takes one point (n,); for a batch use values(), which returns "
+                "(N, nnz) in pattern order"
             )
-        return self._pattern.to_scipy(self.values(points[0], p), format=format)
+        return points[0]
+
+    def _nonzeros(self, point: Array, p: Any) -> Array:
+        """The pattern's values at one point (subclasses return more from ``values``)."""
+        return self.values(point, p)
+
+    def _matrix(self, entries: Sequence[Any]) -> Any:
+        """A SymPy matrix with ``entries`` at the pattern's positions, zero elsewhere."""
+        import sympy as sp
+
+        matrix = sp.zeros(*self._pattern.shape)
+        for i, j, e in zip(self._pattern.rows, self._pattern.cols, entries):
+            matrix[int(i), int(j)] = e
+        return matrix
 
     def values(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
         """The nonzeros only, in :attr:`pattern` order: ``(nnz,)`` or ``(N, nnz)``."""
@@ -350,16 +368,9 @@ class CompiledJacobian(_Compiled):
 
         Symbols are treated as real, so ``Abs(x)`` differentiates to ``sign(x)``.
         """
-        import sympy as sp
-
         from .tosympy import tape_to_sympy
 
-        m, n = self._pattern.shape
-        matrix = sp.zeros(m, n)
-        entries = tape_to_sympy(self._symbolic, self._wrt, self._params)
-        for i, j, e in zip(self._pattern.rows, self._pattern.cols, entries):
-            matrix[int(i), int(j)] = e
-        return matrix
+        return self._matrix(tape_to_sympy(self._symbolic, self._wrt, self._params))
 
     def __repr__(self) -> str:
         m, n = self._pattern.shape
@@ -396,19 +407,13 @@ class CompiledFunctionAndJacobian(CompiledJacobian):
             raise TypeError("function_and_jacobian results have no out=; use values(out=...)")
         m, n = self.shape
         if self._sparse_output:
-            f, values = self.values(x, p)
-            if values.ndim != 1:
-                raise ValueError("sparse output takes one point; for a batch use values()")
+            f, values = self.values(self._one_point(x), p)
             return f, self._pattern.to_scipy(values)
         both = self._run("dense", (m + m * n,), x, p, None)
         return both[..., :m], both[..., m:].reshape(*both.shape[:-1], m, n)
 
-    def sparse(self, x: Any, p: Any = None, format: str = "csr") -> Any:
-        """J alone at one point, as a SciPy sparse matrix."""
-        points, batched = as_points(x, self.n_vars)
-        if batched:
-            raise ValueError("sparse() takes one point; for a batch use values()")
-        return self._pattern.to_scipy(self.values(points[0], p)[1], format=format)
+    def _nonzeros(self, point: Array, p: Any) -> Array:
+        return self.values(point, p)[1]
 
     def dense(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
         """J alone, dense; see :meth:`CompiledJacobian.dense`."""
@@ -436,12 +441,9 @@ class CompiledFunctionAndJacobian(CompiledJacobian):
 
         from .tosympy import tape_to_sympy
 
-        m, n = self.shape
+        m = self.shape[0]
         exprs = tape_to_sympy(self._symbolic, self._wrt, self._params)
-        matrix = sp.zeros(m, n)
-        for i, j, e in zip(self._pattern.rows, self._pattern.cols, exprs[m:]):
-            matrix[int(i), int(j)] = e
-        return sp.Matrix(exprs[:m]), matrix
+        return sp.Matrix(exprs[:m]), self._matrix(exprs[m:])
 
     def __repr__(self) -> str:
         return super().__repr__().replace("CompiledJacobian", "CompiledFunctionAndJacobian")
@@ -467,34 +469,37 @@ class CompiledHessian(CompiledJacobian):
         lower = super()._entries()
         return lower + [(j, i, k) for i, j, k in lower if i != j]
 
-    @property
+    @functools.cached_property
     def full_pattern(self) -> SparsityPattern:
         """Both triangles: where the full symmetric matrix can be nonzero."""
-        rows, cols = self._pattern.rows, self._pattern.cols
-        entries = [*zip(rows.tolist(), cols.tolist()), *zip(cols.tolist(), rows.tolist())]
-        return SparsityPattern(self._pattern.shape, entries)
+        rows, cols = self._pattern.rows.tolist(), self._pattern.cols.tolist()
+        return SparsityPattern(self._pattern.shape, [*zip(rows, cols), *zip(cols, rows)])
+
+    @functools.cached_property
+    def _full_from_lower(self) -> npt.NDArray[np.int64]:
+        """For each entry of :attr:`full_pattern`, its index in the lower-triangle values."""
+        lower = {(i, j): k for k, (i, j) in enumerate(zip(self._pattern.rows, self._pattern.cols))}
+        full = self.full_pattern
+        return np.array([lower[max(i, j), min(i, j)] for i, j in zip(full.rows, full.cols)])
 
     def dense(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
         """The full symmetric Hessian ``(n, n)`` or ``(N, n, n)``; every entry is written."""
         values = self.values(x, p)
         n = self.shape[0]
         shape = (*values.shape[:-1], n, n)
-        result = np.zeros(shape) if out is None else check_out(out, shape, ())
-        if out is not None:
-            result[...] = 0.0
+        result = np.empty(shape) if out is None else check_out(out, shape, ())
+        result[...] = 0.0
         rows, cols = self._pattern.rows, self._pattern.cols
         result[..., cols, rows] = values
         result[..., rows, cols] = values
         return result
 
+    def _nonzeros(self, point: Array, p: Any) -> Array:
+        return self.values(point, p)[self._full_from_lower]
+
     def sparse(self, x: Any, p: Any = None, format: str = "csr") -> Any:
-        """The full symmetric Hessian at one point as a SciPy sparse matrix."""
-        points, batched = as_points(x, self.n_vars)
-        if batched:
-            raise ValueError("sparse() takes one point; for a batch use values()")
-        full = self.full_pattern
-        dense = self.dense(points[0], p)
-        return full.to_scipy(dense[full.rows, full.cols], format=format)
+        """The full symmetric Hessian at one point as a SciPy sparse matrix (no dense n×n)."""
+        return self.full_pattern.to_scipy(self._nonzeros(self._one_point(x), p), format=format)
 
     def to_sympy(self) -> Any:
         """The full symmetric Hessian as a SymPy Matrix."""
