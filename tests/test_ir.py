@@ -35,28 +35,12 @@ inf, nan = math.inf, math.nan
 
 
 def evaluate(g: Graph, nodes, xs=(), ps=()):
-    """Values of ``nodes`` from the scalar reference semantics, walking the cone in order."""
-    values: dict[int, object] = {}
-    for n in g.cone(nodes):
-        op, args, attr = g.ops[n], g.args[n], g.attrs[n]
-        vals = [values[a] for a in args]
-        if op in (Op.CONST, Op.BOOL):
-            v = attr
-        elif op is Op.VAR:
-            v = xs[attr]
-        elif op is Op.PARAM:
-            v = ps[attr]
-        elif op is Op.POWI:
-            v = scalar.powi(vals[0], attr)
-        elif is_bool(op):
-            v = scalar.BOOL[op](*vals)
-        else:
-            v = scalar.REAL[op](*vals)
-        values[n] = v
-    return [values[n] for n in nodes]
+    """Values of ``nodes`` from the scalar reference semantics (via their tape)."""
+    return evaluate_tape(Tape.from_graph(g, nodes, len(xs), len(ps)), xs, ps)
 
 
 def evaluate_tape(tape: Tape, xs=(), ps=()):
+    """A plain interpreter of the tape over :mod:`symjac.scalar`: the oracle for lowering."""
     regs: list[object] = []
     for op, args, attr in zip(tape.ops, tape.args, tape.attrs):
         vals = [regs[a] for a in args]
