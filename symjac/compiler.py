@@ -169,7 +169,9 @@ class Pipeline:
         jit = JitModule(lowered.module, self.options.opt_level, lean=lowered.outlined)
         self.stats.timings.update(jit.timings)
         self.timer.progress.say(f"done in {self.stats.total:.2f} s")
-        return Kernels(jit, lowered.work_sizes)
+        return Kernels(
+            jit, lowered.work_sizes, tuple(specs), self.options.fastmath, self.options.opt_level
+        )
 
     def jacobian_object(
         self,

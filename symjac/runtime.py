@@ -20,7 +20,7 @@ from .arguments import F64, Array, address, as_params, as_points, check_out
 from .codegen import JitModule
 from .pattern import SparsityPattern
 from .stats import Stats
-from .tape import Tape
+from .tape import KernelSpec, Tape
 
 
 def _abbreviate(names: list[str], keep: int = 6) -> str:
@@ -32,10 +32,17 @@ def _abbreviate(names: list[str], keep: int = 6) -> str:
 
 @dataclass(frozen=True)
 class Kernels:
-    """A JIT module and the work-buffer size (in doubles) of each of its kernels."""
+    """A JIT module, the work-buffer size (in doubles) of each of its kernels, and its source.
+
+    ``specs`` (the tapes) and the build options are kept so the same kernels can be
+    written out as standalone code (:mod:`symjac.emit`) or rebuilt after unpickling.
+    """
 
     jit: JitModule
     work_sizes: dict[str, int]
+    specs: tuple[KernelSpec, ...] = ()
+    fastmath: bool = False
+    opt_level: int = 3
 
 
 class _Compiled:
