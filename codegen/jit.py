@@ -18,6 +18,8 @@ import llvmlite
 import llvmlite.binding as llvm
 from llvmlite import ir
 
+from .emitter import vector_symbol
+
 #: ctypes signature of every kernel: (x, p, out, n, p_stride, work)
 KERNEL_CFUNC = ctypes.CFUNCTYPE(
     None,
@@ -42,6 +44,34 @@ def _initialise() -> None:
     libm = ctypes.util.find_library("m")
     if libm:
         llvm.load_library_permanently(libm)
+
+
+@functools.lru_cache(maxsize=1)
+def host_vector() -> tuple[int, bool]:
+    """``(lanes, vector_libm)``: SIMD width in doubles for this CPU, and whether libmvec is usable.
+
+    AVX-512 gives 8 lanes, AVX2 4, otherwise 2 (SSE2 / NEON). glibc's libmvec
+    is used for elementary functions on x86-64 when it is installed and has the
+    variants for that width; it is loaded into the process so MCJIT resolves it.
+
+    >>> lanes, vector_libm = host_vector()
+    >>> lanes in (2, 4, 8) and isinstance(vector_libm, bool)
+    True
+    """
+    _initialise()
+    features = llvm.get_host_cpu_features()
+    lanes = 8 if features.get("avx512f") else 4 if features.get("avx2") else 2
+    if not llvm.get_process_triple().startswith("x86_64") or lanes == 2:
+        return lanes, False
+    path = ctypes.util.find_library("mvec")
+    try:
+        library = ctypes.CDLL(path) if path else None
+    except OSError:
+        library = None
+    if library is None or not hasattr(library, vector_symbol("sin", lanes, 1)):
+        return lanes, False
+    llvm.load_library_permanently(path)
+    return lanes, True
 
 
 def host_target_machine(opt_level: int = 3) -> llvm.TargetMachine:

@@ -23,6 +23,8 @@ def jacobian(
     sparse: bool | str = "auto",
     simplify: str = "auto",
     progress: bool | None = None,
+    simd: bool = True,
+    vector_libm: bool = True,
 ) -> CompiledJacobian:
     """Compile the Jacobian ∂exprs/∂wrt into a native kernel.
 
@@ -43,7 +45,10 @@ def jacobian(
     output and entry: slow, for small systems). ``progress=True`` prints each
     stage to stderr (default: only for big compiles on a terminal).
     ``fastmath=True`` allows LLVM's fast-math (off: IEEE results).
-    ``opt_level`` is LLVM's optimisation level (3). Options are described in
+    ``opt_level`` is LLVM's optimisation level (3). ``simd=True`` (default)
+    evaluates batches several points at a time in SIMD lanes, with elementary
+    functions from glibc's libmvec (≤ 4 ulp) unless ``vector_libm=False``
+    (then the scalar C library, lane by lane). Options are described in
     :class:`symjac.compiler.Options`.
 
     >>> import numpy as np, sympy as sp, symjac
@@ -56,7 +61,7 @@ def jacobian(
     >>> jac(np.zeros((1000, 2)), [0.5]).shape
     (1000, 2, 2)
     """
-    options = Options(fastmath, opt_level, sparse, simplify, progress)
+    options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm)
     return build_jacobian(exprs, wrt, params, options)
 
 
@@ -69,6 +74,8 @@ def function(
     opt_level: int = 3,
     simplify: str = "auto",
     progress: bool | None = None,
+    simd: bool = True,
+    vector_libm: bool = True,
 ) -> CompiledFunction:
     """Compile the vector function ``exprs`` itself, with the same calling convention.
 
@@ -78,7 +85,14 @@ def function(
     >>> f(np.array([[1.0, 2.0], [3.0, 4.0]])).tolist()
     [[2.0, 3.0], [12.0, 7.0]]
     """
-    options = Options(fastmath, opt_level, simplify=simplify, progress=progress)
+    options = Options(
+        fastmath,
+        opt_level,
+        simplify=simplify,
+        progress=progress,
+        simd=simd,
+        vector_libm=vector_libm,
+    )
     return build_function(exprs, wrt, params, options)
 
 
@@ -92,6 +106,8 @@ def function_and_jacobian(
     sparse: bool | str = "auto",
     simplify: str = "auto",
     progress: bool | None = None,
+    simd: bool = True,
+    vector_libm: bool = True,
 ) -> CompiledFunctionAndJacobian:
     """Compile f and its Jacobian into one kernel that shares their subexpressions.
 
@@ -106,7 +122,7 @@ def function_and_jacobian(
     """
     from .family import build_function_and_jacobian
 
-    options = Options(fastmath, opt_level, sparse, simplify, progress)
+    options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm)
     return build_function_and_jacobian(exprs, wrt, params, options)
 
 
@@ -121,6 +137,8 @@ def hessian(
     sparse: bool | str = "auto",
     simplify: str = "auto",
     progress: bool | None = None,
+    simd: bool = True,
+    vector_libm: bool = True,
 ) -> CompiledHessian:
     """Compile the Hessian ∇²f of a scalar expression, or of a weighted sum Σ λᵢ fᵢ.
 
@@ -138,5 +156,5 @@ def hessian(
     """
     from .family import build_hessian
 
-    options = Options(fastmath, opt_level, sparse, simplify, progress)
+    options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm)
     return build_hessian(exprs, wrt, params, weights, options)

@@ -10,6 +10,7 @@ objects, which hold only ints, floats and :class:`~symjac.ops.Op` values.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -99,6 +100,13 @@ class KernelSpec:
     tape: Tape
     width: int
     positions: tuple[int, ...]
+    #: the shape a caller sees for one point's row (``(m, n)`` for a dense Jacobian)
+    row_shape: tuple[int, ...] | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """One point's output shape: ``row_shape``, or ``(width,)``."""
+        return (self.width,) if self.row_shape is None else self.row_shape
 
     def __post_init__(self) -> None:
         if len(self.positions) != len(self.tape.outputs):
@@ -107,6 +115,8 @@ class KernelSpec:
             raise ValueError("output positions must be distinct")
         if any(not 0 <= p < self.width for p in self.positions):
             raise ValueError("output positions must lie within the row")
+        if self.row_shape is not None and math.prod(self.row_shape) != self.width:
+            raise ValueError(f"row shape {self.row_shape} does not hold {self.width} values")
         if not self.name.isidentifier() or not self.name.isascii():
             raise ValueError(f"kernel names must be ASCII identifiers, not {self.name!r}")
 

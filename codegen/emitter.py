@@ -1,0 +1,241 @@
+"""Instruction emission for a group of points evaluated together in SIMD lanes.
+
+An :class:`Emitter` with ``lanes = 1`` emits scalar ``double`` code for one
+point; with ``lanes = W`` every tape register becomes a ``<W x double>``
+holding the same register for W points, so each instruction works on W
+points at once. Inputs are gathered lane by lane from the callers' rows (the
+caller's arrays are rows of points, array-of-structs) and outputs scattered
+back the same way; everything in between is vector code.
+
+Elementary functions are the hard part of vectorising: LLVM splits a vector
+``sin`` back into one libm call per lane. With ``vector_libm`` they call
+glibc's libmvec instead (x86-64 vector function ABI: ``_ZGVeN8v_sin`` for
+AVX-512, ``_ZGVdN4v_sin`` for AVX2), whose documented error bound is 4 ulp;
+functions libmvec lacks, or all of them without it, are called lane by lane
+from the scalar C library, which gives exactly the scalar results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from llvmlite import ir
+
+from symjac.ops import INFO, Op
+
+DOUBLE = ir.DoubleType()
+BOOL = ir.IntType(1)
+I32 = ir.IntType(32)
+I64 = ir.IntType(64)
+PTR = ir.PointerType()
+
+_INTRINSICS = {
+    Op.SQRT: "llvm.sqrt",
+    Op.ABS: "llvm.fabs",
+    Op.FLOOR: "llvm.floor",
+    Op.CEIL: "llvm.ceil",
+    Op.MAX: "llvm.maximum",  # IEEE 754-2019: NaN-propagating, -0 < +0
+    Op.MIN: "llvm.minimum",
+}
+_ARITH = {Op.ADD: "fadd", Op.SUB: "fsub", Op.MUL: "fmul", Op.DIV: "fdiv"}
+_COMPARE = {Op.LT: "<", Op.LE: "<=", Op.EQ: "=="}
+
+#: C functions glibc's libmvec provides in vector form (glibc ≥ 2.35, x86-64)
+VECTOR_LIBM = frozenset(
+    "sin cos tan asin acos atan sinh cosh tanh asinh acosh atanh exp exp2 exp10 expm1 "
+    "log log2 log10 log1p cbrt erf erfc pow atan2 hypot".split()
+)
+#: the x86-64 vector function ABI's ISA letter for each vector width (in doubles)
+VECTOR_ISA = {2: "b", 4: "d", 8: "e"}
+
+
+def vector_symbol(name: str, lanes: int, arity: int) -> str:
+    """The libmvec symbol of C function ``name`` on ``lanes`` doubles.
+
+    >>> vector_symbol("sin", 8, 1), vector_symbol("pow", 4, 2)
+    ('_ZGVeN8v_sin', '_ZGVdN4vv_pow')
+    """
+    return f"_ZGV{VECTOR_ISA[lanes]}N{lanes}{'v' * arity}_{name}"
+
+
+Rows = Sequence[ir.Value]  # one row pointer per lane
+
+
+class Emitter:
+    """Emits tape instructions for ``lanes`` points at once; shared by a module's kernels."""
+
+    def __init__(
+        self, module: ir.Module, fastmath: bool, lanes: int = 1, vector_libm: bool = False
+    ):
+        if lanes < 1:
+            raise ValueError(f"lanes must be positive, not {lanes}")
+        if vector_libm and lanes not in VECTOR_ISA:
+            raise ValueError(f"libmvec has no {lanes}-lane functions")
+        self.module = module
+        self.lanes = lanes
+        self.vector_libm = vector_libm
+        self.flags: tuple[str, ...] = ("fast",) if fastmath else ()
+        self.ty: ir.Type = DOUBLE if lanes == 1 else ir.VectorType(DOUBLE, lanes)
+        self.bool_ty: ir.Type = BOOL if lanes == 1 else ir.VectorType(BOOL, lanes)
+        self._functions: dict[str, ir.Function] = {}
+
+    # -- values ---------------------------------------------------------------------------
+
+    def const(self, value: float) -> ir.Constant:
+        if self.lanes == 1:
+            return ir.Constant(DOUBLE, value)
+        return ir.Constant(self.ty, [value] * self.lanes)
+
+    def bool_const(self, value: bool) -> ir.Constant:
+        if self.lanes == 1:
+            return ir.Constant(BOOL, int(value))
+        return ir.Constant(self.bool_ty, [int(value)] * self.lanes)
+
+    def lane(self, b: ir.IRBuilder, value: ir.Value, lane: int) -> ir.Value:
+        return value if self.lanes == 1 else b.extract_element(value, ir.Constant(I32, lane))
+
+    def pack(self, b: ir.IRBuilder, scalars: Sequence[ir.Value]) -> ir.Value:
+        if self.lanes == 1:
+            return scalars[0]
+        vector: ir.Value = ir.Constant(self.ty, ir.Undefined)
+        for lane, s in enumerate(scalars):
+            vector = b.insert_element(vector, s, ir.Constant(I32, lane))
+        return vector
+
+    def load(self, b: ir.IRBuilder, rows: Rows, index: ir.Value) -> ir.Value:
+        """``row[index]`` of every lane's row, as one value."""
+        return self.pack(b, [b.load(element_at(b, row, index), typ=DOUBLE) for row in rows])
+
+    def store(self, b: ir.IRBuilder, value: ir.Value, rows: Rows, index: ir.Value) -> None:
+        """``row[index] = value`` in every lane's row."""
+        for lane, row in enumerate(rows):
+            b.store(self.lane(b, value, lane), element_at(b, row, index))
+
+    def spill(self, b: ir.IRBuilder, value: ir.Value, base: ir.Value, slot: int, boolean: bool):
+        """Store a register in slot ``slot`` of a scratch buffer (``lanes`` doubles per slot)."""
+        if boolean:  # truth values travel through memory as 0.0 / 1.0
+            value = b.uitofp(value, self.ty)
+        b.store(value, self._slot(b, base, slot), align=8)
+
+    def unspill(self, b: ir.IRBuilder, base: ir.Value, slot: int, boolean: bool) -> ir.Value:
+        value = b.load(self._slot(b, base, slot), typ=self.ty, align=8)
+        if boolean:
+            value = b.fcmp_unordered("!=", value, self.const(0.0))
+        return value
+
+    def _slot(self, b: ir.IRBuilder, base: ir.Value, slot: int) -> ir.Value:
+        return element_at(b, base, ir.Constant(I64, slot * self.lanes))
+
+    # -- instructions ---------------------------------------------------------------------
+
+    def instruction(
+        self,
+        b: ir.IRBuilder,
+        op: Op,
+        vals: Sequence[ir.Value],
+        attr: object,
+        rows: tuple[Rows, Rows],
+    ) -> ir.Value:
+        """Register value of ``op`` applied to ``vals``; leaves read ``rows`` (x rows, p rows)."""
+        f = self.flags
+        if op is Op.CONST:
+            return self.const(attr)  # type: ignore[arg-type]
+        if op is Op.BOOL:
+            return self.bool_const(bool(attr))
+        if op is Op.VAR or op is Op.PARAM:
+            return self.load(b, rows[0] if op is Op.VAR else rows[1], ir.Constant(I64, attr))
+        if op in _ARITH:
+            return getattr(b, _ARITH[op])(vals[0], vals[1], flags=f)
+        if op is Op.NEG:
+            return b.fneg(vals[0], flags=f)
+        if op is Op.POWI:
+            return self.powi(b, vals[0], int(attr))  # type: ignore[call-overload]
+        if op in _INTRINSICS:
+            return b.call(self._intrinsic(_INTRINSICS[op], len(vals)), list(vals), fastmath=f)
+        if op in _INLINE:
+            return _INLINE[op](self, b, vals)
+        info = INFO[op]
+        if info.libm is not None:
+            return self._libm_call(b, info.libm, vals)
+        raise NotImplementedError(f"the LLVM back end has no lowering for {op.name}")
+
+    def powi(self, b: ir.IRBuilder, base: ir.Value, n: int) -> ir.Value:
+        """Square-and-multiply, the same chain as :func:`symjac.scalar.powi` (no ``__powidf2``)."""
+        result = None
+        m = abs(n)
+        while m:
+            if m & 1:
+                result = base if result is None else b.fmul(result, base, flags=self.flags)
+            m >>= 1
+            if m:
+                base = b.fmul(base, base, flags=self.flags)
+        if result is None:
+            return self.const(1.0)
+        if n < 0:
+            return b.fdiv(self.const(1.0), result, flags=self.flags)
+        return result
+
+    def _declare(self, name: str, ty: ir.Type, arity: int, pure: bool) -> ir.Function:
+        fn = self._functions.get(name)
+        if fn is None:
+            fn = ir.Function(self.module, ir.FunctionType(ty, [ty] * arity), name)
+            if pure:
+                # these only read their arguments (we never look at errno): lets LLVM CSE and hoist
+                fn.attributes.add("nounwind")
+                fn.attributes.add("readnone")
+            self._functions[name] = fn
+        return fn
+
+    def _intrinsic(self, name: str, arity: int) -> ir.Function:
+        suffix = "f64" if self.lanes == 1 else f"v{self.lanes}f64"
+        return self._declare(f"{name}.{suffix}", self.ty, arity, pure=False)
+
+    def _libm_call(self, b: ir.IRBuilder, name: str, vals: Sequence[ir.Value]) -> ir.Value:
+        arity = len(vals)
+        if self.lanes == 1:
+            return b.call(self._declare(name, DOUBLE, arity, True), list(vals), fastmath=self.flags)
+        if self.vector_libm and name in VECTOR_LIBM:
+            fn = self._declare(vector_symbol(name, self.lanes, arity), self.ty, arity, True)
+            return b.call(fn, list(vals), fastmath=self.flags)
+        scalar = self._declare(name, DOUBLE, arity, True)
+        lanes = [
+            b.call(scalar, [self.lane(b, v, lane) for v in vals], fastmath=self.flags)
+            for lane in range(self.lanes)
+        ]
+        return self.pack(b, lanes)
+
+
+def element_at(b: ir.IRBuilder, base: ir.Value, index: ir.Value) -> ir.Value:
+    return b.gep(base, [index], source_etype=DOUBLE, inbounds=True)
+
+
+def _cmp(b: ir.IRBuilder, op: str, a: ir.Value, c: ir.Value) -> ir.Value:
+    return b.fcmp_ordered(op, a, c)
+
+
+def _sign(e: Emitter, b: ir.IRBuilder, vals: Sequence[ir.Value]) -> ir.Value:
+    (x,) = vals
+    zero = e.const(0.0)
+    # ±0 and NaN pass through unchanged
+    inner = b.select(_cmp(b, "<", x, zero), e.const(-1.0), x)
+    return b.select(_cmp(b, ">", x, zero), e.const(1.0), inner)
+
+
+def _heaviside(e: Emitter, b: ir.IRBuilder, vals: Sequence[ir.Value]) -> ir.Value:
+    x, h0 = vals
+    zero = e.const(0.0)
+    at_zero = b.select(_cmp(b, "==", x, zero), h0, x)  # NaN stays NaN
+    below = b.select(_cmp(b, "<", x, zero), zero, at_zero)
+    return b.select(_cmp(b, ">", x, zero), e.const(1.0), below)
+
+
+_INLINE: dict[Op, Callable[[Emitter, ir.IRBuilder, Sequence[ir.Value]], ir.Value]] = {
+    Op.SIGN: _sign,
+    Op.HEAVISIDE: _heaviside,
+    **{op: (lambda s: lambda e, b, v: _cmp(b, s, v[0], v[1]))(sym) for op, sym in _COMPARE.items()},
+    Op.NE: lambda e, b, v: b.fcmp_unordered("!=", v[0], v[1]),  # true for NaN, as in C
+    Op.AND: lambda e, b, v: b.and_(v[0], v[1]),
+    Op.OR: lambda e, b, v: b.or_(v[0], v[1]),
+    Op.NOT: lambda e, b, v: b.not_(v[0]),
+    Op.SELECT: lambda e, b, v: b.select(v[0], v[1], v[2]),
+}
