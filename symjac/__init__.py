@@ -26,6 +26,7 @@ _API = {
     "CompiledJacobian": "runtime",
     "CompiledFunction": "runtime",
     "SparsityPattern": "pattern",
+    "emit": "standalone",
 }
 
 __all__ = [
@@ -34,6 +35,7 @@ __all__ = [
     "CompiledHessian",
     "CompiledJacobian",
     "SparsityPattern",
+    "emit",
     "function",
     "function_and_jacobian",
     "hessian",
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
         CompiledHessian,
         CompiledJacobian,
     )
+    from .standalone import emit
 
 
 def __getattr__(name: str) -> Any:

@@ -1,0 +1,407 @@
+"""C99 printer over the tape: the same kernels as the JIT, as ``NAME.c`` + ``NAME.h``.
+
+Each tape becomes one ``static`` function that evaluates one point in straight-line
+code — one C statement per instruction, register ``k`` in a local ``r<k>`` — and
+stores output ``k`` at ``out[pos[k]]``. Each kernel is the JIT's batched entry point
+around it, with the same ABI (see :mod:`.lower`)::
+
+    void NAME_values(const double *x, const double *p, double *out, int64_t n,
+                     int64_t p_stride, double *work);
+
+Every op means exactly what :mod:`.emitter` lowers it to (docs/semantics.md):
+IEEE arithmetic, ``POWI`` by the same square-and-multiply chain, libm for the
+elementary functions, ``llvm.maximum``/``minimum`` semantics for max/min (NaN if
+either argument is NaN, −0 < +0), ordered comparisons except ``!=``. One statement
+per instruction also means no contraction into FMA under C's default
+``FP_CONTRACT`` rules. Constants are hexadecimal float literals (exact).
+
+Only ``<math.h>``, ``<stdint.h>`` and ``<stddef.h>`` are needed; the only
+external symbols are the kernels and the pattern arrays, all prefixed ``NAME_``.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from symjac.ops import INFO, LEAVES, Op, is_bool
+from symjac.tape import KernelSpec, Tape
+
+from .artefact import Artefact
+
+_ARITH = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.DIV: "/"}
+_COMPARE = {Op.LT: "<", Op.LE: "<=", Op.EQ: "==", Op.NE: "!="}
+_LOGIC = {Op.AND: "&", Op.OR: "|"}
+
+#: IEEE 754-2019 maximum/minimum, as LLVM's llvm.maximum/llvm.minimum (the JIT's lowering)
+_HELPERS = {
+    Op.MAX: (
+        "maximum",
+        "/* IEEE 754-2019 maximum (as LLVM's llvm.maximum): NaN if either argument is NaN,\n"
+        "   and +0 > -0. C's fmax would ignore a NaN. */\n"
+        "static double {prefix}_maximum(double a, double b)\n"
+        "{{\n"
+        "    if (isnan(a) || isnan(b)) return a + b;\n"
+        "    if (a == b) return signbit(a) ? b : a;\n"
+        "    return a > b ? a : b;\n"
+        "}}\n",
+    ),
+    Op.MIN: (
+        "minimum",
+        "/* IEEE 754-2019 minimum (as LLVM's llvm.minimum): NaN if either argument is NaN,\n"
+        "   and -0 < +0. */\n"
+        "static double {prefix}_minimum(double a, double b)\n"
+        "{{\n"
+        "    if (isnan(a) || isnan(b)) return a + b;\n"
+        "    if (a == b) return signbit(a) ? a : b;\n"
+        "    return a < b ? a : b;\n"
+        "}}\n",
+    ),
+}
+
+
+def c_double(value: float) -> str:
+    """An exact C99 literal for a double: a hexadecimal float, or a ``<math.h>`` macro.
+
+    >>> c_double(3.0), c_double(-0.0), c_double(0.1)
+    ('0x1.8000000000000p+1', '-0x0.0p+0', '0x1.999999999999ap-4')
+    >>> c_double(float("-inf")), c_double(float("nan"))
+    ('(-INFINITY)', 'NAN')
+    """
+    if math.isnan(value):
+        return "(-NAN)" if math.copysign(1.0, value) < 0 else "NAN"
+    if math.isinf(value):
+        return "INFINITY" if value > 0 else "(-INFINITY)"
+    return float.hex(value)
+
+
+def _reg(r: int) -> str:
+    return f"r{r}"
+
+
+def _powi(r: int, base: str, n: int) -> list[str]:
+    """Statements computing ``r<r> = base**n``: the chain of :meth:`.emitter.Emitter.powi`."""
+    lines: list[str] = []
+    result: str | None = None
+    m, temps = abs(n), 0
+
+    def temp(expr: str) -> str:
+        nonlocal temps
+        name = f"t{r}_{temps}"
+        temps += 1
+        lines.append(f"    const double {name} = {expr};")
+        return name
+
+    while m:
+        if m & 1:
+            result = base if result is None else temp(f"{result} * {base}")
+        m >>= 1
+        if m:
+            base = temp(f"{base} * {base}")
+    if result is None:
+        value = "1.0"
+    elif n < 0:
+        value = f"1.0 / {result}"
+    else:
+        value = result
+    lines.append(f"    const double {_reg(r)} = {value};")
+    return lines
+
+
+def _expression(prefix: str, op: Op, a: Sequence[str], attr: object) -> str:
+    """The C expression of one instruction (not ``POWI``) over argument registers ``a``."""
+    if op is Op.CONST:
+        return c_double(float(attr))  # type: ignore[arg-type]
+    if op is Op.BOOL:
+        return "1" if attr else "0"
+    if op is Op.VAR:
+        return f"x[{int(attr)}]"  # type: ignore[call-overload]
+    if op is Op.PARAM:
+        return f"p[{int(attr)}]"  # type: ignore[call-overload]
+    if op in _ARITH:
+        return f"{a[0]} {_ARITH[op]} {a[1]}"
+    if op is Op.NEG:
+        return f"-{a[0]}"
+    if op in _COMPARE:  # C's < <= == are false for NaN and != is true, as the JIT's fcmp
+        return f"{a[0]} {_COMPARE[op]} {a[1]}"
+    if op in _LOGIC:
+        return f"{a[0]} {_LOGIC[op]} {a[1]}"
+    if op is Op.NOT:
+        return f"!{a[0]}"
+    if op is Op.SELECT:
+        return f"{a[0]} ? {a[1]} : {a[2]}"
+    if op is Op.SIGN:  # ±0 and NaN pass through unchanged
+        return f"({a[0]} > 0.0) ? 1.0 : (({a[0]} < 0.0) ? -1.0 : {a[0]})"
+    if op is Op.HEAVISIDE:  # 1 above 0, 0 below, the given value at ±0, NaN for NaN
+        x, h0 = a
+        return f"({x} > 0.0) ? 1.0 : (({x} < 0.0) ? 0.0 : (({x} == 0.0) ? {h0} : {x}))"
+    if op in _HELPERS:
+        return f"{prefix}_{_HELPERS[op][0]}({', '.join(a)})"
+    libm = INFO[op].libm
+    if libm is not None:
+        return f"{libm}({', '.join(a)})"
+    raise NotImplementedError(f"the C back end has no translation for {op.name}")
+
+
+def supported(op: Op) -> bool:
+    """Whether the C printer translates ``op`` (every op a back end must implement).
+
+    >>> all(supported(op) for op in Op if op not in (Op.LOGGAMMA, Op.DIGAMMA, Op.ACOT))
+    True
+    """
+    if op is Op.POWI:
+        return True
+    try:
+        _expression("f", op, ["a", "b", "c"][: INFO[op].arity], 1.0)
+    except NotImplementedError:
+        return False
+    return True
+
+
+#: instructions per chunk function: C compilers are superlinear in the size of a function
+#: (gcc -O2 on one 40 000-statement function: 97 s; chunked: linear), as LLVM is (see lower.py)
+CHUNK_SIZE = 256
+#: scratch for registers that cross chunks lives on the kernel's stack up to this many doubles
+#: (as in lower.py); beyond, the caller passes ``work`` of ``NAME_<KERNEL>_WORK`` doubles
+STACK_WORK = 4096
+
+
+@dataclass
+class TapeCode:
+    """A tape as C: chunk functions run in order, and the scratch doubles they share."""
+
+    code: str
+    chunks: list[str]
+    scratch: int
+
+
+def _chunks(tape: Tape, chunk_size: int) -> list[list[int]]:
+    """Consecutive computed registers, ``chunk_size`` at a time (leaves are re-read locally)."""
+    computed = [r for r, op in enumerate(tape.ops) if op not in LEAVES]
+    return [computed[i : i + chunk_size] for i in range(0, len(computed), chunk_size)] or [[]]
+
+
+def tape_code(prefix: str, tag: str, tape: Tape, chunk_size: int = CHUNK_SIZE) -> TapeCode:
+    """``static`` C functions evaluating ``tape`` at one point and storing output ``k`` at
+    ``out[pos[k]]``.
+
+    Registers live in C locals; one used by a later chunk is also kept in slot ``w[s]``
+    of the scratch array (truth values as 0.0/1.0). Leaves are re-read in each chunk.
+    """
+    chunks = _chunks(tape, chunk_size)
+    owner = {r: c for c, chunk in enumerate(chunks) for r in chunk}
+    slots: dict[int, int] = {}
+    stores: list[list[int]] = [[] for _ in chunks]
+    for k, r in enumerate(tape.outputs):  # an output is stored where it is computed
+        stores[owner.get(r, 0)].append(k)
+    for c, chunk in enumerate(chunks):
+        for r in chunk:
+            for q in tape.args[r]:
+                if owner.get(q, c) != c and q not in slots:
+                    slots[q] = len(slots)
+    names = [f"{prefix}_{tag}_{c}" for c in range(len(chunks))]
+    # called once per point in order; inlining them back would undo the split
+    attribute = f"{prefix.upper()}_NOINLINE " if len(chunks) > 1 else ""
+    code = []
+    for c, chunk in enumerate(chunks):
+        lines = [
+            f"static {attribute}void {names[c]}(const double *x, const double *p, double *w,",
+            f"{' ' * (len(names[c]) + 13 + len(attribute))}double *out, const int64_t *pos)",
+            "{",
+            "    (void)x; (void)p; (void)w; (void)out; (void)pos;",
+        ]
+        local: set[int] = set()
+        value = functools.partial(_value, prefix, tape, slots, local, lines)
+        for r in chunk:
+            op, attr = tape.ops[r], tape.attrs[r]
+            a = [value(q) for q in tape.args[r]]
+            if op is Op.POWI:
+                lines.extend(_powi(r, a[0], int(attr)))  # type: ignore[call-overload]
+            else:
+                ctype = "int" if is_bool(op) else "double"
+                lines.append(f"    const {ctype} {_reg(r)} = {_expression(prefix, op, a, attr)};")
+            local.add(r)
+            if r in slots:
+                lines.append(f"    w[{slots[r]}] = {_as_double(tape, r, _reg(r))};")
+        for k in stores[c]:
+            r = tape.outputs[k]
+            lines.append(f"    out[pos[{k}]] = {_as_double(tape, r, value(r))};")
+        lines.append("}")
+        code.append("\n".join(lines) + "\n")
+    return TapeCode("\n".join(code), names, len(slots))
+
+
+def _value(
+    prefix: str, tape: Tape, slots: dict[int, int], local: set[int], lines: list[str], r: int
+) -> str:
+    """Register ``r`` inside the current chunk: a local, a leaf read here, or a scratch slot."""
+    if r in local:
+        return _reg(r)
+    op = tape.ops[r]
+    if op in LEAVES:
+        local.add(r)
+        ctype = "int" if is_bool(op) else "double"
+        lines.append(f"    const {ctype} {_reg(r)} = {_expression(prefix, op, (), tape.attrs[r])};")
+        return _reg(r)
+    # computed by an earlier chunk
+    return f"(w[{slots[r]}] != 0.0)" if is_bool(op) else f"w[{slots[r]}]"
+
+
+def _as_double(tape: Tape, r: int, expr: str) -> str:
+    return f"({expr} ? 1.0 : 0.0)" if is_bool(tape.ops[r]) else expr
+
+
+def _array(ctype: str, name: str, values: Sequence[int], static: bool) -> str:
+    """A const C array; an empty one gets one dummy element (ISO C has no empty arrays)."""
+    items = list(values) or [0]
+    body = ",\n".join(
+        "    " + ", ".join(str(v) for v in items[i : i + 12]) for i in range(0, len(items), 12)
+    )
+    storage = "static const" if static else "const"
+    return f"{storage} {ctype} {name}[{len(items)}] = {{\n{body}\n}};\n"
+
+
+def _kernel(art: Artefact, spec: KernelSpec, body: TapeCode) -> str:
+    symbol = art.symbol(spec)
+    tape = spec.tape
+    p_row = "p + i * p_stride" if tape.n_params else "p"
+    lines = [
+        f"void {symbol}(const double *x, const double *p, double *out, int64_t n,",
+        f"{' ' * (len(symbol) + 6)}int64_t p_stride, double *work)",
+        "{",
+        "    int64_t i;",
+    ]
+    if 0 < body.scratch <= STACK_WORK:
+        lines += [f"    double w[{body.scratch}];", "    (void)work;"]
+    else:  # no scratch needed, or the caller's (NAME_<KERNEL>_WORK doubles)
+        lines.append("    double *w = work;")
+    if not tape.n_params:
+        lines.append("    (void)p_stride;")
+    lines.append("    for (i = 0; i < n; ++i) {")
+    lines.append(f"        const double *xi = x + i * {tape.n_vars};")
+    lines.append(f"        const double *pi = {p_row};")
+    lines.append(f"        double *row = out + i * {spec.width};")
+    if len(spec.positions) < spec.width:  # structural zeros: every entry of the row is written
+        lines.append("        int64_t k;")
+        lines.append(f"        for (k = 0; k < {spec.width}; ++k) row[k] = 0.0;")
+    for chunk in body.chunks:
+        lines.append(f"        {chunk}(xi, pi, w, row, {symbol}_positions);")
+    lines.append("    }")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def work_size(body: TapeCode) -> int:
+    """Doubles of ``work`` the caller must pass (0: the kernel's stack is enough)."""
+    return body.scratch if body.scratch > STACK_WORK else 0
+
+
+def _comment(art: Artefact, what: str) -> str:
+    lines = [f"Generated by symjac.emit (target {what}); do not edit.", "", *art.describe()]
+    return "/*\n" + "".join(f" * {line}\n".replace(" \n", "\n") for line in lines) + " */\n"
+
+
+def _constants(art: Artefact) -> list[tuple[str, int]]:
+    """``#define``d sizes: ``NAME_N_VARS``, ``NAME_M``, ``NAME_NNZ``; per kernel, the row
+    width and the doubles of ``work`` it needs."""
+    upper = art.name.upper()
+    consts = [(f"{upper}_N_VARS", len(art.inputs)), (f"{upper}_N_PARAMS", len(art.params))]
+    consts.append((f"{upper}_M", art.shape[0]))
+    if art.kind != "function":
+        consts.append((f"{upper}_N", art.shape[1]))
+        consts.append((f"{upper}_NNZ", art.nnz))
+    bodies = _bodies(art)
+    for spec in art.specs:
+        consts.append((f"{art.symbol(spec).upper()}_WIDTH", spec.width))
+        consts.append((f"{art.symbol(spec).upper()}_WORK", work_size(bodies[id(spec.tape)])))
+    return consts
+
+
+def _pattern_arrays(art: Artefact) -> list[tuple[str, Sequence[int]]]:
+    if art.kind == "function":
+        return []
+    return [
+        (f"{art.name}_rows", art.rows),
+        (f"{art.name}_cols", art.cols),
+        (f"{art.name}_indptr", art.indptr),
+        (f"{art.name}_indices", art.cols),
+    ]
+
+
+def c_header(art: Artefact) -> str:
+    """``NAME.h``: sizes, pattern arrays and kernel prototypes."""
+    guard = f"SYMJAC_{art.name.upper()}_H"
+    out = [_comment(art, '"c"'), f"#ifndef {guard}\n#define {guard}\n\n#include <stdint.h>\n"]
+    out.append("".join(f"#define {name} {value}\n" for name, value in _constants(art)))
+    out.append('\n#ifdef __cplusplus\nextern "C" {\n#endif\n\n')
+    if art.kind != "function":
+        out.append(
+            "/* the sparsity pattern, row-major (CSR); an empty pattern has one dummy element */\n"
+        )
+        for name, values in _pattern_arrays(art):
+            out.append(f"extern const int64_t {name}[{max(len(values), 1)}];\n")
+        out.append("\n")
+    out.append(
+        "/* point i reads x[i*N_VARS ...] and p[i*p_stride ...] (p_stride 0: shared\n"
+        "   parameters) and writes row i of out, every entry of it; out must not overlap\n"
+        "   x or p; work: NULL when the kernel's _WORK is 0, else that many doubles */\n"
+    )
+    for spec in art.specs:
+        out.append(
+            f"void {art.symbol(spec)}(const double *x, const double *p, double *out, int64_t n,\n"
+            f"    int64_t p_stride, double *work);\n"
+        )
+    out.append(f"\n#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */\n")
+    return "".join(out)
+
+
+def c_source(art: Artefact) -> str:
+    """``NAME.c``: the kernels; needs only ``<math.h>``, ``<stdint.h>`` and ``<stddef.h>``."""
+    out = [
+        _comment(art, '"c"'),
+        f'#include <math.h>\n#include <stdint.h>\n#include "{art.name}.h"\n\n',
+    ]
+    for name, values in _pattern_arrays(art):
+        out.append(_array("int64_t", name, values, static=False))
+    used = {op for spec in art.specs for op in spec.tape.ops}
+    for op, (_, template) in _HELPERS.items():
+        if op in used:
+            out.append("\n" + template.format(prefix=art.name))
+    bodies = _bodies(art)
+    if any(len(body.chunks) > 1 for body in bodies.values()):
+        out.append(_NOINLINE.format(upper=art.name.upper()))
+    emitted: set[int] = set()
+    for spec in art.specs:
+        body = bodies[id(spec.tape)]
+        if id(spec.tape) not in emitted:  # specs sharing a tape share its functions
+            emitted.add(id(spec.tape))
+            out.append("\n" + body.code)
+        out.append("\n" + _array("int64_t", f"{art.symbol(spec)}_positions", spec.positions, True))
+        out.append("\n" + _kernel(art, spec, body))
+    return "".join(out)
+
+
+def _bodies(art: Artefact) -> dict[int, TapeCode]:
+    """The C of each distinct tape of the artefact, by ``id`` of the tape."""
+    bodies: dict[int, TapeCode] = {}
+    for spec in art.specs:
+        if id(spec.tape) not in bodies:
+            tag = f"tape{len(bodies)}"
+            bodies[id(spec.tape)] = tape_code(art.name, tag, spec.tape, CHUNK_SIZE)
+    return bodies
+
+
+_NOINLINE = """
+#if defined(__GNUC__) || defined(__clang__)
+#define {upper}_NOINLINE __attribute__((noinline))
+#elif defined(_MSC_VER)
+#define {upper}_NOINLINE __declspec(noinline)
+#else
+#define {upper}_NOINLINE
+#endif
+"""
+
+#: what the C target writes: file name suffix → printer
+C_FILES: dict[str, Callable[[Artefact], str]] = {".h": c_header, ".c": c_source}

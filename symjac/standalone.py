@@ -1,0 +1,114 @@
+"""Standalone code: write a compiled object's kernels out as C, LLVM IR, object code, ...
+
+:func:`emit` takes the kernel specs the object was compiled from
+(``obj._kernels.specs``, the same tapes the JIT lowered) and hands them to a
+back end in :mod:`symjac.codegen`: one IR, many targets, no second symbolic
+path. This module is the only part that knows SymPy symbols: it turns them
+into plain names (used in comments and metadata only) and builds the
+:class:`~symjac.codegen.artefact.Artefact` every back end takes.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .codegen.artefact import Artefact, check_name
+from .codegen.emit_c import C_FILES
+from .runtime import (
+    CompiledFunction,
+    CompiledFunctionAndJacobian,
+    CompiledHessian,
+    CompiledJacobian,
+)
+
+#: the compiled classes emit accepts, most specific first, and the kind each one is
+_KINDS: tuple[tuple[type, str], ...] = (
+    (CompiledHessian, "hessian"),
+    (CompiledFunctionAndJacobian, "function_and_jacobian"),
+    (CompiledJacobian, "jacobian"),
+    (CompiledFunction, "function"),
+)
+
+
+def artefact(obj: Any, name: str) -> Artefact:
+    """The :class:`Artefact` describing compiled object ``obj`` under the symbol prefix ``name``.
+
+    >>> import sympy as sp, symjac
+    >>> x, a = sp.symbols("x a")
+    >>> art = artefact(symjac.jacobian([a * x**2], [x], [a]), "demo")
+    >>> art.kind, art.shape, art.inputs, art.params, [art.symbol(s) for s in art.specs]
+    ('jacobian', (1, 1), ('x',), ('a',), ['demo_values', 'demo_dense'])
+    """
+    check_name(name)
+    kind = next((k for cls, k in _KINDS if isinstance(obj, cls)), None)
+    if kind is None:
+        raise TypeError(
+            "emit takes an object compiled by symjac.jacobian, function, function_and_jacobian "
+            f"or hessian, not {type(obj).__name__}"
+        )
+    kernels = obj._kernels
+    if not kernels.specs:
+        raise ValueError("this compiled object does not carry its kernel specs")
+    build = getattr(kernels, "build", kernels)  # the build options, if grouped
+    pattern = getattr(obj, "pattern", None)
+    return Artefact(
+        name=name,
+        kind=kind,
+        specs=tuple(kernels.specs),
+        inputs=tuple(str(s) for s in obj.wrt),
+        params=tuple(str(s) for s in obj.params),
+        shape=tuple(obj.shape),
+        rows=() if pattern is None else tuple(int(r) for r in pattern.rows),
+        cols=() if pattern is None else tuple(int(c) for c in pattern.cols),
+        fastmath=bool(build.fastmath),
+        opt_level=int(build.opt_level),
+    )
+
+
+def _write(path: Path, content: str | bytes) -> Path:
+    data = content.encode("utf-8") if isinstance(content, str) else content
+    path.write_bytes(data)  # bytes: no platform newline translation, identical everywhere
+    return path
+
+
+def _emit_c(art: Artefact, directory: Path, options: dict[str, Any]) -> list[Path]:
+    return [_write(directory / f"{art.name}{suffix}", fn(art)) for suffix, fn in C_FILES.items()]
+
+
+_TARGETS: dict[str, Callable[[Artefact, Path, dict[str, Any]], list[Path]]] = {
+    "c": _emit_c,
+}
+#: the targets :func:`emit` writes
+TARGETS = tuple(_TARGETS)
+
+
+def emit(
+    obj: Any,
+    directory: str | os.PathLike[str],
+    name: str,
+    target: str = "c",
+) -> list[Path]:
+    """Write the kernels of ``obj`` to ``directory`` as standalone code; returns the paths.
+
+    ``name`` prefixes every exported symbol (``NAME_values``, ``NAME_dense``,
+    ``NAME_function``) and must be a C identifier. ``target``:
+
+    * ``"c"``: ``NAME.c`` and ``NAME.h``, C99 needing only ``<math.h>``; the kernels
+      have the JIT's batched ABI (docs/emit.md).
+
+    >>> import tempfile, sympy as sp, symjac
+    >>> x, y = sp.symbols("x y")
+    >>> jac = symjac.jacobian([x * y, sp.sin(x)], [x, y])
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     [p.name for p in emit(jac, d, "demo", target="c")]
+    ['demo.h', 'demo.c']
+    """
+    art = artefact(obj, name)
+    if not isinstance(target, str) or target not in _TARGETS:
+        raise ValueError(f"target must be one of {sorted(_TARGETS)}, not {target!r}")
+    path = Path(directory)
+    path.mkdir(parents=True, exist_ok=True)
+    return _TARGETS[target](art, path, {})

@@ -1,0 +1,369 @@
+"""Standalone code (``symjac.emit``): every target against the JIT kernels it was written from.
+
+The emitted kernels are built from the same tapes as the JIT, so on the same
+libm they must agree with the scalar LLVM lowering of those tapes **bit for bit**
+(``scalar_reference``), at ordinary points and at ±0, ±inf and NaN; against the
+compiled object itself (which may run SIMD lanes with a vector libm) they must
+agree to the test suite's usual precision. Every op the back ends implement is
+exercised: the function lists of ``test_functions.py`` cover all but ``BOOL`` and
+``NOT``, which a hand-built tape covers.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+import shutil
+import subprocess
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+import sympy as sp
+from reference import SympyReference, assert_precise_equal, assert_same_float
+from symjac.codegen import JitModule, lower
+from symjac.codegen.artefact import Artefact, comment_safe
+from symjac.codegen.emit_c import supported
+from test_functions import (
+    ARITHMETIC,
+    ATAN2,
+    HEAVISIDE_PARAM,
+    HEAVISIDE_VARIABLE_H0,
+    MAX_MIN,
+    PIECEWISE_CHAIN,
+    PIECEWISE_LOGIC,
+    POWERS,
+    SPECIAL,
+    UNARY,
+    X,
+    Y,
+    x,
+)
+
+import symjac
+from symjac.graph import Graph
+from symjac.ops import COMPOSITE, Op
+from symjac.standalone import artefact, emit
+from symjac.tape import KernelSpec, Tape
+
+CC = shutil.which("cc") or shutil.which("gcc")
+needs_cc = pytest.mark.skipif(CC is None, reason="no C compiler (cc or gcc) on PATH")
+#: the emitted C must compile warning-free under these
+STRICT = ["-std=c99", "-O2", "-Wall", "-Wextra", "-Werror", "-pedantic"]
+
+inf, nan = math.inf, math.nan
+#: special values every kernel is also evaluated at
+SPECIALS = (0.0, -0.0, inf, -inf, nan, 1.0, -1.0, 5e-324, 1e308)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def build_c(directory: Path, names: Sequence[str]) -> ctypes.CDLL:
+    """Compile emitted ``NAME.c`` files with the strict flags into one library and load it."""
+    assert CC is not None
+    lib = directory / "libtest_emit.so"
+    sources = [str(directory / f"{name}.c") for name in names]
+    subprocess.run(
+        [CC, *STRICT, "-fPIC", "-shared", "-o", str(lib), *sources, "-lm"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return ctypes.CDLL(str(lib))
+
+
+def run_kernel(fn, width: int, pts, p=None, work: int = 0) -> np.ndarray:
+    """Call a kernel with the batched ABI over points ``pts`` (N, n); shared parameters ``p``."""
+    pts = np.ascontiguousarray(pts, dtype=np.float64)
+    n = pts.shape[0]
+    out = np.full((n, width), -123.0)  # garbage: every entry must be overwritten
+    params = None if p is None else np.ascontiguousarray(p, dtype=np.float64)
+    scratch = np.empty(max(work, 1))
+    fn(
+        ctypes.c_void_p(pts.ctypes.data),
+        ctypes.c_void_p(None if params is None else params.ctypes.data),
+        ctypes.c_void_p(out.ctypes.data),
+        ctypes.c_int64(n),
+        ctypes.c_int64(0),
+        ctypes.c_void_p(scratch.ctypes.data),
+    )
+    return out
+
+
+def scalar_reference(specs: Sequence[KernelSpec]):
+    """The tapes lowered by ``codegen.lower`` with its scalar defaults and JIT-compiled."""
+    lowered = lower(specs)
+    jit = JitModule(lowered.module)
+    return {s.name: (jit.kernel(s.name), lowered.work_sizes[s.name]) for s in specs}, jit
+
+
+def check_against_jit(lib: ctypes.CDLL, art: Artefact, pts, p=None, obj=None) -> None:
+    """Emitted kernels equal the scalar JIT bit for bit (and ``obj`` to the usual precision)."""
+    ref, _keep = scalar_reference(art.specs)
+    for spec in art.specs:
+        got = run_kernel(getattr(lib, art.symbol(spec)), spec.width, pts, p)
+        fn, work = ref[spec.name]
+        want = run_kernel(fn, spec.width, pts, p, work)
+        assert_same_float(got, want, f"({art.symbol(spec)})")
+        if obj is not None:
+            via_object = object_rows(obj, spec.name, pts, p)
+            assert_precise_equal(got, via_object, f"({art.symbol(spec)} vs the compiled object)")
+
+
+def object_rows(obj, kernel: str, pts, p=None) -> np.ndarray:
+    """What kernel ``kernel`` of ``obj`` writes, computed through the object's public methods."""
+    n = len(pts)
+    if kernel == "function":
+        return obj(pts, p)
+    if kernel == "values":
+        values = obj.values(pts, p)
+        return np.concatenate(values, axis=-1) if isinstance(values, tuple) else values
+    if isinstance(obj, symjac.CompiledFunctionAndJacobian):
+        f, jac = obj(pts, p)
+        return np.concatenate([f, jac.reshape(n, -1)], axis=-1)
+    return obj.dense(pts, p).reshape(n, -1)
+
+
+def grid(points: Sequence[Sequence[float]], n: int) -> np.ndarray:
+    """The given points plus every special value in every coordinate."""
+    extra = [[v] * n for v in SPECIALS]
+    extra += [[v if k == j else 0.5 for k in range(n)] for v in SPECIALS for j in range(n)]
+    return np.array([*map(list, points), *extra], dtype=np.float64)
+
+
+# -- C: every op against the JIT -------------------------------------------------------------
+
+
+def test_every_backend_op_has_a_c_translation() -> None:
+    for op in Op:
+        assert supported(op) is (op not in COMPOSITE), op.name
+
+
+@needs_cc
+def test_c_unary_functions_match_the_jit_bit_for_bit(tmp_path: Path) -> None:
+    f = symjac.function([case.expr for case in UNARY], [x])
+    jac = symjac.jacobian([case.expr for case in UNARY if case.differentiable], [x])
+    emit(f, tmp_path, "unary_f")
+    emit(jac, tmp_path, "unary_j")
+    lib = build_c(tmp_path, ["unary_f", "unary_j"])
+    values = sorted({*SPECIALS, *(pt for case in UNARY for pt in case.points)})
+    values += sorted({s[1] for s in SPECIAL})
+    pts = np.array(values).reshape(-1, 1)
+    check_against_jit(lib, artefact(f, "unary_f"), pts, obj=f)
+    check_against_jit(lib, artefact(jac, "unary_j"), pts, obj=jac)
+
+
+PROBLEMS = [
+    ARITHMETIC,
+    POWERS,
+    ATAN2,
+    HEAVISIDE_PARAM,
+    HEAVISIDE_VARIABLE_H0,
+    PIECEWISE_CHAIN,
+    PIECEWISE_LOGIC,
+    MAX_MIN,
+]
+
+
+@needs_cc
+@pytest.mark.parametrize("prob", PROBLEMS, ids=[prob.id for prob in PROBLEMS])
+def test_c_problems_match_the_jit_bit_for_bit(tmp_path: Path, prob) -> None:
+    p = np.array(prob.pvals) if prob.params else None
+    f = symjac.function(list(prob.exprs), prob.wrt, prob.params)
+    fj = symjac.function_and_jacobian(list(prob.exprs), prob.wrt, prob.params)
+    emit(f, tmp_path, "f")
+    emit(fj, tmp_path, "fj")
+    lib = build_c(tmp_path, ["f", "fj"])
+    pts = grid(prob.points, len(prob.wrt))
+    check_against_jit(lib, artefact(f, "f"), pts, p, obj=f)
+    check_against_jit(lib, artefact(fj, "fj"), pts, p, obj=fj)
+
+
+def _logic_and_constants() -> Artefact:
+    """A hand-built tape with what SymPy input never produces: BOOL, NOT, odd constants."""
+    g = Graph(rules=False)
+    a, b = g.var(0), g.var(1)
+    lt = g.make(Op.LT, (a, b))
+    outputs = [
+        g.select(g.make(Op.NOT, (lt,)), a, b),
+        g.select(g.make(Op.AND, (g.boolean(True), g.make(Op.LE, (a, b)))), a, g.const(2.0)),
+        g.select(g.make(Op.OR, (g.boolean(False), g.make(Op.NE, (a, b)))), b, g.const(-3.0)),
+        *(g.const(c) for c in (inf, -inf, nan, -0.0, 5e-324, 1.7976931348623157e308, 0.1)),
+        *(g.powi(a, k) for k in (0, 1, -1, 2, 7, -6, 31)),
+        g.make(Op.MAX, (a, b)),
+        g.make(Op.MIN, (a, b)),
+        g.make(Op.SIGN, (a,)),
+        g.make(Op.HEAVISIDE, (a, b)),
+    ]
+    tape = Tape.from_graph(g, outputs, 2, 0)
+    width = len(outputs) + 2  # two structural zeros at the end
+    spec = KernelSpec("function", tape, width, tuple(range(len(outputs))))
+    return Artefact("logic", "function", (spec,), ("a", "b"), (), (width,))
+
+
+@needs_cc
+def test_c_logic_constants_and_powers_match_the_jit(tmp_path: Path) -> None:
+    art = _logic_and_constants()
+    from symjac.codegen.emit_c import C_FILES
+
+    for suffix, printer in C_FILES.items():
+        (tmp_path / f"logic{suffix}").write_text(printer(art))
+    lib = build_c(tmp_path, ["logic"])
+    pts = grid([(0.0, -0.0), (-0.0, 0.0), (1.5, 2.5), (2.5, 1.5), (-2.0, -2.0)], 2)
+    check_against_jit(lib, art, pts)
+    got = run_kernel(lib.logic_function, art.specs[0].width, pts)
+    assert_same_float(got[:, -2:], np.zeros((len(pts), 2)))  # structural zeros are written
+    # max(+0, -0) = +0 and min = -0 whichever comes first; NaN wins
+    assert_same_float(got[:2, 17:19], [[0.0, -0.0], [0.0, -0.0]])
+
+
+def test_c_constants_are_exact_literals() -> None:
+    art = _logic_and_constants()
+    from symjac.codegen.emit_c import c_source
+
+    text = c_source(art)
+    for literal in ("INFINITY", "(-INFINITY)", "NAN", "-0x0.0p+0", "0x0.0000000000001p-1022"):
+        assert f"= {literal};" in text
+    assert f"= {float.hex(0.1)};" in text
+
+
+def _header_define(directory: Path, name: str, define: str) -> int:
+    for line in (directory / f"{name}.h").read_text().splitlines():
+        if line.startswith(f"#define {define} "):
+            return int(line.split()[2])
+    raise AssertionError(f"{define} is not defined in {name}.h")
+
+
+@needs_cc
+@pytest.mark.parametrize("stack_work", [4096, 0], ids=["scratch-on-stack", "caller-work"])
+def test_c_tapes_split_into_chunks_match_the_jit(tmp_path: Path, monkeypatch, stack_work) -> None:
+    from symjac.codegen import emit_c
+
+    # tiny chunks: registers (truth values included) cross chunks through the scratch array
+    monkeypatch.setattr(emit_c, "CHUNK_SIZE", 5)
+    monkeypatch.setattr(emit_c, "STACK_WORK", stack_work)
+    prob = PIECEWISE_LOGIC
+    fj = symjac.function_and_jacobian(list(prob.exprs), prob.wrt)
+    emit(fj, tmp_path, "chunked")
+    text = (tmp_path / "chunked.c").read_text()
+    assert "chunked_tape0_3(" in text and "CHUNKED_NOINLINE" in text
+    lib = build_c(tmp_path, ["chunked"])
+    art = artefact(fj, "chunked")
+    pts = grid(prob.points, 2)
+    ref, _keep = scalar_reference(art.specs)
+    for spec in art.specs:
+        work = _header_define(tmp_path, "chunked", f"CHUNKED_{spec.name.upper()}_WORK")
+        assert (work > 0) is (stack_work == 0)
+        got = run_kernel(getattr(lib, art.symbol(spec)), spec.width, pts, None, work)
+        fn, jit_work = ref[spec.name]
+        assert_same_float(got, run_kernel(fn, spec.width, pts, None, jit_work))
+
+
+@needs_cc
+def test_c_jacobian_agrees_with_sympy(tmp_path: Path) -> None:
+    prob = ARITHMETIC
+    jac = symjac.jacobian(list(prob.exprs), prob.wrt, prob.params)
+    emit(jac, tmp_path, "arith")
+    lib = build_c(tmp_path, ["arith"])
+    pts, p = np.array(prob.points), np.array(prob.pvals)
+    m, n = jac.shape
+    got = run_kernel(lib.arith_dense, m * n, pts, p).reshape(-1, m, n)
+    want = SympyReference(list(prob.exprs), prob.wrt, prob.params).jacobian(pts, p)
+    assert_precise_equal(got, want)
+    values = run_kernel(lib.arith_values, jac.nnz, pts, p)
+    assert_same_float(values, got[:, jac.pattern.rows, jac.pattern.cols])
+    # the pattern arrays are the object's pattern
+    for array, want_array in [("rows", jac.pattern.rows), ("indptr", jac.pattern.indptr)]:
+        c_array = (ctypes.c_int64 * len(want_array)).in_dll(lib, f"arith_{array}")
+        assert list(c_array) == want_array.tolist()
+
+
+# -- names ------------------------------------------------------------------------------------
+
+HOSTILE = ['x);system("id");double z=(1', "a*/ int evil; /*", "b\n#error boom", "c??/", "d\\"]
+
+
+@needs_cc
+def test_c_hostile_symbol_names_stay_in_comments(tmp_path: Path) -> None:
+    syms = [sp.Symbol(name, real=True) for name in HOSTILE]
+    exprs = [syms[0] * sp.sin(syms[1]) + syms[2], syms[3] ** 2 - syms[4]]
+    jac = symjac.jacobian(exprs, syms[:4], [syms[4]])
+    emit(jac, tmp_path, "hostile")
+    lib = build_c(tmp_path, ["hostile"])  # -Werror: no comment closed early, no trigraph
+    for suffix in (".c", ".h"):
+        for line in (tmp_path / f"hostile{suffix}").read_text().splitlines():
+            if "system" in line or "evil" in line or "boom" in line:
+                assert line.startswith(" *   "), line  # inside the header comment
+    assert comment_safe(HOSTILE[1]) in (tmp_path / "hostile.c").read_text()
+    undefined = subprocess.run(
+        ["nm", "-u", str(tmp_path / "libtest_emit.so")], capture_output=True, text=True
+    ).stdout
+    assert "system" not in undefined
+    pts = np.array([[0.5, 1.0, -2.0, 3.0], [nan, 0.0, inf, -1.0]])
+    check_against_jit(lib, artefact(jac, "hostile"), pts, np.array([0.25]), obj=jac)
+
+
+@pytest.mark.parametrize(
+    "bad", ["", "1abc", "_x", "a-b", "a b", "x);system(1", "int", "class", "é", "a" * 64]
+)
+def test_emit_rejects_names_that_are_not_c_identifiers(tmp_path: Path, bad: str) -> None:
+    jac = symjac.jacobian([X * Y], [X, Y])
+    with pytest.raises(ValueError, match="name"):
+        emit(jac, tmp_path, bad)
+    assert not any(tmp_path.iterdir())
+
+
+def test_emit_rejects_bad_objects_and_targets(tmp_path: Path) -> None:
+    jac = symjac.jacobian([X * Y], [X, Y])
+    with pytest.raises(TypeError, match="compiled by symjac"):
+        emit(sp.Matrix([X]), tmp_path, "m")
+    with pytest.raises(TypeError, match="name must be a str"):
+        emit(jac, tmp_path, 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="target must be one of"):
+        emit(jac, tmp_path, "ok", target="fortran")
+
+
+# -- determinism ------------------------------------------------------------------------------
+
+_EMIT_ALL = """
+import sys, sympy as sp, symjac
+from symjac.standalone import TARGETS
+x, y, a = sp.symbols("x y a", real=True)
+exprs = [x**2 * y + sp.Max(x, a), sp.Piecewise((sp.sin(x * a), x < y), (y**-3, True)), x - y]
+objects = {
+    "jac": symjac.jacobian(exprs, [x, y], [a]),
+    "fun": symjac.function(exprs, [x, y], [a]),
+    "hes": symjac.hessian(x**3 * y + a * y**2, [x, y], [a]),
+}
+for target in TARGETS:
+    for label, obj in objects.items():
+        symjac.emit(obj, f"{sys.argv[1]}/{target}", label, target=target)
+"""
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "__pycache__" not in p.parts
+    }
+
+
+def test_emitted_files_are_byte_identical_across_runs_and_hash_seeds(tmp_path: Path) -> None:
+    from symjac.standalone import TARGETS
+
+    trees = []
+    for seed in ("0", "12345"):
+        out = tmp_path / f"seed{seed}"
+        env = {**__import__("os").environ, "PYTHONHASHSEED": seed}
+        subprocess.run(
+            [sys.executable, "-c", _EMIT_ALL, str(out)], check=True, env=env, timeout=120
+        )
+        trees.append(_tree(out))
+    assert trees[0].keys() == trees[1].keys()
+    assert {name.split("/")[0] for name in trees[0]} == set(TARGETS)
+    for name in trees[0]:
+        assert trees[0][name] == trees[1][name], f"{name} differs between runs"
