@@ -17,6 +17,7 @@ from typing import Any
 
 from .codegen.artefact import Artefact, check_name
 from .codegen.emit_c import C_FILES
+from .codegen.native import link_shared, llvm_ir, object_code, shared_suffix
 from .runtime import (
     CompiledFunction,
     CompiledFunctionAndJacobian,
@@ -78,8 +79,36 @@ def _emit_c(art: Artefact, directory: Path, options: dict[str, Any]) -> list[Pat
     return [_write(directory / f"{art.name}{suffix}", fn(art)) for suffix, fn in C_FILES.items()]
 
 
+def _emit_llvm(art: Artefact, directory: Path, options: dict[str, Any]) -> list[Path]:
+    return [_write(directory / f"{art.name}.ll", llvm_ir(art, options["triple"]))]
+
+
+def _emit_object(art: Artefact, directory: Path, options: dict[str, Any]) -> list[Path]:
+    code = object_code(art, options["triple"], options["cpu"], options["features"])
+    return [_write(directory / f"{art.name}.o", code)]
+
+
+def _shared_library(art: Artefact, directory: Path, options: dict[str, Any]) -> Path:
+    if options["triple"] is not None:
+        raise ValueError(
+            "a shared library is linked for this machine; for another triple emit "
+            "target='object' and link it with that platform's tools"
+        )
+    code = object_code(art, None, options["cpu"], options["features"])
+    exports = [art.symbol(spec) for spec in art.specs]
+    path = directory / f"lib{art.name}{shared_suffix()}"
+    return link_shared(code, exports, path, options["compiler"])
+
+
+def _emit_shared(art: Artefact, directory: Path, options: dict[str, Any]) -> list[Path]:
+    return [_shared_library(art, directory, options)]
+
+
 _TARGETS: dict[str, Callable[[Artefact, Path, dict[str, Any]], list[Path]]] = {
     "c": _emit_c,
+    "llvm": _emit_llvm,
+    "object": _emit_object,
+    "shared": _emit_shared,
 }
 #: the targets :func:`emit` writes
 TARGETS = tuple(_TARGETS)
@@ -90,6 +119,11 @@ def emit(
     directory: str | os.PathLike[str],
     name: str,
     target: str = "c",
+    *,
+    triple: str | None = None,
+    cpu: str = "",
+    features: str = "",
+    compiler: str | None = None,
 ) -> list[Path]:
     """Write the kernels of ``obj`` to ``directory`` as standalone code; returns the paths.
 
@@ -98,6 +132,12 @@ def emit(
 
     * ``"c"``: ``NAME.c`` and ``NAME.h``, C99 needing only ``<math.h>``; the kernels
       have the JIT's batched ABI (docs/emit.md).
+    * ``"llvm"``: ``NAME.ll``, the LLVM IR the JIT compiles (scalar, unoptimised).
+    * ``"object"``: ``NAME.o``, that IR optimised and compiled by LLVM for ``triple``
+      (default: this machine; any triple LLVM supports, e.g. ``"aarch64-unknown-linux-gnu"``),
+      for the generic ``cpu`` unless one is named, position independent.
+    * ``"shared"``: ``libNAME.so`` (``.dylib``), that object linked by the system C compiler
+      (``compiler``, ``$CC`` or ``cc``), exporting the kernels only.
 
     >>> import tempfile, sympy as sp, symjac
     >>> x, y = sp.symbols("x y")
@@ -111,4 +151,5 @@ def emit(
         raise ValueError(f"target must be one of {sorted(_TARGETS)}, not {target!r}")
     path = Path(directory)
     path.mkdir(parents=True, exist_ok=True)
-    return _TARGETS[target](art, path, {})
+    options = {"triple": triple, "cpu": cpu, "features": features, "compiler": compiler}
+    return _TARGETS[target](art, path, options)

@@ -367,3 +367,127 @@ def test_emitted_files_are_byte_identical_across_runs_and_hash_seeds(tmp_path: P
     assert {name.split("/")[0] for name in trees[0]} == set(TARGETS)
     for name in trees[0]:
         assert trees[0][name] == trees[1][name], f"{name} differs between runs"
+
+
+# -- LLVM IR, object code, shared libraries ------------------------------------------------------
+
+#: ELF e_machine values
+EM_X86_64, EM_AARCH64 = 62, 183
+
+
+def _elf_header(data: bytes) -> tuple[int, int, int]:
+    """(class: 2 = 64-bit, e_type: 1 = relocatable, e_machine) of a little-endian ELF file."""
+    assert data[:4] == b"\x7fELF", "not an ELF file"
+    assert data[5] == 1, "not little-endian"
+    return data[4], int.from_bytes(data[16:18], "little"), int.from_bytes(data[18:20], "little")
+
+
+@pytest.fixture(scope="module")
+def unary_jacobian() -> symjac.CompiledJacobian:
+    return symjac.jacobian([case.expr for case in UNARY if case.differentiable], [x])
+
+
+def _unary_points() -> np.ndarray:
+    values = sorted({*SPECIALS, *(pt for case in UNARY for pt in case.points)})
+    return np.array(values).reshape(-1, 1)
+
+
+def test_llvm_ir_text_parses_and_runs_like_the_jit(tmp_path: Path, unary_jacobian) -> None:
+    import llvmlite.binding as llvm
+    from symjac.codegen.jit import host_target_machine
+
+    (path,) = emit(unary_jacobian, tmp_path, "uj", target="llvm")
+    text = path.read_text()
+    assert path.name == "uj.ll" and 'define void @"uj_values"(' in text
+    assert 'target triple = ""' in text  # portable: llc or clang pick their own
+    ref = llvm.parse_assembly(text)
+    ref.verify()
+    tm = host_target_machine()
+    ref.triple = tm.triple
+    engine = llvm.create_mcjit_compiler(ref, tm)
+    engine.finalize_object()
+    art = artefact(unary_jacobian, "uj")
+    scalar, _keep = scalar_reference(art.specs)
+    pts = _unary_points()
+    for spec in art.specs:
+        address = engine.get_function_address(art.symbol(spec))
+        fn = ctypes.CFUNCTYPE(
+            None, *[ctypes.c_void_p] * 3, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p
+        )(address)
+        want_fn, work = scalar[spec.name]
+        assert_same_float(
+            run_kernel(fn, spec.width, pts, None, work),
+            run_kernel(want_fn, spec.width, pts, None, work),
+        )
+
+
+def test_llvm_ir_for_a_named_triple_says_so(tmp_path: Path) -> None:
+    jac = symjac.jacobian([X * sp.exp(Y)], [X, Y])
+    (path,) = emit(jac, tmp_path, "t", target="llvm", triple="aarch64-unknown-linux-gnu")
+    assert 'target triple = "aarch64-unknown-linux-gnu"' in path.read_text()
+
+
+@pytest.mark.parametrize(
+    ("triple", "machine"),
+    [(None, EM_X86_64), ("aarch64-unknown-linux-gnu", EM_AARCH64), ("x86_64-pc-linux-gnu", 62)],
+    ids=["host", "aarch64", "x86_64"],
+)
+def test_object_code_is_an_elf_for_the_requested_machine(tmp_path: Path, triple, machine) -> None:
+    import platform
+
+    if triple is None and (not sys.platform.startswith("linux") or platform.machine() != "x86_64"):
+        pytest.skip("the host check expects an x86-64 Linux host")
+    jac = symjac.jacobian([X * sp.exp(Y), sp.Max(X, Y)], [X, Y])
+    (path,) = emit(jac, tmp_path, "obj", target="object", triple=triple)
+    assert path.name == "obj.o"
+    data = path.read_bytes()
+    assert _elf_header(data) == (2, 1, machine)
+    for symbol in (b"obj_values\x00", b"obj_dense\x00"):  # in the string table
+        assert symbol in data
+
+
+def test_object_code_rejects_an_unknown_triple(tmp_path: Path) -> None:
+    jac = symjac.jacobian([X * Y], [X, Y])
+    with pytest.raises(ValueError, match="triple"):
+        emit(jac, tmp_path, "bad", target="object", triple="nonsense-cpu-nowhere")
+
+
+def _defined_dynamic_symbols(library: Path) -> list[str]:
+    nm = shutil.which("nm")
+    if nm is None:
+        pytest.skip("nm is not installed")
+    listing = subprocess.run(
+        [nm, "-D", "--defined-only", str(library)], capture_output=True, text=True, check=True
+    ).stdout
+    return sorted(line.split()[-1] for line in listing.splitlines() if line.strip())
+
+
+@needs_cc
+def test_shared_library_exports_only_the_kernels_and_matches_c_and_jit(
+    tmp_path: Path, unary_jacobian
+) -> None:
+    (library,) = emit(unary_jacobian, tmp_path, "uj", target="shared")
+    assert library.name == "libuj.so"
+    assert _defined_dynamic_symbols(library) == ["uj_dense", "uj_values"]
+    emit(unary_jacobian, tmp_path, "uj", target="c")
+    from_c = build_c(tmp_path, ["uj"])
+    shared = ctypes.CDLL(str(library))
+    art = artefact(unary_jacobian, "uj")
+    pts = _unary_points()
+    check_against_jit(shared, art, pts, obj=unary_jacobian)
+    for spec in art.specs:
+        symbol = art.symbol(spec)
+        assert_same_float(
+            run_kernel(getattr(shared, symbol), spec.width, pts),
+            run_kernel(getattr(from_c, symbol), spec.width, pts),
+        )
+
+
+def test_shared_library_without_a_compiler_is_a_clear_error(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    monkeypatch.delenv("CC", raising=False)
+    jac = symjac.jacobian([X * Y], [X, Y])
+    with pytest.raises(RuntimeError, match="no C compiler"):
+        emit(jac, tmp_path, "nocc", target="shared")
+    with pytest.raises(ValueError, match="for this machine"):
+        emit(jac, tmp_path, "cross", target="shared", triple="aarch64-unknown-linux-gnu")
