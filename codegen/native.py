@@ -86,9 +86,17 @@ def llvm_ir(art: Artefact, triple: str | None = None) -> str:
     return _comment(art, '"llvm"') + str(module)
 
 
+@dataclasses.dataclass(frozen=True)
+class ObjectCode:
+    """A relocatable object file and the ``work`` doubles each kernel needs, by spec name."""
+
+    code: bytes
+    work: dict[str, int]
+
+
 def object_code(
     art: Artefact, triple: str | None = None, cpu: str = "", features: str = ""
-) -> bytes:
+) -> ObjectCode:
     """A relocatable object file (ELF, Mach-O or COFF, as the triple says) of the kernels."""
     low = lowered(art)
     tm = target_machine(triple, cpu, features, art.opt_level)
@@ -98,7 +106,8 @@ def object_code(
     ref.verify()
     # as the JIT does: large, outlined modules are straight-line code and get the lean pipeline
     optimise(ref, tm, art.opt_level, lean=low.outlined)
-    return bytes(tm.emit_object(ref))
+    work = {spec.name: low.work_sizes[art.symbol(spec)] for spec in art.specs}
+    return ObjectCode(bytes(tm.emit_object(ref)), work)
 
 
 def find_c_compiler(compiler: str | None = None) -> str:

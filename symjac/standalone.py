@@ -18,6 +18,7 @@ from typing import Any
 from .codegen.artefact import Artefact, check_name
 from .codegen.emit_c import C_FILES
 from .codegen.native import link_shared, llvm_ir, object_code, shared_suffix
+from .codegen.pypackage import package_files
 from .runtime import (
     CompiledFunction,
     CompiledFunctionAndJacobian,
@@ -84,24 +85,35 @@ def _emit_llvm(art: Artefact, directory: Path, options: dict[str, Any]) -> list[
 
 
 def _emit_object(art: Artefact, directory: Path, options: dict[str, Any]) -> list[Path]:
-    code = object_code(art, options["triple"], options["cpu"], options["features"])
-    return [_write(directory / f"{art.name}.o", code)]
+    compiled = object_code(art, options["triple"], options["cpu"], options["features"])
+    return [_write(directory / f"{art.name}.o", compiled.code)]
 
 
-def _shared_library(art: Artefact, directory: Path, options: dict[str, Any]) -> Path:
+def _shared_library(
+    art: Artefact, directory: Path, options: dict[str, Any]
+) -> tuple[Path, dict[str, int]]:
+    """Link the kernels into ``libNAME.so``; returns it and each kernel's work size."""
     if options["triple"] is not None:
         raise ValueError(
             "a shared library is linked for this machine; for another triple emit "
             "target='object' and link it with that platform's tools"
         )
-    code = object_code(art, None, options["cpu"], options["features"])
+    compiled = object_code(art, None, options["cpu"], options["features"])
     exports = [art.symbol(spec) for spec in art.specs]
     path = directory / f"lib{art.name}{shared_suffix()}"
-    return link_shared(code, exports, path, options["compiler"])
+    return link_shared(compiled.code, exports, path, options["compiler"]), compiled.work
 
 
 def _emit_shared(art: Artefact, directory: Path, options: dict[str, Any]) -> list[Path]:
-    return [_shared_library(art, directory, options)]
+    return [_shared_library(art, directory, options)[0]]
+
+
+def _emit_python(art: Artefact, directory: Path, options: dict[str, Any]) -> list[Path]:
+    package = directory / art.name
+    package.mkdir(exist_ok=True)
+    library, work = _shared_library(art, package, options)
+    files = package_files(art, library.name, work)
+    return [*(_write(package / name, text) for name, text in files.items()), library]
 
 
 _TARGETS: dict[str, Callable[[Artefact, Path, dict[str, Any]], list[Path]]] = {
@@ -109,6 +121,7 @@ _TARGETS: dict[str, Callable[[Artefact, Path, dict[str, Any]], list[Path]]] = {
     "llvm": _emit_llvm,
     "object": _emit_object,
     "shared": _emit_shared,
+    "python": _emit_python,
 }
 #: the targets :func:`emit` writes
 TARGETS = tuple(_TARGETS)
@@ -138,6 +151,8 @@ def emit(
       for the generic ``cpu`` unless one is named, position independent.
     * ``"shared"``: ``libNAME.so`` (``.dylib``), that object linked by the system C compiler
       (``compiler``, ``$CC`` or ``cc``), exporting the kernels only.
+    * ``"python"``: a package ``NAME/`` (that library, ``metadata.json``, a small runtime)
+      needing only NumPy: ``import NAME; NAME.kernel(x, p)`` behaves like ``obj(x, p)``.
 
     >>> import tempfile, sympy as sp, symjac
     >>> x, y = sp.symbols("x y")

@@ -491,3 +491,232 @@ def test_shared_library_without_a_compiler_is_a_clear_error(tmp_path: Path, monk
         emit(jac, tmp_path, "nocc", target="shared")
     with pytest.raises(ValueError, match="for this machine"):
         emit(jac, tmp_path, "cross", target="shared", triple="aarch64-unknown-linux-gnu")
+
+
+# -- the Python package --------------------------------------------------------------------------
+
+
+def _objects_of_every_kind() -> dict[str, object]:
+    z = sp.Symbol("z", real=True)
+    a = sp.Symbol("a", real=True)
+    exprs = [X**2 * Y + sp.Max(X, a), sp.Piecewise((sp.sin(X * a), X < Y), (Y**-3, True)), z - Y]
+    return {
+        "jac": symjac.jacobian(exprs, [X, Y, z], [a]),
+        "fun": symjac.function(exprs, [X, Y, z], [a]),
+        "fj": symjac.function_and_jacobian(exprs, [X, Y, z], [a]),
+        "hes": symjac.hessian(X**3 * Y + a * Y**2 * z, [X, Y, z], [a]),
+        "nop": symjac.jacobian([sp.exp(X) * Y], [X, Y]),  # no parameters
+    }
+
+
+#: the methods compared between an emitted kernel and its object (where the object has them)
+CALLS = ["__call__", "values", "dense"]
+
+
+def _results(obj, method: str, pts, p) -> list[np.ndarray]:
+    if method != "__call__" and not hasattr(obj, method):
+        return []
+    result = getattr(obj, method)(pts, p) if p is not None else getattr(obj, method)(pts)
+    return [np.asarray(r) for r in (result if isinstance(result, tuple) else (result,))]
+
+
+def _runtime_kernel(obj, name: str):
+    """The package runtime (``codegen.pyruntime``) driving scalar JIT kernels instead of a .so."""
+    from symjac.codegen import pypackage, pyruntime
+
+    art = artefact(obj, name)
+    scalar, keep = scalar_reference(art.specs)
+    work = {spec: w for spec, (_, w) in scalar.items()}
+    meta = pypackage.metadata(art, "unused", work)
+    kernel = pyruntime.KINDS[art.kind](meta, {spec: fn for spec, (fn, _) in scalar.items()})
+    kernel._keep = keep
+    return kernel
+
+
+BAD_ARGUMENTS = [
+    ("complex x", lambda n, k: (np.ones(n, dtype=complex), np.ones(k)), {}),
+    ("wrong length", lambda n, k: (np.ones(n + 1), np.ones(k)), {}),
+    ("3-d x", lambda n, k: (np.ones((2, 2, n)), np.ones(k)), {}),
+    ("bool x", lambda n, k: (np.ones(n, dtype=bool), np.ones(k)), {}),
+    ("string x", lambda n, k: ("abc", np.ones(k)), {}),
+    ("p rows without batch", lambda n, k: (np.ones(n), np.ones((3, k))), {}),
+    ("p rows mismatch", lambda n, k: (np.ones((2, n)), np.ones((3, k))), {}),
+    ("unknown p name", lambda n, k: (np.ones(n), {"nope": 1.0}), {}),
+    ("out wrong dtype", lambda n, k: (np.ones(n), np.ones(k)), {"out": np.ones(1, np.float32)}),
+    ("out wrong shape", lambda n, k: (np.ones(n), np.ones(k)), {"out": np.ones(1)}),
+    ("out read-only", lambda n, k: (np.ones(n), np.ones(k)), {"out": "readonly"}),
+    ("out not contiguous", lambda n, k: (np.ones(n), np.ones(k)), {"out": "strided"}),
+    ("out aliasing x", lambda n, k: (np.ones(n), np.ones(k)), {"out": "alias"}),
+    ("out a list", lambda n, k: (np.ones(n), np.ones(k)), {"out": [0.0]}),
+]
+
+
+def _bad_call(obj, make, kwargs):
+    """Call ``obj.values`` (or the function) with bad arguments; the exception's type name."""
+    n, k = len(obj.wrt), len(obj.params)
+    x, p = make(n, k)
+    method = obj.values if hasattr(obj, "values") else obj
+    kw = dict(kwargs)
+    good = method(np.ones(n), np.ones(k) if k else None)
+    good = np.concatenate(good) if isinstance(good, tuple) else good
+    if kw.get("out") == "readonly":
+        kw["out"] = np.zeros_like(good)
+        kw["out"].flags.writeable = False
+    elif kw.get("out") == "strided":
+        kw["out"] = np.zeros(2 * good.size)[::2]
+    elif kw.get("out") == "alias":
+        x = np.zeros(max(n, good.size))
+        kw["out"], x = x[: good.size], x[:n]
+    try:
+        method(x, p if k or not isinstance(p, np.ndarray) else None, **kw)
+    except Exception as exc:
+        return type(exc).__name__
+    return "no error"
+
+
+def test_package_runtime_matches_the_objects_and_validates_alike() -> None:
+    for label, obj in _objects_of_every_kind().items():
+        kernel = _runtime_kernel(obj, label)
+        k = len(obj.params)
+        p = np.linspace(0.3, 0.9, k) if k else None
+        pts = grid([(0.5, -1.5, 2.0)[: len(obj.wrt)]], len(obj.wrt))
+        for method in CALLS:
+            for got, want in zip(_results(kernel, method, pts, p), _results(obj, method, pts, p)):
+                assert_precise_equal(got, want, f"({label}.{method})")
+        assert kernel.shape == obj.shape
+        if hasattr(obj, "pattern"):
+            assert kernel.nnz == obj.nnz
+            for field in ("rows", "cols", "indptr", "indices"):
+                assert (
+                    getattr(kernel.pattern, field).tolist() == getattr(obj.pattern, field).tolist()
+                )
+        for bad, make, kwargs in BAD_ARGUMENTS:
+            if not k and bad.startswith("p "):
+                continue
+            want = _bad_call(obj, make, kwargs)
+            assert want != "no error", (label, bad)
+            assert _bad_call(kernel, make, kwargs) == want, (label, bad)
+
+
+_USE_PACKAGES = r"""
+import importlib, json, sys
+for blocked in ("sympy", "llvmlite", "symjac"):
+    sys.modules[blocked] = None  # importing them now fails
+sys.path.insert(0, sys.argv[1])
+import numpy as np
+
+inputs = np.load(sys.argv[2])
+results, errors = {}, {}
+for label in json.loads(sys.argv[3]):
+    kernel = importlib.import_module(label).kernel
+    pts, p = inputs["pts_" + label], inputs["p_" + label]
+    p = p if p.size else None
+    for method in ("__call__", "values", "dense"):
+        if method == "__call__" or hasattr(kernel, method):
+            out = getattr(kernel, method)(pts, p)
+            for i, arr in enumerate(out if isinstance(out, tuple) else (out,)):
+                results[f"{label}.{method}.{i}"] = arr
+    bad = {
+        "complex": lambda: kernel(np.ones(len(kernel.wrt), dtype=complex), p),
+        "shape": lambda: kernel(np.ones(len(kernel.wrt) + 1), p),
+        "out dtype": lambda: kernel(pts, p, out=np.ones(3, dtype=np.float32)),
+    }
+    for what, call in bad.items():
+        try:
+            call()
+            errors[f"{label}.{what}"] = "no error"
+        except Exception as exc:
+            errors[f"{label}.{what}"] = type(exc).__name__
+    results[label + ".shape"] = np.array(kernel.shape)
+    if hasattr(kernel, "pattern"):
+        results[label + ".indptr"] = kernel.pattern.indptr
+        results[label + ".names"] = np.array([*kernel.wrt, "|", *kernel.params])
+loaded = sorted(m for m, v in sys.modules.items() if v is not None
+                and m.split(".")[0] in ("sympy", "llvmlite", "symjac", "mpmath"))
+np.savez(sys.argv[4], **results)
+print(json.dumps({"errors": errors, "loaded": loaded}))
+"""
+
+
+def _use_packages(directory: Path, inputs: dict[str, np.ndarray], labels: list[str]):
+    import json
+
+    np.savez(directory / "inputs.npz", **inputs)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _USE_PACKAGES,
+            str(directory),
+            str(directory / "inputs.npz"),
+            json.dumps(labels),
+            str(directory / "results.npz"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    return np.load(directory / "results.npz"), json.loads(done.stdout)
+
+
+@needs_cc
+def test_python_package_runs_without_sympy_llvmlite_or_symjac(tmp_path: Path) -> None:
+    objects = _objects_of_every_kind()
+    inputs, paths = {}, []
+    for label, obj in objects.items():
+        paths += emit(obj, tmp_path, label, target="python")
+        k = len(obj.params)
+        inputs["pts_" + label] = grid([(0.5, -1.5, 2.0)[: len(obj.wrt)]], len(obj.wrt))
+        inputs["p_" + label] = np.linspace(0.3, 0.9, k)
+    assert {p.name for p in paths if p.parent.name == "jac"} == {
+        "__init__.py",
+        "_runtime.py",
+        "_arguments.py",
+        "metadata.json",
+        "libjac.so",
+    }
+    results, report = _use_packages(tmp_path, inputs, list(objects))
+    assert report["loaded"] == []
+    for label, obj in objects.items():
+        pts, p = inputs["pts_" + label], inputs["p_" + label]
+        p = p if p.size else None
+        for method in CALLS:
+            for i, want in enumerate(_results(obj, method, pts, p)):
+                assert_precise_equal(results[f"{label}.{method}.{i}"], want, f"({label}.{method})")
+        assert tuple(results[label + ".shape"]) == obj.shape
+        if hasattr(obj, "pattern"):
+            assert results[label + ".indptr"].tolist() == obj.pattern.indptr.tolist()
+            names = [str(s) for s in (*obj.wrt, "|", *obj.params)]
+            assert results[label + ".names"].tolist() == names
+        want_errors = {
+            "complex": "TypeError",
+            "shape": "ValueError",
+            "out dtype": "TypeError",
+        }
+        for what, error in want_errors.items():
+            assert report["errors"][f"{label}.{what}"] == error, (label, what)
+
+
+@needs_cc
+def test_python_package_with_hostile_names(tmp_path: Path) -> None:
+    import ast
+
+    syms = [sp.Symbol(name, real=True) for name in HOSTILE]
+    jac = symjac.jacobian(
+        [syms[0] * sp.sin(syms[1]) + syms[2], syms[3] ** 2 - syms[4]], syms[:4], [syms[4]]
+    )
+    emit(jac, tmp_path, "hostile", target="python")
+    for source in (tmp_path / "hostile").glob("*.py"):
+        text = source.read_text()
+        ast.parse(text)
+        for line in text.splitlines():
+            if "system" in line or "evil" in line or "boom" in line:
+                assert line.startswith("# "), line
+    pts = np.array([[0.5, 1.0, -2.0, 3.0], [nan, 0.0, inf, -1.0]])
+    results, report = _use_packages(
+        tmp_path, {"pts_hostile": pts, "p_hostile": np.array([0.25])}, ["hostile"]
+    )
+    assert report["loaded"] == []
+    assert results["hostile.names"].tolist() == [*HOSTILE[:4], "|", HOSTILE[4]]
+    assert_precise_equal(results["hostile.__call__.0"], jac(pts, [0.25]))

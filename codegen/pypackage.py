@@ -1,0 +1,68 @@
+"""The Python target: a package directory that needs only NumPy at run time.
+
+``DIRECTORY/NAME/`` holds
+
+* ``__init__.py`` — fixed text (plus comments): ``kernel = load(this directory)``;
+* ``_runtime.py`` — a verbatim copy of :mod:`.pyruntime` (the call interface);
+* ``_arguments.py`` — a verbatim copy of :mod:`symjac.arguments` (input validation),
+  so the emitted package validates with the same code as the JIT objects;
+* ``libNAME.so`` — the kernels (:mod:`.native`);
+* ``metadata.json`` — kind, shape, pattern, input and parameter names, kernel symbols.
+
+No user-given string becomes Python source: names travel as JSON data, and in
+comments only through :func:`.artefact.comment_safe`.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import symjac.arguments
+
+from . import pyruntime
+from .artefact import Artefact, comment_safe
+
+INIT = '''"""Kernels written by symjac.emit (target "python"). Needs only NumPy.
+
+``kernel`` has the call interface of the symjac object it was emitted from.
+"""
+
+from ._runtime import load as _load
+
+kernel = _load(__path__[0])
+
+__all__ = ["kernel"]
+'''
+
+
+def metadata(art: Artefact, library: str, work: dict[str, int]) -> dict[str, Any]:
+    """What :func:`.pyruntime.load` reads: ``work`` is each kernel's work buffer in doubles."""
+    return {
+        "format": pyruntime.FORMAT,
+        "name": art.name,
+        "kind": art.kind,
+        "library": library,
+        "inputs": list(art.inputs),
+        "params": list(art.params),
+        "shape": list(art.shape),
+        "rows": list(art.rows),
+        "cols": list(art.cols),
+        "kernels": {
+            spec.name: {"symbol": art.symbol(spec), "width": spec.width, "work": work[spec.name]}
+            for spec in art.specs
+        },
+    }
+
+
+def package_files(art: Artefact, library: str, work: dict[str, int]) -> dict[str, str]:
+    """The text files of the package, by file name (the library is written separately)."""
+    header = "".join(f"# {comment_safe(line)}\n" for line in art.describe())
+    return {
+        "__init__.py": header + INIT,
+        "_runtime.py": Path(pyruntime.__file__).read_text(encoding="utf-8"),
+        "_arguments.py": Path(symjac.arguments.__file__).read_text(encoding="utf-8"),
+        pyruntime.METADATA: json.dumps(metadata(art, library, work), indent=1, sort_keys=True)
+        + "\n",
+    }
