@@ -720,3 +720,49 @@ def test_python_package_with_hostile_names(tmp_path: Path) -> None:
     assert report["loaded"] == []
     assert results["hostile.names"].tolist() == [*HOSTILE[:4], "|", HOSTILE[4]]
     assert_precise_equal(results["hostile.__call__.0"], jac(pts, [0.25]))
+
+
+# -- the example ------------------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "standalone_c"
+
+
+def _entries(text: str) -> dict[str, float]:
+    return {line.split(" = ")[0]: float(line.split(" = ")[1]) for line in text.splitlines()}
+
+
+@needs_cc
+def test_standalone_c_example_builds_runs_and_matches_the_jit(tmp_path: Path) -> None:
+    assert CC is not None
+    emitted = subprocess.run(
+        [sys.executable, str(EXAMPLE / "emit_robertson.py"), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    program = tmp_path / "robertson"
+    sources = [str(EXAMPLE / "main.c"), str(tmp_path / "robertson.c")]
+    subprocess.run(
+        [CC, *STRICT, "-I", str(tmp_path), *sources, "-lm", "-o", str(program)],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    sys.path.insert(0, str(EXAMPLE))
+    try:
+        import emit_robertson as ex
+    finally:
+        sys.path.remove(str(EXAMPLE))
+    jac = symjac.jacobian(ex.RHS, [ex.y1, ex.y2, ex.y3], [ex.k1, ex.k2, ex.k3])
+    keys = [f"J[{i}][{j}]" for i, j in zip(jac.pattern.rows, jac.pattern.cols)]
+    assert list(_entries(emitted.stdout)) == keys  # the script prints the JIT's values ...
+    for point in ([1.0, 2e-5, 0.3], [0.5, 1e-3, 0.2]):
+        from_c = subprocess.run(
+            [str(program), *map(repr, point)], capture_output=True, text=True, check=True
+        ).stdout
+        got = _entries(from_c)
+        assert list(got) == keys
+        assert_same_float(list(got.values()), jac.values(np.array(point), ex.RATES))
+        if point == [1.0, 2e-5, 0.3]:  # ... at the program's default point
+            assert got == _entries(emitted.stdout)
