@@ -19,6 +19,7 @@ import llvmlite.binding as llvm
 from llvmlite import ir
 
 from .emitter import vector_symbol
+from .pycall import entry_name
 
 #: ctypes signature of every kernel: (x, p, out, n, p_stride, work)
 KERNEL_CFUNC = ctypes.CFUNCTYPE(
@@ -30,6 +31,10 @@ KERNEL_CFUNC = ctypes.CFUNCTYPE(
     ctypes.c_int64,
     ctypes.c_void_p,
 )
+
+
+#: ctypes signature of the Python-object entry points: (x, p, out) -> 0, or 1 to decline
+ENTRY_CFUNC = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.py_object, ctypes.py_object, ctypes.py_object)
 
 
 @functools.lru_cache(maxsize=1)
@@ -166,7 +171,7 @@ class JitModule:
         self._tm = tm
         self._ref = ref
         self.timings = {"llvm_parse": t1 - t0, "llvm_optimise": t2 - t1, "machine_code": t3 - t2}
-        self._cfuncs: dict[str, Any] = {}
+        self._cfuncs: dict[object, Any] = {}
 
     def address(self, name: str) -> int:
         """Address of a compiled function; valid only while this object is alive."""
@@ -186,6 +191,23 @@ class JitModule:
             fn._owner = self  # type: ignore[attr-defined]  # the engine must outlive every pointer into it
             self._cfuncs[name] = fn
         return fn
+
+    def entry(self, name: str) -> Any:
+        """The Python-object entry point of kernel ``name`` (:mod:`.pycall`), kept alive too."""
+        key = ("entry", name)
+        fn = self._cfuncs.get(key)
+        if fn is None:
+            fn = ENTRY_CFUNC(self.address(entry_name(name)))
+            fn._owner = self  # type: ignore[attr-defined]
+            self._cfuncs[key] = fn
+        return fn
+
+    def set_global(self, name: str, value: int) -> None:
+        """Store the 64-bit integer ``value`` in the module's global variable ``name``."""
+        address = int(self._engine.get_global_value_address(name))
+        if not address:
+            raise KeyError(f"no global named {name!r} in this module")
+        ctypes.c_uint64.from_address(address).value = value
 
     def optimised_ir(self) -> str:
         """The LLVM IR after optimisation, for inspection."""

@@ -284,10 +284,12 @@ def _emit_kernel(lw: Emitter, spec: KernelSpec, plan: _Plan) -> int:
     groups = n if lanes == 1 else b.sdiv(b.add(n, ir.Constant(I64, lanes - 1)), _i64(lanes))
     last = b.sub(n, _i64(1))
     with for_range(b, groups, "group") as g:
+        remaining = None
         if lanes == 1:
             points = [g]
         else:  # a short last group repeats the last point (see the module docstring)
             first = b.mul(g, _i64(lanes))
+            remaining = b.sub(n, first)
             points = []
             for lane in range(lanes):
                 i = b.add(first, _i64(lane)) if lane else first
@@ -305,7 +307,7 @@ def _emit_kernel(lw: Emitter, spec: KernelSpec, plan: _Plan) -> int:
             # point's row must not be cleared after it was written), then write the nonzeros
             memset = lw.module.declare_intrinsic("llvm.memset", [PTR, I64])
             zero_byte, no = ir.Constant(ir.IntType(8), 0), ir.Constant(BOOL, 0)
-            for out_row in out_rows:
+            for _lane, out_row in each_lane(b, out_rows, remaining, "clear"):
                 b.call(memset, [out_row, zero_byte, _i64(8 * spec.width), no])
         if outlined:
             for array, lane_rows in zip(lane_arrays, rows):
@@ -318,14 +320,14 @@ def _emit_kernel(lw: Emitter, spec: KernelSpec, plan: _Plan) -> int:
                 b.call(chunk, [*lane_arrays, target, work])
             if staging:
                 table = None if identity else _table(lw.module, f"{spec.name}.positions", positions)
-                _scatter_loop(b, lw, table, target, out_rows, n_out)
+                _scatter_loop(b, lw, table, target, out_rows, remaining, n_out)
         else:
             chunk = body.chunks[0] if body.chunks else []
             regs = _emit_registers(b, lw, tape, chunk, rows, {}, None)
             values = [_leaf_or_local(b, lw, tape, regs, r, rows, {}, None) for r in tape.outputs]
             # row after row: sequential stores stream to memory far better than a column
             # across the group's rows (measured 2.6x on HIRES at 10^5 points)
-            for lane, out_row in enumerate(out_rows):
+            for lane, out_row in each_lane(b, out_rows, remaining, "store"):
                 for value, pos in zip(values, positions):
                     b.store(lw.lane(b, value, lane), element_at(b, out_row, _i64(pos)))
         for index, template in enumerate(plan.templates):
@@ -337,6 +339,28 @@ def _emit_kernel(lw: Emitter, spec: KernelSpec, plan: _Plan) -> int:
 
 def _i64(value: int) -> ir.Constant:
     return ir.Constant(I64, value)
+
+
+def each_lane(
+    b: ir.IRBuilder, out_rows: Rows, remaining: ir.Value | None, name: str
+) -> Iterator[tuple[int, ir.Value]]:
+    """``(lane, out_row)`` for the lanes that hold distinct points; ``remaining``: points left.
+
+    The repeated last point of a short group is computed but not stored again:
+    a single-point call writes one row, not ``lanes`` copies of it.
+    """
+    yield 0, out_rows[0]
+    if len(out_rows) == 1:
+        return
+    assert remaining is not None
+    done = b.function.append_basic_block(f"{name}.done")
+    for lane in range(1, len(out_rows)):
+        here = b.function.append_basic_block(f"{name}.lane{lane}")
+        b.cbranch(b.icmp_signed(">", remaining, _i64(lane)), here, done)
+        b.position_at_end(here)
+        yield lane, out_rows[lane]
+    b.branch(done)
+    b.position_at_end(done)
 
 
 @contextlib.contextmanager
@@ -367,13 +391,14 @@ def _scatter_loop(
     table: ir.GlobalVariable | None,
     staging: ir.Value,
     out_rows: Rows,
+    remaining: ir.Value | None,
     count: int,
 ) -> None:
     """``out_rows[lane][table[k]] = staging[k][lane]`` for k < count (``table=None``: k).
 
     Row after row, so the stores into the caller's array are sequential.
     """
-    for lane, out_row in enumerate(out_rows):
+    for lane, out_row in each_lane(b, out_rows, remaining, "scatter"):
         with for_range(b, ir.Constant(I64, count), f"scatter{lane}") as k:
             where = k if table is None else b.load(_element(b, table, k), typ=I64)
             slot = b.add(b.mul(k, _i64(lw.lanes)), _i64(lane)) if lw.lanes > 1 else k

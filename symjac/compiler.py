@@ -15,13 +15,12 @@ from typing import Any, TypeVar
 
 import sympy as sp
 
-from .codegen import JitModule, lower
-from .codegen.jit import host_vector
 from .diff import Grad, gradients
 from .frontend import as_expressions, as_symbols, check_disjoint, to_graph
 from .graph import Graph
+from .kernels import Build, Kernels, build_kernels
 from .pattern import SparsityPattern
-from .runtime import CompiledFunction, CompiledJacobian, Kernels
+from .runtime import CompiledFunction, CompiledJacobian
 from .special import expand_composites
 from .stats import Progress, Stats, Timer
 from .tape import KernelSpec, Tape
@@ -73,12 +72,9 @@ class Options:
     simd: bool = True
     vector_libm: bool = True
 
-    def lanes(self) -> tuple[int, bool]:
-        """``(lanes, vector_libm)`` to lower with on this host."""
-        if not self.simd:
-            return 1, False
-        lanes, has_libmvec = host_vector()
-        return lanes, self.vector_libm and has_libmvec
+    def build(self) -> Build:
+        """The options that change the machine code."""
+        return Build(self.fastmath, self.opt_level, self.simd, self.vector_libm)
 
     def __post_init__(self) -> None:
         if not (self.sparse is True or self.sparse is False or self.sparse == "auto"):
@@ -180,19 +176,11 @@ class Pipeline:
 
     def machine_code(self, specs: Sequence[KernelSpec]) -> Kernels:
         """Lower to LLVM IR, verify, optimise, JIT."""
-        with self.timer.stage("lower"):
-            lanes, vector_libm = self.options.lanes()
-            lowered = lower(
-                specs, fastmath=self.options.fastmath, lanes=lanes, vector_libm=vector_libm
-            )
-        self.timer.progress.say("LLVM: verify, optimise, generate machine code ...")
-        # large, outlined modules are straight-line code: a lean pass pipeline suffices
-        jit = JitModule(lowered.module, self.options.opt_level, lean=lowered.outlined)
-        self.stats.timings.update(jit.timings)
+        say = self.timer.progress.say
+        say("lower ...")
+        kernels = build_kernels(specs, self.options.build(), say, self.stats.timings)
         self.timer.progress.say(f"done in {self.stats.total:.2f} s")
-        return Kernels(
-            jit, lowered.work_sizes, tuple(specs), self.options.fastmath, self.options.opt_level
-        )
+        return kernels
 
     def jacobian_object(
         self,

@@ -19,6 +19,7 @@ import sympy as sp
 
 import symjac
 import symjac.compiler
+import symjac.kernels
 from symjac import codegen
 from symjac.graph import Graph
 from symjac.ops import Op
@@ -39,7 +40,7 @@ def build_all(exprs, wrt, params, templates):
     """Jacobian, function and function-and-Jacobian, compiled with or without templates."""
     with pytest.MonkeyPatch.context() as mp:
         if not templates:
-            mp.setattr(symjac.compiler, "lower", functools.partial(lower, templates=False))
+            mp.setattr(symjac.kernels, "lower", functools.partial(lower, templates=False))
         return {
             "jac": symjac.jacobian(exprs, wrt, params, sparse=False),
             "fun": symjac.function(exprs, wrt, params),

@@ -1,0 +1,97 @@
+"""Compiled kernels: build them from specs (lower, JIT) and keep what rebuilds them.
+
+A :class:`Kernels` owns the JIT module. It also keeps the specs and the build
+options, so the same kernels can be written out as standalone code
+(:mod:`symjac.emit`) or rebuilt from scratch after unpickling — machine code
+and function pointers never leave the process.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import pyabi
+from .codegen import JitModule, lower
+from .codegen.jit import host_vector
+from .codegen.pycall import GLOBALS, add_entries
+from .tape import KernelSpec
+
+
+@dataclass(frozen=True)
+class Build:
+    """The options that change the machine code."""
+
+    fastmath: bool = False
+    opt_level: int = 3
+    simd: bool = True
+    vector_libm: bool = True
+
+    def lanes(self) -> tuple[int, bool]:
+        """``(lanes, vector_libm)`` to lower with on this host."""
+        if not self.simd:
+            return 1, False
+        lanes, has_libmvec = host_vector()
+        return lanes, self.vector_libm and has_libmvec
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """A JIT module, the work-buffer size (in doubles) of each kernel, and its source."""
+
+    jit: JitModule
+    work_sizes: dict[str, int]
+    specs: tuple[KernelSpec, ...] = ()
+    build: Build = Build()
+    #: kernel name → its Python-object entry point (:mod:`symjac.codegen.pycall`)
+    entries: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def fastmath(self) -> bool:
+        return self.build.fastmath
+
+    @property
+    def opt_level(self) -> int:
+        return self.build.opt_level
+
+    def __reduce__(self) -> tuple[Callable[..., Kernels], tuple[Any, ...]]:
+        # machine code is process-specific: pickle the source, compile again on load
+        return build_kernels, (self.specs, self.build)
+
+
+def build_kernels(
+    specs: Sequence[KernelSpec],
+    build: Build,
+    say: Callable[[str], None] | None = None,
+    timings: dict[str, float] | None = None,
+) -> Kernels:
+    """Lower ``specs`` to LLVM IR, verify, optimise and JIT them for this host.
+
+    >>> from symjac.graph import Graph
+    >>> from symjac.tape import Tape
+    >>> g = Graph(); x = g.var(0)
+    >>> tape = Tape.from_graph(g, [g.mul(x, x)], 1, 0)
+    >>> k = build_kernels([KernelSpec("f", tape, 1, (0,))], Build())
+    >>> import numpy as np; out = np.empty(1)
+    >>> k.entries["f"](np.array([3.0]), None, out), out.tolist()
+    (0, [9.0])
+    """
+    t0 = time.perf_counter()
+    lanes, vector_libm = build.lanes()
+    lowered = lower(specs, fastmath=build.fastmath, lanes=lanes, vector_libm=vector_libm)
+    names = add_entries(lowered.module, specs, lowered.work_sizes) if pyabi.layout_ok() else []
+    if timings is not None:
+        timings["lower"] = timings.get("lower", 0.0) + time.perf_counter() - t0
+    if say is not None:
+        say("LLVM: verify, optimise, generate machine code ...")
+    # large, outlined modules are straight-line code: a lean pass pipeline suffices
+    jit = JitModule(lowered.module, build.opt_level, lean=lowered.outlined)
+    if timings is not None:
+        timings.update(jit.timings)
+    if names:
+        for name, value in zip(GLOBALS, pyabi.addresses()):
+            jit.set_global(name, value)
+    entries = {name: jit.entry(name) for name in names}
+    return Kernels(jit, lowered.work_sizes, tuple(specs), build, entries)
