@@ -766,3 +766,20 @@ def test_standalone_c_example_builds_runs_and_matches_the_jit(tmp_path: Path) ->
         assert_same_float(list(got.values()), jac.values(np.array(point), ex.RATES))
         if point == [1.0, 2e-5, 0.3]:  # ... at the program's default point
             assert got == _entries(emitted.stdout)
+
+
+@needs_cc
+def test_c_edge_cases_empty_pattern_constant_outputs_and_fastmath(tmp_path: Path) -> None:
+    empty = symjac.jacobian([sp.floor(X), sp.Integer(3)], [X, Y])  # nnz = 0
+    constant = symjac.function([sp.Integer(3), X, sp.pi], [X])
+    fast = symjac.jacobian([sp.sin(X) * Y], [X, Y], fastmath=True)
+    assert empty.nnz == 0
+    for name, obj in (("empty", empty), ("constant", constant), ("fast", fast)):
+        emit(obj, tmp_path, name)
+    assert "-ffast-math would relax it" in (tmp_path / "fast.c").read_text()
+    lib = build_c(tmp_path, ["empty", "constant", "fast"])
+    pts = grid([(0.5, 2.0)], 2)
+    check_against_jit(lib, artefact(empty, "empty"), pts, obj=empty)
+    check_against_jit(lib, artefact(constant, "constant"), pts[:, :1], obj=constant)
+    check_against_jit(lib, artefact(fast, "fast"), np.array([[0.5, 2.0], [-1.0, 3.0]]))
+    assert_same_float(run_kernel(lib.empty_dense, 4, pts), np.zeros((len(pts), 4)))
