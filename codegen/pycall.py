@@ -1,10 +1,11 @@
 """Native entry points that take NumPy arrays as Python objects: one-point calls in ~0.5 µs.
 
 Calling a kernel from Python costs little; getting the data pointers of the
-arrays does not (``arr.ctypes.data`` alone is ~1.7 µs). So each kernel whose
-scratch fits on its stack gets a second entry point::
+arrays does not (``arr.ctypes.data`` alone is ~1.7 µs). So each kernel gets a
+second entry point (``work`` is the kernel's scratch buffer, or NULL when it
+needs none)::
 
-    int NAME.py(PyObject *x, PyObject *p, PyObject *out)
+    int NAME.py(PyObject *x, PyObject *p, PyObject *out, double *work)
 
 called through ctypes with the arrays themselves (``ctypes.py_object``: no
 conversion). It reads NumPy's public ``PyArrayObject`` fields (data, nd,
@@ -24,7 +25,7 @@ compilation (:data:`GLOBALS`), which keeps the IR identical across processes.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 
 from llvmlite import ir
 
@@ -41,7 +42,7 @@ READABLE, WRITEABLE = 0x0001 | 0x0100, 0x0400
 #: names of the globals the runtime fills in: addresses of ndarray, the float64 dtype, None
 GLOBALS = ("symjac.ndarray", "symjac.float64", "symjac.none")
 
-ENTRY_TYPE = ir.FunctionType(I32, [PTR, PTR, PTR])
+ENTRY_TYPE = ir.FunctionType(I32, [PTR, PTR, PTR, PTR])
 
 
 def entry_name(kernel: str) -> str:
@@ -53,14 +54,9 @@ def entry_name(kernel: str) -> str:
     return f"{kernel}.py"
 
 
-def add_entries(
-    module: ir.Module, specs: Iterable[KernelSpec], work_sizes: Mapping[str, int]
-) -> list[str]:
-    """Add an entry point to ``module`` for each kernel that needs no work buffer.
-
-    Returns the kernels that got one.
-    """
-    specs = [s for s in specs if not work_sizes[s.name]]
+def add_entries(module: ir.Module, specs: Iterable[KernelSpec]) -> list[str]:
+    """Add an entry point to ``module`` for each kernel; returns their kernels' names."""
+    specs = list(specs)
     if not specs:
         return []
     refs = []
@@ -76,7 +72,7 @@ def add_entries(
 def _entry(module: ir.Module, spec: KernelSpec, refs: list[ir.GlobalVariable]) -> None:
     kernel = module.get_global(spec.name)
     fn = ir.Function(module, ENTRY_TYPE, entry_name(spec.name))
-    x, p, out = fn.args
+    x, p, out, work = fn.args
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     reject = fn.append_basic_block("reject")
     ndarray, float64, none = (b.load(ref, typ=I64) for ref in refs)
@@ -127,7 +123,7 @@ def _entry(module: ir.Module, spec: KernelSpec, refs: list[ir.GlobalVariable]) -
         disjoint(p_start, p_end)
     zero = ir.Constant(I64, 0)
     args = [b.inttoptr(x_start, PTR), p_data, b.inttoptr(out_start, PTR), ir.Constant(I64, 1)]
-    b.call(kernel, [*args, zero, ir.Constant(PTR, None)])
+    b.call(kernel, [*args, zero, work])
     b.ret(ir.Constant(I32, 0))
     b.position_at_end(reject)
     b.ret(ir.Constant(I32, 1))

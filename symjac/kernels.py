@@ -75,19 +75,19 @@ def build_kernels(
     >>> tape = Tape.from_graph(g, [g.mul(x, x)], 1, 0)
     >>> k = build_kernels([KernelSpec("f", tape, 1, (0,))], Build())
     >>> import numpy as np; out = np.empty(1)
-    >>> k.entries["f"](np.array([3.0]), None, out), out.tolist()
+    >>> k.entries["f"](np.array([3.0]), None, out, None), out.tolist()
     (0, [9.0])
     """
     t0 = time.perf_counter()
     lanes, vector_libm = build.lanes()
     lowered = lower(specs, fastmath=build.fastmath, lanes=lanes, vector_libm=vector_libm)
-    names = add_entries(lowered.module, specs, lowered.work_sizes) if pyabi.layout_ok() else []
+    names = add_entries(lowered.module, specs) if pyabi.layout_ok() else []
     if timings is not None:
         timings["lower"] = timings.get("lower", 0.0) + time.perf_counter() - t0
     if say is not None:
         say("LLVM: verify, optimise, generate machine code ...")
-    # large, outlined modules are straight-line code: a lean pass pipeline suffices
-    jit = JitModule(lowered.module, build.opt_level, lean=lowered.outlined)
+    # symjac's IR is CSE'd and vectorised already: a lean pass pipeline suffices (see optimise)
+    jit = JitModule(lowered.module, build.opt_level, lean=True)
     if timings is not None:
         timings.update(jit.timings)
     if names:

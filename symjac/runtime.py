@@ -8,6 +8,7 @@ batch loop through ctypes, which releases the GIL during the call.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Sequence
 from typing import Any
 
@@ -42,6 +43,7 @@ class _Compiled:
     ):
         self._kernels = kernels
         self._shapes = {spec.name: spec.shape for spec in kernels.specs}
+        self._local = threading.local()
         self._wrt = tuple(wrt)
         self._params = tuple(params)
         self._param_names = tuple(str(s) for s in params)
@@ -73,13 +75,33 @@ class _Compiled:
         entry = self._kernels.entries.get(name)
         if entry is not None and row_shape == self._shapes[name]:
             result = np.empty(row_shape) if out is None else out
-            if not entry(x, p, result):
+            work = self._work(name) if self._kernels.work_sizes[name] else None
+            if not entry(x, p, result, work):
                 return result
         result = self._fast_single(name, row_shape, x, p, out)
         if result is not None:
             return result
         points, batched = as_points(x, len(self._wrt))
         return self._execute(self._kernels, name, row_shape, points, batched, p, out)
+
+    def _work(self, name: str) -> int:
+        """Address of this thread's scratch buffer for kernel ``name`` (reused across calls)."""
+        buffers = getattr(self._local, "work", None)
+        if buffers is None:
+            buffers = self._local.work = {}
+        buffer = buffers.get(name)
+        if buffer is None:
+            buffer = buffers[name] = np.empty(self._kernels.work_sizes[name])
+        return address(buffer)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        del state["_local"]  # per-thread scratch buffers stay in their process
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._local = threading.local()
 
     def _fast_single(
         self, name: str, row_shape: tuple[int, ...], x: Any, p: Any, out: Any
