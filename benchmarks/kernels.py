@@ -6,9 +6,10 @@ the repository root::
 
     python -m pip install -e ".[bench]" && python benchmarks/kernels.py
 
-Options: ``--problems robertson arm ...``, ``--tools symjac sympy symengine casadi``,
-``--sizes 10000 100000``. The store floor is the time NumPy alone takes to
-write an output array of the same size (``out.fill``): the physical limit.
+Options: ``--problems robertson arm ...``, ``--tools symjac sympy symengine casadi jax``,
+``--sizes 10000 100000``; a peer that is not installed is skipped. The store floor is
+the time NumPy alone takes to write an output array of the same size (``out.fill``): the
+physical limit. ``python benchmarks/plot.py`` draws ``results/kernels.json`` as a PNG.
 """
 
 from __future__ import annotations
@@ -57,7 +58,10 @@ def build_symjac(exprs, x, p):
     def batch(pts, par):
         return jac.values(pts, par)
 
-    return single, batch, (rows, cols)
+    def call(pt, par):
+        return jac(pt, par)
+
+    return single, batch, (rows, cols), call
 
 
 def _entries(exprs, x, pattern):
@@ -118,14 +122,51 @@ def build_casadi(exprs, x, p, pattern):
     return single, batch
 
 
-PEERS = {"sympy": build_sympy, "symengine": build_symengine, "casadi": build_casadi}
+def build_jax(exprs, x, p, pattern):
+    """``jit(vmap(jacfwd(f)))`` on the function lambdified to jax.numpy, nonzeros taken after."""
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+
+    f = sp.lambdify([x, p], list(exprs), modules="jax")
+    rows, cols = (np.asarray(a) for a in pattern)
+
+    def entries(pt, par):
+        return jax.jacfwd(lambda v: jnp.stack(f(list(v), list(par))))(pt)[rows, cols]
+
+    one = jax.jit(entries)
+    many = jax.jit(jax.vmap(entries, in_axes=(0, None)))
+
+    def single(pt, par):
+        return np.asarray(one(pt, par))
+
+    def batch(pts, par):
+        return np.asarray(many(pts, par))
+
+    return single, batch
+
+
+PEERS = {
+    "sympy": build_sympy,
+    "symengine": build_symengine,
+    "casadi": build_casadi,
+    "jax": build_jax,
+}
+
+
+def _installed(peers: dict[str, object]) -> list[str]:
+    import importlib.util
+
+    modules = {"sympy": "sympy", "symengine": "symengine", "casadi": "casadi", "jax": "jax"}
+    return [t for t in peers if importlib.util.find_spec(modules[t]) is not None]
 
 
 def main() -> None:
     problems = kernel_problems()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", nargs="+", default=list(problems))
-    parser.add_argument("--tools", nargs="+", default=["symjac", *PEERS])
+    parser.add_argument("--tools", nargs="+", default=["symjac", *_installed(PEERS)])
     parser.add_argument("--sizes", nargs="+", type=int, default=[10_000, 100_000])
     args = parser.parse_args()
     rng = np.random.default_rng(0)
@@ -136,7 +177,7 @@ def main() -> None:
         par = rng.uniform(0.1, 1.0, len(p))
         row: dict[str, object] = {"problem": name, "n": len(x), "m": len(exprs)}
         t0 = time.perf_counter()
-        single, batch, pattern = build_symjac(exprs, x, p)
+        single, batch, pattern, call = build_symjac(exprs, x, p)
         row["symjac_compile"] = time.perf_counter() - t0
         row["nnz"] = len(pattern[0])
         reference = single(pt, par).copy()
@@ -173,6 +214,7 @@ def main() -> None:
         for size in args.sizes:
             out = np.empty((size, row["nnz"]))
             row[f"floor_{size}_pts_per_s"] = size / _best(lambda out=out: out.fill(1.0))
+        row["symjac_call_us"] = _best(lambda call=call, pt=pt, par=par: call(pt, par)) * 1e6
         scratch = np.empty_like(pt)
         row["numpy_add_us"] = _best(lambda pt=pt, s=scratch: np.add(pt, pt, out=s)) * 1e6
         results.append(row)
@@ -183,18 +225,52 @@ def main() -> None:
 
 
 def markdown(results: list[dict[str, object]], tools: list[str], sizes: list[int]) -> str:
+    """Two tables: absolute numbers, then symjac's advantage over each peer."""
     big = sizes[-1]
-    head = ["problem", "n", "nnz"]
-    head += [f"{t} 1-pt µs" for t in tools]
+    head = ["problem", "n", "nnz", "symjac compile s"]
+    head += [f"{t} 1-pt µs" for t in tools] + ["symjac `jac(x,p)` µs"]
     head += [f"{t} Mpts/s @{big}" for t in tools] + [f"store floor Mpts/s @{big}"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in results:
-        cells = [str(r["problem"]), str(r["n"]), str(r["nnz"])]
+        cells = [str(r["problem"]), str(r["n"]), str(r["nnz"]), _fmt(r["symjac_compile"], "{:.2f}")]
         cells += [_fmt(r.get(f"{t}_latency_us"), "{:.1f}") for t in tools]
+        cells.append(_fmt(r.get("symjac_call_us"), "{:.1f}"))
         cells += [_fmt(_per_million(r.get(f"{t}_{big}_pts_per_s")), "{:.2f}") for t in tools]
         cells.append(_fmt(_per_million(r.get(f"floor_{big}_pts_per_s")), "{:.2f}"))
         lines.append("| " + " | ".join(cells) + " |")
+    peers = [t for t in tools if t != "symjac"]
+    head = ["problem"] + [f"× {t} latency" for t in peers]
+    head += [f"× {t} throughput @{s}" for t in peers for s in sizes] + [f"% of store floor @{big}"]
+    lines += ["", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in results:
+        ratios = speedups(r, peers, sizes)
+        cells = [str(r["problem"])]
+        cells += [_fmt(ratios.get((t, "latency")), "{:.1f}") for t in peers]
+        cells += [_fmt(ratios.get((t, s)), "{:.1f}") for t in peers for s in sizes]
+        cells.append(
+            _fmt(100 * ratios[("floor", big)], "{:.0f}") if ("floor", big) in ratios else "-"
+        )
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def speedups(row: dict[str, object], peers: list[str], sizes: list[int]) -> dict[tuple, float]:
+    """symjac's speed-up over each peer (>1: symjac faster); ``("floor", N)``: fraction of floor."""
+    out: dict[tuple, float] = {}
+    mine = row.get("symjac_latency_us")
+    for t in peers:
+        theirs = row.get(f"{t}_latency_us")
+        if isinstance(mine, float) and isinstance(theirs, float):
+            out[(t, "latency")] = theirs / mine
+        for size in sizes:
+            a, b = row.get(f"symjac_{size}_pts_per_s"), row.get(f"{t}_{size}_pts_per_s")
+            if isinstance(a, float) and isinstance(b, float):
+                out[(t, size)] = a / b
+    for size in sizes:
+        a, b = row.get(f"symjac_{size}_pts_per_s"), row.get(f"floor_{size}_pts_per_s")
+        if isinstance(a, float) and isinstance(b, float):
+            out[("floor", size)] = a / b
+    return out
 
 
 def _per_million(v: object) -> object:

@@ -108,9 +108,15 @@ def _entry(module: ir.Module, spec: KernelSpec, refs: list[ir.GlobalVariable]) -
     if n_params:
         p_start, p_end = array(p, (n_params,), READABLE)
         p_data = b.inttoptr(p_start, PTR)
-    else:
-        require(b.icmp_unsigned("==", b.ptrtoint(p, I64), none))
+    else:  # None, or an empty float64 array
         p_data = ir.Constant(PTR, None)
+        no_p = fn.append_basic_block("no_p")
+        empty_p = fn.append_basic_block("empty_p")
+        b.cbranch(b.icmp_unsigned("==", b.ptrtoint(p, I64), none), no_p, empty_p)
+        b.position_at_end(empty_p)
+        array(p, (0,), 0)
+        b.branch(no_p)
+        b.position_at_end(no_p)
     out_start, out_end = array(out, spec.shape, READABLE | WRITEABLE)
 
     def disjoint(start: ir.Value, end: ir.Value) -> None:

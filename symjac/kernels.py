@@ -48,6 +48,13 @@ class Kernels:
     #: kernel name → its Python-object entry point (:mod:`symjac.codegen.pycall`)
     entries: dict[str, Any] = field(default_factory=dict)
 
+    def cost(self, name: str) -> int:
+        """Work per point of kernel ``name``: its instructions plus the values it stores."""
+        for spec in self.specs:
+            if spec.name == name:
+                return len(spec.tape) + spec.width
+        raise KeyError(name)
+
     @property
     def fastmath(self) -> bool:
         return self.build.fastmath

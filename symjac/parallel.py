@@ -16,8 +16,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-#: below this many output doubles per call, one thread is faster
-MIN_PARALLEL_WORK = 1 << 15
+#: below this much work per call (points × (instructions + stored values) per point), one
+#: thread is faster: handing a block to a pool thread costs tens of microseconds, and a SIMD
+#: kernel gets through ~10^6 such units in about that time
+MIN_PARALLEL_WORK = 1 << 19
 
 _lock = threading.Lock()
 _pool: ThreadPoolExecutor | None = None
@@ -45,13 +47,15 @@ def _executor(threads: int) -> ThreadPoolExecutor:
         return _pool
 
 
-def blocks(n: int, width: int, threads: int) -> list[tuple[int, int]]:
+def blocks(n: int, cost: int, threads: int) -> list[tuple[int, int]]:
     """``(start, count)`` of each block of points; one block when the work is small.
+
+    ``cost`` is the work per point (instructions plus stored values).
 
     >>> blocks(10, 1, 4), blocks(100_000, 8, 2)
     ([(0, 10)], [(0, 50000), (50000, 50000)])
     """
-    if threads <= 1 or n < 2 or n * max(width, 1) < MIN_PARALLEL_WORK:
+    if threads <= 1 or n < 2 or n * max(cost, 1) < MIN_PARALLEL_WORK:
         return [(0, n)]
     k = min(threads, n)
     edges = [n * i // k for i in range(k + 1)]
@@ -66,11 +70,15 @@ def run(
     p_stride: int,
     work_size: int,
     threads: int,
+    cost: int,
 ) -> None:
-    """Call ``kernel`` over ``n`` points, split into blocks across ``threads`` threads."""
+    """Call ``kernel`` over ``n`` points, split into blocks across ``threads`` threads.
+
+    ``cost`` is the work per point (see :func:`blocks`).
+    """
     x_addr, p_addr, out_addr = addresses
     x_row, p_row, out_row = row_bytes
-    parts = blocks(n, out_row // 8, threads)
+    parts = blocks(n, cost, threads)
 
     def call(start: int, count: int) -> None:
         work = np.empty(work_size) if work_size else None

@@ -177,6 +177,7 @@ class _Compiled:
                 p_stride,
                 kernels.work_sizes[name],
                 self.threads,
+                kernels.cost(name),
             )
         return result
 

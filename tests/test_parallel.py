@@ -35,7 +35,7 @@ def test_threaded_batches_equal_serial(jac, method):
     rng = np.random.default_rng(3)
     n = 3001  # odd, so the blocks differ in size
     pts, ps = rng.normal(size=(n, 40)), rng.normal(size=(n, 1))
-    assert len(parallel.blocks(n, jac.nnz if method == "values" else 1600, 2)) == 2
+    assert len(parallel.blocks(n, jac._kernels.cost(method), 2)) == 2
     serial, threaded = _both(jac, method, pts, ps)
     np.testing.assert_array_equal(serial, threaded)
     shared_serial, shared_threaded = _both(jac, method, pts, [0.25])
@@ -49,6 +49,7 @@ def test_threaded_batches_equal_serial(jac, method):
 def test_threaded_out_buffer_is_filled_completely(jac):
     pts = np.random.default_rng(4).normal(size=(2000, 40))
     out = np.full((2000, jac.nnz), np.nan)
+    assert len(parallel.blocks(2000, jac._kernels.cost("values"), 2)) == 2
     jac.threads = 2
     jac.values(pts, [0.5], out=out)
     assert not np.isnan(out).any()
