@@ -12,12 +12,15 @@ Elementary functions are the hard part of vectorising: LLVM splits a vector
 glibc's libmvec instead (x86-64 vector function ABI: ``_ZGVeN8v_sin`` for
 AVX-512, ``_ZGVdN4v_sin`` for AVX2), whose documented error bound is 4 ulp;
 functions libmvec lacks, or all of them without it, are called lane by lane
-from the scalar C library, which gives exactly the scalar results.
+from the scalar C library, which gives exactly the scalar results. One-lane
+code in a SIMD kernel calls the vector function on a splat, so a point's bits
+never depend on whether it was computed in a lane or alone.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import NamedTuple
 
 from llvmlite import ir
 
@@ -58,26 +61,35 @@ def vector_symbol(name: str, lanes: int, arity: int) -> str:
     return f"_ZGV{VECTOR_ISA[lanes]}N{lanes}{'v' * arity}_{name}"
 
 
-Rows = Sequence[ir.Value]  # one row pointer per lane
+class Soa(NamedTuple):
+    """Inputs already transposed for a group: ``base[index * lanes + lane]``."""
+
+    base: ir.Value
+
+
+#: where a group's inputs are: one row pointer per lane (the caller's layout), or a Soa buffer
+Rows = Sequence[ir.Value] | Soa
 
 
 class Emitter:
     """Emits tape instructions for ``lanes`` points at once; shared by a module's kernels."""
 
-    def __init__(
-        self, module: ir.Module, fastmath: bool, lanes: int = 1, vector_libm: bool = False
-    ):
+    def __init__(self, module: ir.Module, fastmath: bool, lanes: int = 1, vector_libm: int = 0):
+        """``vector_libm``: width of the libmvec functions to call (0: the scalar C library).
+
+        It is ``lanes``, or — for the one-lane code of a SIMD kernel — the SIMD
+        width, so a lone point calls the same function (on a splat) as a lane does.
+        """
         if lanes < 1:
             raise ValueError(f"lanes must be positive, not {lanes}")
-        if vector_libm and lanes not in VECTOR_ISA:
-            raise ValueError(f"libmvec has no {lanes}-lane functions")
+        if vector_libm and (vector_libm not in VECTOR_ISA or lanes not in (1, vector_libm)):
+            raise ValueError(f"libmvec has no {vector_libm}-lane functions for {lanes} lanes")
         self.module = module
         self.lanes = lanes
         self.vector_libm = vector_libm
         self.flags: tuple[str, ...] = ("fast",) if fastmath else ()
         self.ty: ir.Type = DOUBLE if lanes == 1 else ir.VectorType(DOUBLE, lanes)
         self.bool_ty: ir.Type = BOOL if lanes == 1 else ir.VectorType(BOOL, lanes)
-        self._functions: dict[str, ir.Function] = {}
 
     # -- values ---------------------------------------------------------------------------
 
@@ -104,6 +116,12 @@ class Emitter:
 
     def load(self, b: ir.IRBuilder, rows: Rows, index: ir.Value) -> ir.Value:
         """``row[index]`` of every lane's row, as one value."""
+        if isinstance(rows, Soa):
+            if isinstance(index, ir.Constant):
+                at = ir.Constant(I64, index.constant * self.lanes)
+            else:
+                at = b.mul(index, ir.Constant(I64, self.lanes))
+            return b.load(element_at(b, rows.base, at), typ=self.ty, align=8)
         return self.pack(b, [b.load(element_at(b, row, index), typ=DOUBLE) for row in rows])
 
     def store(self, b: ir.IRBuilder, value: ir.Value, rows: Rows, index: ir.Value) -> None:
@@ -176,14 +194,13 @@ class Emitter:
         return result
 
     def _declare(self, name: str, ty: ir.Type, arity: int, pure: bool) -> ir.Function:
-        fn = self._functions.get(name)
+        fn = self.module.globals.get(name)  # the module's emitters share declarations
         if fn is None:
             fn = ir.Function(self.module, ir.FunctionType(ty, [ty] * arity), name)
             if pure:
                 # these only read their arguments (we never look at errno): lets LLVM CSE and hoist
                 fn.attributes.add("nounwind")
                 fn.attributes.add("readnone")
-            self._functions[name] = fn
         return fn
 
     def _intrinsic(self, name: str, arity: int) -> ir.Function:
@@ -191,18 +208,30 @@ class Emitter:
         return self._declare(f"{name}.{suffix}", self.ty, arity, pure=False)
 
     def _libm_call(self, b: ir.IRBuilder, name: str, vals: Sequence[ir.Value]) -> ir.Value:
-        arity = len(vals)
-        if self.lanes == 1:
-            return b.call(self._declare(name, DOUBLE, arity, True), list(vals), fastmath=self.flags)
-        if self.vector_libm and name in VECTOR_LIBM:
-            fn = self._declare(vector_symbol(name, self.lanes, arity), self.ty, arity, True)
-            return b.call(fn, list(vals), fastmath=self.flags)
+        arity, width = len(vals), self.vector_libm
+        if width and name in VECTOR_LIBM:
+            vector = ir.VectorType(DOUBLE, width)
+            fn = self._declare(vector_symbol(name, width, arity), vector, arity, True)
+            if self.lanes == width:
+                return b.call(fn, list(vals), fastmath=self.flags)
+            # one lane: the same function on a splat, so the bits match a lane's
+            splats = [b.insert_element(ir.Constant(vector, ir.Undefined), v, _lane0) for v in vals]
+            splats = [
+                b.shuffle_vector(v, v, ir.Constant(ir.VectorType(I32, width), [0] * width))
+                for v in splats
+            ]
+            return b.extract_element(b.call(fn, splats, fastmath=self.flags), _lane0)
         scalar = self._declare(name, DOUBLE, arity, True)
+        if self.lanes == 1:
+            return b.call(scalar, list(vals), fastmath=self.flags)
         lanes = [
             b.call(scalar, [self.lane(b, v, lane) for v in vals], fastmath=self.flags)
             for lane in range(self.lanes)
         ]
         return self.pack(b, lanes)
+
+
+_lane0 = ir.Constant(I32, 0)
 
 
 def element_at(b: ir.IRBuilder, base: ir.Value, index: ir.Value) -> ir.Value:

@@ -14,11 +14,11 @@ It loops over the ``n`` points natively: point ``i`` reads
 (NULL when that is 0), used by large tapes split into outlined chunks.
 
 With ``lanes = W > 1`` the points are processed W at a time in SIMD lanes
-(:mod:`.emitter`). The last group of a batch is padded by repeating the last
-point — it is read and written again with the same values, never past the end —
-so every point goes through the same instructions and a point's result does not
-depend on where it sits in the batch, on ``n``, or on how a batch is split
-between threads.
+(:mod:`.emitter`); the ``n mod W`` points left over (and a single-point call)
+go through one-lane code that calls the same vector elementary functions, on
+a splat. Arithmetic is IEEE and lane-independent, so a point's result is the
+same bits whether it was computed in a lane or alone: it does not depend on
+where it sits in the batch, on ``n``, or on how a batch is split between threads.
 
 Floating-point semantics are IEEE unless ``fastmath`` is asked for: no
 fast-math flags, no FTZ/DAZ, no change of rounding mode. Elementary functions
@@ -38,7 +38,7 @@ from llvmlite import ir
 from symjac.ops import LEAVES, Op, is_bool
 from symjac.tape import KernelSpec, Tape, select_outputs
 
-from .emitter import BOOL, DOUBLE, I64, PTR, Emitter, Rows, element_at
+from .emitter import BOOL, DOUBLE, I64, PTR, Emitter, Rows, Soa, element_at
 from .templates import Template, find_templates
 
 #: the kernel signature: (x, p, out, n, p_stride, work)
@@ -130,34 +130,27 @@ class _Body:
                 r = tape.outputs[k]
                 if owner.get(r, c) != c and r not in self.spilled:
                     self.spilled[r] = len(self.spilled)
-        # (x row pointers, p row pointers, staging, work): the first two are arrays of one
-        # pointer per lane
+        # (x, p, staging, work): x and p are the point's rows for one lane, the group's
+        # inputs transposed (Soa) for several
         fnty = ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR, PTR])
         for c, chunk in enumerate(self.chunks):
             fn = ir.Function(lw.module, fnty, f"{tag}.chunk{c}")
             fn.linkage = "internal"
             fn.attributes.add("noinline")
             fn.attributes.add("nounwind")
-            x_rows, p_rows, staging, work = fn.args
+            x_in, p_in, staging, work = fn.args
             # the buffers never overlap where written (staging and the spill slots are
             # disjoint), which lets LLVM schedule the thousands of loads and stores freely
             for arg in fn.args:
                 arg.add_attribute("noalias")
             b = ir.IRBuilder(fn.append_basic_block("entry"))
-            rows = (_lane_rows(b, x_rows, lw.lanes), _lane_rows(b, p_rows, lw.lanes))
+            rows: RowPair = (Soa(x_in), Soa(p_in))
             regs = _emit_registers(b, lw, tape, chunk, rows, self.spilled, work)
             for k in self.stores[c]:
                 value = _leaf_or_local(b, lw, tape, regs, tape.outputs[k], rows, self.spilled, work)
                 lw.spill(b, value, staging, k, False)
             b.ret_void()
             self.functions.append(fn)
-
-
-def _lane_rows(b: ir.IRBuilder, array: ir.Value, lanes: int) -> list[ir.Value]:
-    return [
-        b.load(b.gep(array, [ir.Constant(I64, lane)], source_etype=PTR, inbounds=True), typ=PTR)
-        for lane in range(lanes)
-    ]
 
 
 def _partition(tape: Tape, chunk_size: int) -> tuple[list[list[int]], list[list[int]]]:
@@ -255,112 +248,129 @@ def _element(b: ir.IRBuilder, table: ir.GlobalVariable, index: ir.Value) -> ir.V
     return b.gep(table, [ir.Constant(I64, 0), index], source_etype=table.value_type, inbounds=True)
 
 
-def _emit_kernel(lw: Emitter, spec: KernelSpec, plan: _Plan) -> int:
-    """Emit the batched entry point for ``spec``; returns the work buffer size it needs."""
-    body, lanes = plan.body, lw.lanes
-    fn = ir.Function(lw.module, KERNEL_TYPE, spec.name)
+def _emit_kernel(spec: KernelSpec, plans: Sequence[tuple[Emitter, _Plan]]) -> int:
+    """Emit the batched entry point for ``spec``; returns the work buffer size it needs.
+
+    ``plans`` hold one way of computing the tape per lane count, widest first:
+    full groups of points go through the widest, the rest through the next.
+    """
+    module = plans[0][0].module
+    fn = ir.Function(module, KERNEL_TYPE, spec.name)
     for arg, name in zip(fn.args, ("x", "p", "out", "n", "p_stride", "work")):
         arg.name = name
     x, p, out, n, p_stride, work = fn.args
     for arg in (x, p, out, work):
         arg.add_attribute("noalias")  # out and work are written; x and p are only read
-    tape = body.tape
-    n_out = len(tape.outputs)
-    positions = tuple(spec.positions[k] for k in plan.rest)
-    identity = n_out == spec.width and positions == tuple(range(n_out))
-    outlined = bool(body.functions)
-    # outlined chunks write their outputs to a staging buffer at the end of the work buffer,
-    # scattered to the output rows after; for one lane and the identity layout, to the row
-    staging = outlined and not (identity and lanes == 1)
-    work_size = body.work_size + (lanes * n_out if staging else 0)
-
+    work_size = max(_work_size(lw, spec, plan) for lw, plan in plans)
     b = ir.IRBuilder(fn.append_basic_block("entry"))
     on_stack = 0 < work_size <= STACK_WORK
     if on_stack:  # small scratch: no need to make the caller allocate it
-        work = b.alloca(ir.ArrayType(DOUBLE, work_size), name="work")
-        work.align = 64
-    if outlined:
-        lane_arrays = [b.alloca(ir.ArrayType(PTR, lanes), name=a) for a in ("x_rows", "p_rows")]
-    groups = n if lanes == 1 else b.sdiv(b.add(n, ir.Constant(I64, lanes - 1)), _i64(lanes))
-    last = b.sub(n, _i64(1))
-    with for_range(b, groups, "group") as g:
-        remaining = None
-        if lanes == 1:
-            points = [g]
-        else:  # a short last group repeats the last point (see the module docstring)
-            first = b.mul(g, _i64(lanes))
-            remaining = b.sub(n, first)
-            points = []
-            for lane in range(lanes):
-                i = b.add(first, _i64(lane)) if lane else first
-                points.append(b.select(b.icmp_signed("<", i, last), i, last))
-
-        def row(base: ir.Value, stride: ir.Value) -> list[ir.Value]:
-            return [
-                b.gep(base, [b.mul(i, stride)], source_etype=DOUBLE, inbounds=True) for i in points
-            ]
-
-        rows = (row(x, _i64(tape.n_vars)), row(p, p_stride))
-        out_rows = row(out, _i64(spec.width))
-        if len(spec.positions) < spec.width:
-            # structural zeros: clear the rows (all of them, before any store: a repeated
-            # point's row must not be cleared after it was written), then write the nonzeros
-            memset = lw.module.declare_intrinsic("llvm.memset", [PTR, I64])
-            zero_byte, no = ir.Constant(ir.IntType(8), 0), ir.Constant(BOOL, 0)
-            for _lane, out_row in each_lane(b, out_rows, remaining, "clear"):
-                b.call(memset, [out_row, zero_byte, _i64(8 * spec.width), no])
-        if outlined:
-            for array, lane_rows in zip(lane_arrays, rows):
-                for lane, lane_row in enumerate(lane_rows):
-                    b.store(lane_row, b.gep(array, [_i64(0), _i64(lane)], inbounds=True))
-            target = b.gep(work, [_i64(body.work_size)], source_etype=DOUBLE, inbounds=True)
-            if not staging:
-                target = out_rows[0]
-            for chunk in body.functions:
-                b.call(chunk, [*lane_arrays, target, work])
-            if staging:
-                table = None if identity else _table(lw.module, f"{spec.name}.positions", positions)
-                _scatter_loop(b, lw, table, target, out_rows, remaining, n_out)
-        else:
-            chunk = body.chunks[0] if body.chunks else []
-            regs = _emit_registers(b, lw, tape, chunk, rows, {}, None)
-            values = [_leaf_or_local(b, lw, tape, regs, r, rows, {}, None) for r in tape.outputs]
-            # row after row: sequential stores stream to memory far better than a column
-            # across the group's rows (measured 2.6x on HIRES at 10^5 points)
-            for lane, out_row in each_lane(b, out_rows, remaining, "store"):
-                for value, pos in zip(values, positions):
-                    b.store(lw.lane(b, value, lane), element_at(b, out_row, _i64(pos)))
-        for index, template in enumerate(plan.templates):
-            name = f"{spec.name}.template{index}"
-            _emit_template(b, lw, spec.tape, template, spec.positions, rows, out_rows, name)
+        scratch = b.alloca(ir.ArrayType(DOUBLE, work_size), name="work")
+        scratch.align = 64
+        # llvmlite types an alloca as [N x double]*; LLVM's pointers are opaque, and so is the
+        # caller's buffer this stands in for (vector loads and stores need an untyped pointer)
+        scratch.type = PTR
+        work = scratch
+    start: ir.Value = _i64(0)
+    for lw, plan in plans:
+        lanes = lw.lanes
+        count = b.sub(n, start) if lanes == 1 else b.sdiv(b.sub(n, start), _i64(lanes))
+        with for_range(b, count, f"group{lanes}") as g:
+            first = b.add(start, b.mul(g, _i64(lanes)) if lanes > 1 else g)
+            points = [b.add(first, _i64(lane)) if lane else first for lane in range(lanes)]
+            buffers = (x, p, out, p_stride, work)
+            _emit_group(b, lw, spec, plan, buffers, points)
+        start = b.add(start, b.mul(count, _i64(lanes))) if lanes > 1 else n
     b.ret_void()
     return 0 if on_stack else work_size
 
 
+def _staging(lw: Emitter, spec: KernelSpec, plan: _Plan) -> bool:
+    """Whether outlined chunks write to a staging buffer (scattered after) or the output row."""
+    n_out = len(plan.body.tape.outputs)
+    positions = tuple(spec.positions[k] for k in plan.rest)
+    identity = n_out == spec.width and positions == tuple(range(n_out))
+    return bool(plan.body.functions) and not (identity and lw.lanes == 1)
+
+
+def _work_size(lw: Emitter, spec: KernelSpec, plan: _Plan) -> int:
+    """Spill slots, then the staged outputs, then (several lanes) the transposed inputs."""
+    if not _staging(lw, spec, plan):
+        return plan.body.work_size
+    tape = plan.body.tape
+    inputs = tape.n_vars + tape.n_params if lw.lanes > 1 else 0
+    return plan.body.work_size + lw.lanes * (len(tape.outputs) + inputs)
+
+
+def _emit_group(
+    b: ir.IRBuilder,
+    lw: Emitter,
+    spec: KernelSpec,
+    plan: _Plan,
+    buffers: tuple[ir.Value, ir.Value, ir.Value, ir.Value, ir.Value],
+    points: Sequence[ir.Value],
+) -> None:
+    """One group of ``lw.lanes`` points (indices ``points``): clear, compute, store."""
+    x, p, out, p_stride, work = buffers
+    body = plan.body
+    tape = body.tape
+    positions = tuple(spec.positions[k] for k in plan.rest)
+
+    def row(base: ir.Value, stride: ir.Value) -> list[ir.Value]:
+        return [b.gep(base, [b.mul(i, stride)], source_etype=DOUBLE, inbounds=True) for i in points]
+
+    rows = (row(x, _i64(tape.n_vars)), row(p, p_stride))
+    out_rows = row(out, _i64(spec.width))
+    if len(spec.positions) < spec.width:
+        # structural zeros: clear the rows, then write the nonzeros
+        memset = lw.module.declare_intrinsic("llvm.memset", [PTR, I64])
+        zero_byte, no = ir.Constant(ir.IntType(8), 0), ir.Constant(BOOL, 0)
+        for out_row in out_rows:
+            b.call(memset, [out_row, zero_byte, _i64(8 * spec.width), no])
+    if body.functions:
+        staging = _staging(lw, spec, plan)
+        if lw.lanes == 1:
+            inputs = [rows[0][0], rows[1][0]]
+        else:  # transpose the group's inputs once: the chunks then load whole vectors
+            inputs = []
+            at = body.work_size + lw.lanes * len(tape.outputs)
+            for lane_rows, count, name in (
+                (rows[0], tape.n_vars, "x"),
+                (rows[1], tape.n_params, "p"),
+            ):
+                soa = element_at(b, work, _i64(at))
+                with for_range(b, _i64(count), f"transpose.{name}") as k:
+                    value = lw.load(b, lane_rows, k)
+                    b.store(value, element_at(b, soa, b.mul(k, _i64(lw.lanes))), align=8)
+                inputs.append(soa)
+                at += lw.lanes * count
+        if staging:
+            target = b.gep(work, [_i64(body.work_size)], source_etype=DOUBLE, inbounds=True)
+        else:
+            target = out_rows[0]
+        for chunk in body.functions:
+            b.call(chunk, [*inputs, target, work])
+        if staging:
+            identity = positions == tuple(range(len(positions)))
+            name = f"{spec.name}.positions.w{lw.lanes}"
+            table = None if identity else _table(lw.module, name, positions)
+            _scatter_loop(b, lw, table, target, out_rows, len(tape.outputs))
+    else:
+        chunk = body.chunks[0] if body.chunks else []
+        regs = _emit_registers(b, lw, tape, chunk, rows, {}, None)
+        values = [_leaf_or_local(b, lw, tape, regs, r, rows, {}, None) for r in tape.outputs]
+        # row after row: sequential stores stream to memory far better than a column
+        # across the group's rows (measured 2.6x on HIRES at 10^5 points)
+        for lane, out_row in enumerate(out_rows):
+            for value, pos in zip(values, positions):
+                b.store(lw.lane(b, value, lane), element_at(b, out_row, _i64(pos)))
+    for index, template in enumerate(plan.templates):
+        name = f"{spec.name}.template{index}.w{lw.lanes}"
+        _emit_template(b, lw, spec.tape, template, spec.positions, rows, out_rows, name)
+
+
 def _i64(value: int) -> ir.Constant:
     return ir.Constant(I64, value)
-
-
-def each_lane(
-    b: ir.IRBuilder, out_rows: Rows, remaining: ir.Value | None, name: str
-) -> Iterator[tuple[int, ir.Value]]:
-    """``(lane, out_row)`` for the lanes that hold distinct points; ``remaining``: points left.
-
-    The repeated last point of a short group is computed but not stored again:
-    a single-point call writes one row, not ``lanes`` copies of it.
-    """
-    yield 0, out_rows[0]
-    if len(out_rows) == 1:
-        return
-    assert remaining is not None
-    done = b.function.append_basic_block(f"{name}.done")
-    for lane in range(1, len(out_rows)):
-        here = b.function.append_basic_block(f"{name}.lane{lane}")
-        b.cbranch(b.icmp_signed(">", remaining, _i64(lane)), here, done)
-        b.position_at_end(here)
-        yield lane, out_rows[lane]
-    b.branch(done)
-    b.position_at_end(done)
 
 
 @contextlib.contextmanager
@@ -391,14 +401,13 @@ def _scatter_loop(
     table: ir.GlobalVariable | None,
     staging: ir.Value,
     out_rows: Rows,
-    remaining: ir.Value | None,
     count: int,
 ) -> None:
     """``out_rows[lane][table[k]] = staging[k][lane]`` for k < count (``table=None``: k).
 
     Row after row, so the stores into the caller's array are sequential.
     """
-    for lane, out_row in each_lane(b, out_rows, remaining, "scatter"):
+    for lane, out_row in enumerate(out_rows):
         with for_range(b, ir.Constant(I64, count), f"scatter{lane}") as k:
             where = k if table is None else b.load(_element(b, table, k), typ=I64)
             slot = b.add(b.mul(k, _i64(lw.lanes)), _i64(lane)) if lw.lanes > 1 else k
@@ -451,14 +460,21 @@ def lower(
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
     module = ir.Module(name=module_name)
-    lw = Emitter(module, fastmath, lanes, vector_libm)
-    plans: dict[int, _Plan] = {}
+    width = lanes if vector_libm and lanes > 1 else 0
+    emitters = [Emitter(module, fastmath, 1, width)]
+    if lanes > 1:
+        emitters.insert(0, Emitter(module, fastmath, lanes, width))
+    plans: dict[tuple[int, int], _Plan] = {}
     work_sizes: dict[str, int] = {}
     for spec in specs:
-        plan = plans.get(id(spec.tape))
-        if plan is None:
-            tag = f"body{len(plans)}"
-            plan = plans[id(spec.tape)] = _plan(lw, spec.tape, chunk_size, tag, templates)
-        work_sizes[spec.name] = _emit_kernel(lw, spec, plan)
+        chosen = []
+        for lw in emitters:
+            key = (id(spec.tape), lw.lanes)
+            plan = plans.get(key)
+            if plan is None:
+                tag = f"body{len(plans)}.w{lw.lanes}"
+                plan = plans[key] = _plan(lw, spec.tape, chunk_size, tag, templates)
+            chosen.append((lw, plan))
+        work_sizes[spec.name] = _emit_kernel(spec, chosen)
     outlined = any(plan.body.functions for plan in plans.values())
     return Lowered(module, work_sizes, outlined, lanes)
