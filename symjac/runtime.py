@@ -30,6 +30,15 @@ def _abbreviate(names: list[str], keep: int = 6) -> str:
     return ", ".join(names[:3]) + f", ..., {names[-1]} ({len(names)})"
 
 
+def _entry_table(kernels: Kernels) -> dict[str, tuple[Any, tuple[int, ...], bool]]:
+    """Kernel name → (native entry point, its row shape, whether it needs a work buffer)."""
+    return {
+        spec.name: (kernels.entries[spec.name], spec.shape, bool(kernels.work_sizes[spec.name]))
+        for spec in kernels.specs
+        if spec.name in kernels.entries
+    }
+
+
 class _Compiled:
     """Shared runtime: argument handling and the native call."""
 
@@ -42,7 +51,7 @@ class _Compiled:
         stats: Stats,
     ):
         self._kernels = kernels
-        self._shapes = {spec.name: spec.shape for spec in kernels.specs}
+        self._natives = _entry_table(kernels)
         self._local = threading.local()
         self._wrt = tuple(wrt)
         self._params = tuple(params)
@@ -72,11 +81,10 @@ class _Compiled:
 
     def _run(self, name: str, row_shape: tuple[int, ...], x: Any, p: Any, out: Any) -> Array:
         # one point, exactly as the kernel takes it: checked and run natively (~0.5 µs)
-        entry = self._kernels.entries.get(name)
-        if entry is not None and row_shape == self._shapes[name]:
+        fast = self._natives.get(name)
+        if fast is not None and row_shape == fast[1]:
             result = np.empty(row_shape) if out is None else out
-            work = self._work(name) if self._kernels.work_sizes[name] else None
-            if not entry(x, p, result, work):
+            if not fast[0](x, p, result, self._work(name) if fast[2] else None):
                 return result
         result = self._fast_single(name, row_shape, x, p, out)
         if result is not None:
@@ -96,12 +104,14 @@ class _Compiled:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        del state["_local"]  # per-thread scratch buffers stay in their process
+        # per-thread scratch buffers and native entry points stay in their process
+        del state["_local"], state["_natives"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._local = threading.local()
+        self._natives = _entry_table(self._kernels)
 
     def _fast_single(
         self, name: str, row_shape: tuple[int, ...], x: Any, p: Any, out: Any
@@ -245,6 +255,7 @@ class CompiledJacobian(_Compiled):
     ):
         super().__init__(kernels, **kw)
         self._pattern = pattern
+        self._values_shape = (pattern.nnz,)
         self._sparse_output = sparse_output
         self._options = options
         self._directional: dict[str, Kernels] = {}
@@ -317,7 +328,7 @@ class CompiledJacobian(_Compiled):
 
     def values(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
         """The nonzeros only, in :attr:`pattern` order: ``(nnz,)`` or ``(N, nnz)``."""
-        return self._run("values", (self._pattern.nnz,), x, p, out)
+        return self._run("values", self._values_shape, x, p, out)
 
     def _entries(self) -> list[tuple[int, int, int]]:
         """``(row, col, k)``: entry (row, col) is output ``k`` of the symbolic tape."""
