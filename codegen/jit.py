@@ -18,6 +18,7 @@ import llvmlite
 import llvmlite.binding as llvm
 from llvmlite import ir
 
+from .cache import ObjectCache, key
 from .emitter import vector_symbol
 from .pycall import entry_name
 
@@ -156,27 +157,61 @@ class JitModule:
     True
     """
 
-    def __init__(self, module: ir.Module, opt_level: int = 3, lean: bool = False):
+    def __init__(
+        self,
+        module: ir.Module,
+        opt_level: int = 3,
+        lean: bool = False,
+        cache: ObjectCache | None = None,
+        context: dict[str, Any] | None = None,
+    ):
+        """``cache``: reuse object code compiled earlier (any process) for the same IR and
+        ``context`` (whatever else changes the machine code; the host is added here)."""
         if opt_level not in (0, 1, 2, 3):
             raise ValueError(f"opt_level must be 0, 1, 2 or 3, not {opt_level!r}")
         tm = host_target_machine(opt_level)
         module.triple = tm.triple
         module.data_layout = str(tm.target_data)
-        self.timings: dict[str, float] = {}
+        self._tm, self._opt_level, self._lean = tm, opt_level, lean
+        self._ref: llvm.ModuleRef | None = None
+        self._cfuncs: dict[object, Any] = {}
         t0 = time.perf_counter()
         self.ir_text = str(module)
+        self.cache_key = None
+        if cache is not None:
+            full = {**(context or {}), **host_description(), "opt": opt_level, "lean": lean}
+            self.cache_key = key(self.ir_text, full)
+            data = cache.load(self.cache_key)
+            if data is not None:
+                # a hit: no parsing, optimising or code generation, just linking the object
+                empty = llvm.parse_assembly(f'target triple = "{tm.triple}"\n')
+                self._engine = llvm.create_mcjit_compiler(empty, tm)
+                self._engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+                self._engine.finalize_object()
+                self.timings = {"cache_load": time.perf_counter() - t0}
+                return
         ref = llvm.parse_assembly(self.ir_text)
         ref.verify()
         t1 = time.perf_counter()
         optimise(ref, tm, opt_level, lean)
         t2 = time.perf_counter()
         self._engine = llvm.create_mcjit_compiler(ref, tm)
+        produced: list[bytes] = []
+        if cache is not None:
+            self._engine.set_object_cache(lambda _module, data: produced.append(bytes(data)))
         self._engine.finalize_object()
         t3 = time.perf_counter()
-        self._tm = tm
+        if cache is not None and produced and self.cache_key is not None:
+            cache.store(self.cache_key, produced[0])
         self._ref = ref
         self.timings = {"llvm_parse": t1 - t0, "llvm_optimise": t2 - t1, "machine_code": t3 - t2}
-        self._cfuncs: dict[object, Any] = {}
+
+    def _optimised(self) -> llvm.ModuleRef:
+        if self._ref is None:  # loaded from the cache: derive the module again for inspection
+            ref = llvm.parse_assembly(self.ir_text)
+            optimise(ref, self._tm, self._opt_level, self._lean)
+            self._ref = ref
+        return self._ref
 
     def address(self, name: str) -> int:
         """Address of a compiled function; valid only while this object is alive."""
@@ -216,8 +251,8 @@ class JitModule:
 
     def optimised_ir(self) -> str:
         """The LLVM IR after optimisation, for inspection."""
-        return str(self._ref)
+        return str(self._optimised())
 
     def assembly(self) -> str:
         """The host assembly of the optimised module, for inspection."""
-        return str(self._tm.emit_assembly(self._ref))
+        return str(self._tm.emit_assembly(self._optimised()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from .compiler import Options, build_function, build_jacobian
@@ -25,6 +26,7 @@ def jacobian(
     progress: bool | None = None,
     simd: bool = True,
     vector_libm: bool = True,
+    cache: bool | str | os.PathLike[str] = True,
 ) -> CompiledJacobian:
     """Compile the Jacobian ∂exprs/∂wrt into a native kernel.
 
@@ -48,7 +50,9 @@ def jacobian(
     ``opt_level`` is LLVM's optimisation level (3). ``simd=True`` (default)
     evaluates batches several points at a time in SIMD lanes, with elementary
     functions from glibc's libmvec (≤ 4 ulp) unless ``vector_libm=False``
-    (then the scalar C library, lane by lane). Options are described in
+    (then the scalar C library, lane by lane). ``cache=True`` reuses machine
+    code from an on-disk cache (``$SYMJAC_CACHE_DIR``, default ``~/.cache/symjac``;
+    a path, or ``False`` to always compile). Options are described in
     :class:`symjac.compiler.Options`.
 
     >>> import numpy as np, sympy as sp, symjac
@@ -61,7 +65,7 @@ def jacobian(
     >>> jac(np.zeros((1000, 2)), [0.5]).shape
     (1000, 2, 2)
     """
-    options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm)
+    options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache)
     return build_jacobian(exprs, wrt, params, options)
 
 
@@ -76,6 +80,7 @@ def function(
     progress: bool | None = None,
     simd: bool = True,
     vector_libm: bool = True,
+    cache: bool | str | os.PathLike[str] = True,
 ) -> CompiledFunction:
     """Compile the vector function ``exprs`` itself, with the same calling convention.
 
@@ -92,6 +97,7 @@ def function(
         progress=progress,
         simd=simd,
         vector_libm=vector_libm,
+        cache=cache,
     )
     return build_function(exprs, wrt, params, options)
 
@@ -108,6 +114,7 @@ def function_and_jacobian(
     progress: bool | None = None,
     simd: bool = True,
     vector_libm: bool = True,
+    cache: bool | str | os.PathLike[str] = True,
 ) -> CompiledFunctionAndJacobian:
     """Compile f and its Jacobian into one kernel that shares their subexpressions.
 
@@ -122,7 +129,7 @@ def function_and_jacobian(
     """
     from .family import build_function_and_jacobian
 
-    options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm)
+    options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache)
     return build_function_and_jacobian(exprs, wrt, params, options)
 
 
@@ -139,6 +146,7 @@ def hessian(
     progress: bool | None = None,
     simd: bool = True,
     vector_libm: bool = True,
+    cache: bool | str | os.PathLike[str] = True,
 ) -> CompiledHessian:
     """Compile the Hessian ∇²f of a scalar expression, or of a weighted sum Σ λᵢ fᵢ.
 
@@ -156,5 +164,5 @@ def hessian(
     """
     from .family import build_hessian
 
-    options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm)
+    options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache)
     return build_hessian(exprs, wrt, params, weights, options)

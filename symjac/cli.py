@@ -116,6 +116,18 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from .codegen.cache import ObjectCache
+
+    cache = ObjectCache()
+    if args.action == "clear":
+        print(f"removed {cache.clear()} files from {cache.directory}")
+    else:
+        info = cache.info()
+        print(f"{info['directory']}: {info['entries']} entries, {info['bytes']} bytes")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     """The argument parser of ``symjac``."""
     from .standalone import TARGETS
@@ -142,6 +154,9 @@ def parser() -> argparse.ArgumentParser:
     i.add_argument("--ir", action="store_true", help="print the optimised LLVM IR")
     i.add_argument("--asm", action="store_true", help="print the host assembly")
     i.set_defaults(run=_cmd_inspect)
+    k = sub.add_parser("cache", help="the on-disk compile cache ($SYMJAC_CACHE_DIR)")
+    k.add_argument("action", choices=("info", "clear"))
+    k.set_defaults(run=_cmd_cache)
     return top
 
 

@@ -8,6 +8,7 @@ same stages.
 
 from __future__ import annotations
 
+import os
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from typing import Any, TypeVar
 
 import sympy as sp
 
+from .codegen.cache import ObjectCache
 from .diff import Grad, gradients
 from .frontend import as_expressions, as_symbols, check_disjoint, to_graph
 from .graph import Graph
@@ -57,6 +59,9 @@ class Options:
     than 10 000 entries of which at most a quarter can be nonzero.
     ``progress``: print each stage to stderr (``None``: only for big compiles
     on a terminal).
+    ``cache``: reuse machine code compiled before, in any process, from an
+    on-disk cache (``True``: ``$SYMJAC_CACHE_DIR`` or ``~/.cache/symjac``; a
+    path; ``False``: always compile). See :mod:`symjac.codegen.cache`.
     ``simd`` computes several points at once in SIMD lanes (8 with AVX-512, 4
     with AVX2); ``vector_libm`` lets those lanes call glibc's libmvec for
     elementary functions (documented error ≤ 4 ulp instead of libm's < 1 ulp;
@@ -71,12 +76,21 @@ class Options:
     progress: bool | None = None
     simd: bool = True
     vector_libm: bool = True
+    cache: bool | str | os.PathLike[str] = True
+
+    def object_cache(self) -> ObjectCache | None:
+        """The on-disk cache to use: the default directory, a given one, or none."""
+        if self.cache is False:
+            return None
+        return ObjectCache(None if self.cache is True else self.cache)
 
     def build(self) -> Build:
         """The options that change the machine code."""
         return Build(self.fastmath, self.opt_level, self.simd, self.vector_libm)
 
     def __post_init__(self) -> None:
+        if not isinstance(self.cache, (bool, str, os.PathLike)):
+            raise TypeError(f"cache must be True, False or a directory, not {self.cache!r}")
         if not (self.sparse is True or self.sparse is False or self.sparse == "auto"):
             raise ValueError(f"sparse must be True, False or 'auto', not {self.sparse!r}")
         if not isinstance(self.opt_level, int) or isinstance(self.opt_level, bool):
@@ -178,7 +192,8 @@ class Pipeline:
         """Lower to LLVM IR, verify, optimise, JIT."""
         say = self.timer.progress.say
         say("lower ...")
-        kernels = build_kernels(specs, self.options.build(), say, self.stats.timings)
+        cache = self.options.object_cache()
+        kernels = build_kernels(specs, self.options.build(), say, self.stats.timings, cache)
         self.timer.progress.say(f"done in {self.stats.total:.2f} s")
         return kernels
 

@@ -13,8 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import pyabi
+from . import __version__, pyabi
 from .codegen import JitModule, lower
+from .codegen.cache import ObjectCache
 from .codegen.jit import host_vector
 from .codegen.pycall import GLOBALS, add_entries
 from .tape import KernelSpec
@@ -73,6 +74,7 @@ def build_kernels(
     build: Build,
     say: Callable[[str], None] | None = None,
     timings: dict[str, float] | None = None,
+    cache: ObjectCache | None = None,
 ) -> Kernels:
     """Lower ``specs`` to LLVM IR, verify, optimise and JIT them for this host.
 
@@ -94,7 +96,8 @@ def build_kernels(
     if say is not None:
         say("LLVM: verify, optimise, generate machine code ...")
     # symjac's IR is CSE'd and vectorised already: a lean pass pipeline suffices (see optimise)
-    jit = JitModule(lowered.module, build.opt_level, lean=True)
+    context = {"symjac": __version__, "build": repr(build), "lanes": lanes, "libm": vector_libm}
+    jit = JitModule(lowered.module, build.opt_level, lean=True, cache=cache, context=context)
     if timings is not None:
         timings.update(jit.timings)
     if names:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -131,3 +132,24 @@ def test_errors_are_one_line_and_a_nonzero_status(tmp_path, content, args, messa
 def test_bad_usage_exits_2(tmp_path):
     result = run("compile", "m.py", "--target", "fortran", "-o", "x", cwd=tmp_path)
     assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_cache_info_and_clear(tmp_path, model):
+    env = {**os.environ, "SYMJAC_CACHE_DIR": str(tmp_path / "c")}
+
+    def cli(*args: str) -> str:
+        done = subprocess.run(
+            [sys.executable, "-m", "symjac", *args],
+            cwd=model.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout
+
+    assert "0 entries" in cli("cache", "info")
+    cli("inspect", model.name)
+    assert "1 entries" in cli("cache", "info")
+    assert "removed 2 files" in cli("cache", "clear")
+    assert "0 entries" in cli("cache", "info")

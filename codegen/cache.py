@@ -1,0 +1,151 @@
+"""An on-disk cache of compiled object code, so a second process does not compile again.
+
+An entry is two files named by its key: ``KEY.o`` (the object code MCJIT produced)
+and ``KEY.json`` (metadata: the format, the key, the size and sha256 of the
+object code). The key is a sha256 of the LLVM IR and of everything else that
+changes the machine code (see :func:`key`). No pickle: object code is loaded
+only after its size and sha256 match the metadata; anything truncated, empty,
+foreign or corrupted is a miss, reported with a warning, and overwritten.
+Files are written under a temporary name and renamed into place, so a reader
+sees a whole entry or none, and processes racing on one key all succeed.
+
+The directory is ``$SYMJAC_CACHE_DIR``, else ``$XDG_CACHE_HOME/symjac``, else
+``~/.cache/symjac``. If it cannot be created or written, compilation goes on in
+memory with one warning.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+FORMAT = "symjac-object-cache-1"
+_warned: set[str] = set()
+
+
+def default_directory() -> Path:
+    """Where the cache lives unless told otherwise.
+
+    >>> default_directory().name in ("symjac",) or "SYMJAC_CACHE_DIR" in os.environ
+    True
+    """
+    explicit = os.environ.get("SYMJAC_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "symjac"
+
+
+def key(ir_text: str, context: dict[str, Any]) -> str:
+    """The entry name: sha256 of the IR and the build context (options, versions, host).
+
+    >>> key("x", {"a": 1}) == key("x", {"a": 1}) != key("x", {"a": 2})
+    True
+    """
+    h = hashlib.sha256()
+    h.update(json.dumps(context, sort_keys=True).encode())
+    h.update(b"\0")
+    h.update(ir_text.encode())
+    return h.hexdigest()
+
+
+class ObjectCache:
+    """Object code by key in one directory; every failure degrades to "not cached".
+
+    >>> import tempfile
+    >>> c = ObjectCache(tempfile.mkdtemp())
+    >>> c.load("ab" * 32) is None
+    True
+    >>> c.store("ab" * 32, b"object code"); c.load("ab" * 32)
+    b'object code'
+    """
+
+    def __init__(self, directory: str | os.PathLike[str] | None = None):
+        self.directory = Path(directory) if directory is not None else default_directory()
+
+    def _paths(self, name: str) -> tuple[Path, Path]:
+        return self.directory / f"{name}.o", self.directory / f"{name}.json"
+
+    def load(self, name: str) -> bytes | None:
+        """The object code stored under ``name``, or None (a miss)."""
+        obj_path, meta_path = self._paths(name)
+        if not meta_path.exists() and not obj_path.exists():
+            return None
+        try:
+            meta = json.loads(meta_path.read_text())
+            data = obj_path.read_bytes()
+            ok = (
+                isinstance(meta, dict)
+                and meta.get("format") == FORMAT
+                and meta.get("key") == name
+                and meta.get("size") == len(data)
+                and meta.get("sha256") == hashlib.sha256(data).hexdigest()
+                and len(data) > 0
+            )
+        except (OSError, ValueError):
+            ok = False
+        if not ok:
+            warnings.warn(
+                f"symjac cache: ignoring a damaged or foreign entry {meta_path} (recompiling)",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return None
+        return data
+
+    def store(self, name: str, data: bytes) -> None:
+        """Write an entry atomically; a cache that cannot be written warns once and is skipped."""
+        obj_path, meta_path = self._paths(name)
+        meta = {
+            "format": FORMAT,
+            "key": name,
+            "size": len(data),
+            "sha256": hashlib.sha256(data).hexdigest(),
+        }
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            # object code first, metadata last: a reader that sees metadata sees its object
+            _atomic_write(obj_path, data)
+            _atomic_write(meta_path, json.dumps(meta).encode())
+        except OSError as exc:
+            where = str(self.directory)
+            if where not in _warned:
+                _warned.add(where)
+                warnings.warn(
+                    f"symjac cache: cannot write to {where} ({exc.strerror or exc}); "
+                    "compiling in memory only",
+                    RuntimeWarning,
+                    stacklevel=3,
+                )
+
+    def info(self) -> dict[str, Any]:
+        """Directory, number of entries and their total size in bytes."""
+        objects = list(self.directory.glob("*.o")) if self.directory.is_dir() else []
+        size = sum(p.stat().st_size for p in objects)
+        return {"directory": str(self.directory), "entries": len(objects), "bytes": size}
+
+    def clear(self) -> int:
+        """Remove every entry; returns how many files were removed."""
+        removed = 0
+        if self.directory.is_dir():
+            for p in self.directory.iterdir():
+                if p.suffix in (".o", ".json", ".tmp") and p.is_file():
+                    p.unlink(missing_ok=True)
+                    removed += 1
+        return removed
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
