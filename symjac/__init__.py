@@ -21,6 +21,8 @@ _API = {
     "function": "api",
     "function_and_jacobian": "api",
     "hessian": "api",
+    "logdet": "determinant",
+    "CompiledLogDet": "determinant",
     "CompiledFunctionAndJacobian": "runtime",
     "CompiledHessian": "runtime",
     "CompiledJacobian": "runtime",
@@ -34,16 +36,19 @@ __all__ = [
     "CompiledFunctionAndJacobian",
     "CompiledHessian",
     "CompiledJacobian",
+    "CompiledLogDet",
     "SparsityPattern",
     "emit",
     "function",
     "function_and_jacobian",
     "hessian",
     "jacobian",
+    "logdet",
 ]
 
 if TYPE_CHECKING:
     from .api import function, function_and_jacobian, hessian, jacobian
+    from .determinant import CompiledLogDet, logdet
     from .pattern import SparsityPattern
     from .runtime import (
         CompiledFunction,
