@@ -32,3 +32,19 @@ def test_linear_approximation_error_is_second_order():
     steps, errors = np.array(result["steps"]), np.array(result["linear"])
     ratios = errors[:-1] / errors[1:]
     np.testing.assert_allclose(ratios, (steps[:-1] / steps[1:]) ** 2, rtol=0.05)
+
+
+def test_newton_converges_quadratically_on_bratu():
+    result = _run("04_newton.py")
+    res = np.array(result["residuals"])
+    assert res[-1] < 1e-10 and len(res) <= 8
+    assert result["nnz"] == 5 * result["unknowns"] - 4 * 30  # the 5-point stencil's pattern
+    # quadratic: e_{k+1} ≈ C e_k², i.e. log e_{k+1} / log e_k → 2 in the last steps
+    tail = res[res < 1e-1]
+    orders = np.log(tail[1:]) / np.log(tail[:-1])
+    assert orders[-1] > 1.6, orders
+    # independent check of the solution: a finite-difference residual in NumPy
+    n, u = 30, np.zeros((32, 32))
+    u[1:-1, 1:-1] = result["solution"].reshape(n, n)
+    lap = (u[:-2, 1:-1] + u[2:, 1:-1] + u[1:-1, :-2] + u[1:-1, 2:] - 4 * u[1:-1, 1:-1]) * 31**2
+    assert np.abs(lap + 5.0 * np.exp(u[1:-1, 1:-1])).max() < 1e-8
