@@ -48,3 +48,16 @@ def test_newton_converges_quadratically_on_bratu():
     u[1:-1, 1:-1] = result["solution"].reshape(n, n)
     lap = (u[:-2, 1:-1] + u[2:, 1:-1] + u[1:-1, :-2] + u[1:-1, 2:] - 4 * u[1:-1, 1:-1]) * 31**2
     assert np.abs(lap + 5.0 * np.exp(u[1:-1, 1:-1])).max() < 1e-8
+
+
+def test_robot_arm_velocity_singularity_and_inverse_kinematics():
+    r = _run("07_robot_arm.py")
+    np.testing.assert_allclose(r["velocity"], r["velocity_finite_difference"], atol=1e-8)
+    assert r["manipulability"] > 0.1
+    assert r["manipulability_straight"] < 1e-7 and r["rank_straight"] == 1
+    assert r["ik_errors"][-1] < 1e-10
+    # independent forward kinematics in NumPy at the IK solution
+    theta = np.cumsum(r["ik_angles"])
+    lengths = np.array([1.0, 0.8, 0.5])
+    reached = [np.sum(lengths * np.cos(theta)), np.sum(lengths * np.sin(theta))]
+    np.testing.assert_allclose(reached, r["target"], atol=1e-9)
