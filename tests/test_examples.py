@@ -73,3 +73,21 @@ def test_stiff_ode_with_the_compiled_jacobian():
         np.testing.assert_allclose(run["final"], r["reference"], rtol=1e-3, atol=1e-8)
     # mass is conserved: y0 + y1 + y2 = 1 (an invariant of the equations, checked independently)
     assert abs(r["reference"].sum() - 1.0) < 1e-9
+
+
+def test_least_squares_agrees_with_scipy():
+    r = _run("06_least_squares.py")
+    np.testing.assert_allclose(r["theta"], r["scipy"], rtol=1e-6)
+    np.testing.assert_allclose(r["theta"], r["truth"], rtol=0.1)
+    assert np.linalg.norm(r["gradient"]) < 1e-8  # Jᵀr = 0 at a least-squares minimum
+    costs = np.array(r["costs"])
+    assert np.all(np.diff(costs) <= 1e-15)  # accepted steps never increase the cost
+    # independent check: the normal equations' gradient by central differences in NumPy
+    s, v = r["data"]
+
+    def cost(t):
+        return 0.5 * np.sum((t[0] * s / (t[1] + s) - v) ** 2)
+
+    h = 1e-6
+    grad = [(cost(r["theta"] + h * e) - cost(r["theta"] - h * e)) / (2 * h) for e in np.eye(2)]
+    assert np.abs(grad).max() < 1e-6
