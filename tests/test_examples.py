@@ -91,3 +91,19 @@ def test_least_squares_agrees_with_scipy():
     h = 1e-6
     grad = [(cost(r["theta"] + h * e) - cost(r["theta"] - h * e)) / (2 * h) for e in np.eye(2)]
     assert np.abs(grad).max() < 1e-6
+
+
+def test_change_of_variables():
+    import sympy as sp
+
+    out = _run("08_change_of_variables.py")
+    r, t = sp.symbols("r theta", positive=True)
+    assert sp.simplify(out["det_polar"] - r) == 0
+    assert sp.simplify(out["det_spherical"] - r**2 * sp.sin(t)) == 0
+    assert abs(out["disc_area"] - np.pi) < 0.02  # Monte-Carlo error ~ 0.004
+    assert out["logdet_structure"] == "triangular"
+    assert abs(out["flow_total_probability"] - 1.0) < 1e-6
+    np.testing.assert_allclose(out["images"], out["grid"], atol=1e-12)  # g(g⁻¹(y)) = y
+    # independent: the coupling's det is exp(tanh(a)/2), the derivative of b's image
+    a = out["points"][:, 0]
+    np.testing.assert_allclose(out["log_abs_det"], np.tanh(a) / 2, rtol=1e-12, atol=1e-14)
