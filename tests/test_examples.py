@@ -107,3 +107,24 @@ def test_change_of_variables():
     # independent: the coupling's det is exp(tanh(a)/2), the derivative of b's image
     a = out["points"][:, 0]
     np.testing.assert_allclose(out["log_abs_det"], np.tanh(a) / 2, rtol=1e-12, atol=1e-14)
+
+
+def test_chain_rule_and_vector_jacobian_products():
+    out = _run("03_chain_rule.py")
+    np.testing.assert_allclose(out["J"], out["product"], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(out["vjp"], out["w"] @ out["J"], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(out["jvp"], out["J"] @ out["v"], rtol=1e-13, atol=1e-15)
+    np.testing.assert_allclose(out["rows"], out["cols"], rtol=1e-13, atol=1e-15)
+    assert out["products_reverse"] < out["products_forward"]  # m < n: reverse mode is cheaper
+    # independent: finite differences of the network written in NumPy
+    mod = runpy.run_path(str(EXAMPLES / "03_chain_rule.py"), run_name="example")
+    W1, B1, W2 = mod["W1"], mod["B1"], mod["W2"]
+
+    def net(x):
+        return W2 @ np.tanh(W1 @ x + B1)
+
+    h = 1e-6
+    fd = np.column_stack(
+        [(net(out["point"] + h * e) - net(out["point"] - h * e)) / (2 * h) for e in np.eye(6)]
+    )
+    np.testing.assert_allclose(out["J"], fd, atol=1e-8)
