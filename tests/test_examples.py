@@ -128,3 +128,12 @@ def test_chain_rule_and_vector_jacobian_products():
         [(net(out["point"] + h * e) - net(out["point"] - h * e)) / (2 * h) for e in np.eye(6)]
     )
     np.testing.assert_allclose(out["J"], fd, atol=1e-8)
+
+
+def test_gradients_vanish_or_grow_with_depth():
+    out = _run("10_gradient_flow.py")
+    small, edge, large = (np.array(out[s]) for s in (0.5, 1.0, 1.5))
+    assert small[-1] < 1e-8 and np.all(np.diff(small) < 0)  # vanishing: ≤ 0.5 per layer
+    assert small[-1] <= 0.5**30 * 1.0001
+    assert large[-1] > small[-1] * 1e6 and large[-1] > 1.0
+    assert small[-1] < edge[-1] < large[-1]
