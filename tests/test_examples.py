@@ -137,3 +137,12 @@ def test_gradients_vanish_or_grow_with_depth():
     assert small[-1] <= 0.5**30 * 1.0001
     assert large[-1] > small[-1] * 1e6 and large[-1] > 1.0
     assert small[-1] < edge[-1] < large[-1]
+
+
+def test_sensitivity_along_the_top_singular_vector():
+    out = _run("09_sensitivity.py")
+    predicted = out["eps"] * out["sigma"][0]
+    assert abs(out["along_v1"] - predicted) < 1e-3 * predicted  # first order holds
+    assert out["along_v1"] >= out["along_random_max"]  # no direction moves it more
+    assert out["penalty_after"] < 0.5 * out["penalty_before"]
+    assert out["sigma_max_after"] < out["sigma_max_before"]
