@@ -82,7 +82,8 @@ class CompiledLogDet:
             raise ValueError(f"log|det J| needs a square Jacobian, this one is {m} x {n}")
         self.jacobian = jac
         pattern: SparsityPattern = jac.pattern
-        self._blocks = blocks(pattern)
+        # each block in the original order, so a "general" system is exactly J for slogdet
+        self._blocks = [sorted(b) for b in blocks(pattern)]
         where = {(int(i), int(j)): k for k, (i, j) in enumerate(zip(pattern.rows, pattern.cols))}
         self._where = where
         if len(self._blocks) == n:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sympy as sp
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import symjac
@@ -36,7 +36,10 @@ def test_structure_is_detected(case):
 def test_one_point_equals_numpy(case, point):
     _, ld = case
     x = np.array(point)
-    want_sign, want = np.linalg.slogdet(ld.jacobian.dense(x))
+    dense = ld.jacobian.dense(x)
+    # a different elimination order rounds differently: compare where J is not near-singular
+    assume(np.linalg.cond(dense) < 1e10)
+    want_sign, want = np.linalg.slogdet(dense)
     sign, value = ld(x)
     assert sign == want_sign
     if want_sign != 0:
