@@ -40,14 +40,31 @@ class Coloring:
     shape: tuple[int, int]
 
     def seed(self) -> npt.NDArray[np.float64]:
-        """The ``n × n_colors`` 0/1 seed matrix S; ``J @ S`` is the compressed Jacobian."""
+        """The ``n × n_colors`` 0/1 seed matrix S; ``J @ S`` is the compressed Jacobian.
+
+        >>> from symjac.pattern import SparsityPattern
+        >>> band = [(i, j) for i in range(4) for j in range(4) if abs(i - j) <= 1]
+        >>> p = SparsityPattern((4, 4), band)
+        >>> c = p.coloring()
+        >>> c.colors.tolist(), c.seed().tolist()
+        ([2, 0, 1, 2], [[0.0, 0.0, 1.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]])
+        """
         n = self.shape[1]
         s = np.zeros((n, self.n_colors))
         s[np.arange(n), self.colors] = 1.0
         return s
 
     def decompress(self, compressed: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        """The nonzeros, in pattern order, from ``J @ seed()`` (shape ``m × n_colors``)."""
+        """The nonzeros, in pattern order, from ``J @ seed()`` (shape ``m × n_colors``).
+
+        >>> from symjac.pattern import SparsityPattern
+        >>> band = [(i, j) for i in range(4) for j in range(4) if abs(i - j) <= 1]
+        >>> p = SparsityPattern((4, 4), band)
+        >>> c = p.coloring()
+        >>> J = p.to_scipy(np.arange(1.0, 11.0)).toarray()   # nonzeros 1..10 in pattern order
+        >>> c.decompress(J @ c.seed()).tolist()
+        [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0]
+        """
         c = np.asarray(compressed, dtype=np.float64)
         if c.shape != (self.shape[0], self.n_colors):
             raise ValueError(
@@ -170,14 +187,29 @@ class StarColoring:
     neighbours: tuple[tuple[int, ...], ...]
 
     def seed(self) -> npt.NDArray[np.float64]:
-        """The ``n × n_colors`` 0/1 seed matrix S; ``H @ S`` is the compressed Hessian."""
+        """The ``n × n_colors`` 0/1 seed matrix S; ``H @ S`` is the compressed Hessian.
+
+        >>> from symjac.pattern import SparsityPattern
+        >>> lower = SparsityPattern((3, 3), [(0, 0), (1, 0), (1, 1), (2, 1), (2, 2)])
+        >>> c = lower.star_coloring()
+        >>> c.colors.tolist(), c.seed().tolist()
+        ([1, 0, 1], [[0.0, 1.0], [1.0, 0.0], [0.0, 1.0]])
+        """
         n = len(self.colors)
         s = np.zeros((n, self.n_colors))
         s[np.arange(n), self.colors] = 1.0
         return s
 
     def decompress(self, compressed: npt.ArrayLike) -> npt.NDArray[np.float64]:
-        """The lower-triangle entries, in pattern order, from ``H @ seed()``."""
+        """The lower-triangle entries, in pattern order, from ``H @ seed()``.
+
+        >>> from symjac.pattern import SparsityPattern
+        >>> lower = SparsityPattern((3, 3), [(0, 0), (1, 0), (1, 1), (2, 1), (2, 2)])
+        >>> c = lower.star_coloring()
+        >>> H = np.array([[1.0, 2.0, 0.0], [2.0, 3.0, 4.0], [0.0, 4.0, 5.0]])
+        >>> c.decompress(H @ c.seed()).tolist()   # H[0,0], H[1,0], H[1,1], H[2,1], H[2,2]
+        [1.0, 2.0, 3.0, 4.0, 5.0]
+        """
         c = np.asarray(compressed, dtype=np.float64)
         n = len(self.colors)
         if c.shape != (n, self.n_colors):

@@ -74,7 +74,21 @@ def blocks(pattern: SparsityPattern) -> list[list[int]]:
 
 
 class CompiledLogDet:
-    """``(sign, log|det J|)`` at one point or a batch, like :func:`numpy.linalg.slogdet`."""
+    """``(sign, log|det J|)`` at one point or a batch, like :func:`numpy.linalg.slogdet`.
+
+    From :func:`symjac.logdet`; ``structure`` says how the determinant is computed
+    (``"triangular"``, ``"block-triangular"`` or ``"general"``) and ``jacobian`` is the
+    compiled Jacobian it evaluates.
+
+    >>> import numpy as np, sympy as sp, symjac
+    >>> x, y = sp.symbols("x y")
+    >>> ld = symjac.logdet([x * y, x + y], [x, y])   # det J = y - x
+    >>> ld
+    <symjac.CompiledLogDet (2, 2), general>
+    >>> sign, value = ld(np.array([[1.0, 3.0], [1.0, 1.0]]))   # det 2, then singular
+    >>> sign.tolist(), bool(np.isclose(value[0], np.log(2.0))), float(value[1])
+    ([1.0, 0.0], True, -inf)
+    """
 
     def __init__(self, jac: Any):
         m, n = jac.shape

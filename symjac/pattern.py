@@ -47,38 +47,73 @@ class SparsityPattern:
 
     @property
     def shape(self) -> tuple[int, int]:
-        """``(m, n)``: outputs × inputs."""
+        """``(m, n)``: outputs × inputs.
+
+        >>> p = SparsityPattern((2, 3), [(0, 0), (1, 2), (0, 1)])
+        >>> p.shape
+        (2, 3)
+        """
         return self._shape
 
     @property
     def nnz(self) -> int:
-        """Number of structurally nonzero entries."""
+        """Number of structurally nonzero entries.
+
+        >>> p = SparsityPattern((2, 3), [(0, 0), (1, 2), (0, 1)])
+        >>> p.nnz
+        3
+        """
         return int(self._rows.size)
 
     @property
     def rows(self) -> npt.NDArray[np.int64]:
-        """Row index of each nonzero, row-major order (read-only)."""
+        """Row index of each nonzero, row-major order (read-only).
+
+        >>> p = SparsityPattern((2, 3), [(0, 0), (1, 2), (0, 1)])
+        >>> p.rows.tolist(), p.rows.flags.writeable
+        ([0, 0, 1], False)
+        """
         return self._rows
 
     @property
     def cols(self) -> npt.NDArray[np.int64]:
-        """Column index of each nonzero, row-major order (read-only)."""
+        """Column index of each nonzero, row-major order (read-only).
+
+        >>> p = SparsityPattern((2, 3), [(0, 0), (1, 2), (0, 1)])
+        >>> p.cols.tolist(), p.cols.flags.writeable
+        ([0, 1, 2], False)
+        """
         return self._cols
 
     @property
     def indptr(self) -> npt.NDArray[np.int64]:
-        """CSR row pointer: the nonzeros of row ``i`` are ``indptr[i]:indptr[i+1]``."""
+        """CSR row pointer: the nonzeros of row ``i`` are ``indptr[i]:indptr[i+1]``.
+
+        >>> p = SparsityPattern((2, 3), [(0, 0), (1, 2), (0, 1)])
+        >>> p.indptr.tolist()
+        [0, 2, 3]
+        """
         counts = np.bincount(self._rows, minlength=self._shape[0])
         return _frozen(np.concatenate([[0], np.cumsum(counts)]))
 
     @property
     def indices(self) -> npt.NDArray[np.int64]:
-        """CSR column indices (the same as :attr:`cols`)."""
+        """CSR column indices (the same as :attr:`cols`).
+
+        >>> p = SparsityPattern((2, 3), [(0, 0), (1, 2), (0, 1)])
+        >>> p.indices.tolist()
+        [0, 1, 2]
+        """
         return self._cols
 
     @property
     def density(self) -> float:
-        """nnz / (m·n); 0 for an empty matrix."""
+        """nnz / (m·n); 0 for an empty matrix.
+
+        >>> p = SparsityPattern((2, 3), [(0, 0), (1, 2), (0, 1)])
+        >>> p.density, SparsityPattern((0, 3), []).density
+        (0.5, 0.0)
+        """
         m, n = self._shape
         return self.nnz / (m * n) if m * n else 0.0
 
@@ -87,18 +122,35 @@ class SparsityPattern:
         """Permutation from pattern (CSR) order to column-major (CSC) order.
 
         ``values[csc_order]`` are the nonzeros column by column.
+
+        >>> p = SparsityPattern((2, 2), [(0, 0), (0, 1), (1, 0)])
+        >>> p.csc_order.tolist()
+        [0, 2, 1]
+        >>> values = np.array([1.0, 2.0, 3.0])   # in pattern order: (0, 0), (0, 1), (1, 0)
+        >>> values[p.csc_order].tolist()
+        [1.0, 3.0, 2.0]
         """
         return _frozen(np.lexsort((self._rows, self._cols)))
 
     @property
     def csc_indptr(self) -> npt.NDArray[np.int64]:
-        """CSC column pointer: column ``j`` holds ``csc_indptr[j]:csc_indptr[j+1]``."""
+        """CSC column pointer: column ``j`` holds ``csc_indptr[j]:csc_indptr[j+1]``.
+
+        >>> p = SparsityPattern((2, 2), [(0, 0), (0, 1), (1, 0)])
+        >>> p.csc_indptr.tolist()
+        [0, 2, 3]
+        """
         counts = np.bincount(self._cols, minlength=self._shape[1])
         return _frozen(np.concatenate([[0], np.cumsum(counts)]))
 
     @property
     def csc_indices(self) -> npt.NDArray[np.int64]:
-        """CSC row indices, column by column."""
+        """CSC row indices, column by column.
+
+        >>> p = SparsityPattern((2, 2), [(0, 0), (0, 1), (1, 0)])
+        >>> p.csc_indices.tolist()
+        [0, 1, 0]
+        """
         return _frozen(self._rows[self.csc_order])
 
     def to_scipy(self, values: npt.ArrayLike | None = None, format: str = "csr") -> Any:
@@ -171,7 +223,13 @@ class SparsityPattern:
         return "\n".join("".join("#" if v else "." for v in row) for row in grid)
 
     def plot(self, ax: Any = None, **kwargs: Any) -> Any:
-        """A matplotlib spy plot of the pattern (needs matplotlib); returns the axes."""
+        """A matplotlib spy plot of the pattern (needs matplotlib); returns the axes.
+
+        >>> from matplotlib.figure import Figure
+        >>> ax = SparsityPattern((2, 3), [(0, 0), (1, 2)]).plot(Figure().subplots())
+        >>> ax.get_title()
+        '2x3, nnz=2'
+        """
         import matplotlib.pyplot as plt
 
         if ax is None:
@@ -181,11 +239,21 @@ class SparsityPattern:
         return ax
 
     def flat_positions(self) -> npt.NDArray[np.int64]:
-        """Row-major offset ``i*n + j`` of each nonzero in a dense ``m × n`` array."""
+        """Row-major offset ``i*n + j`` of each nonzero in a dense ``m × n`` array.
+
+        >>> p = SparsityPattern((2, 3), [(0, 0), (1, 2), (0, 1)])
+        >>> p.flat_positions().tolist()
+        [0, 1, 5]
+        """
         return self._rows * self._shape[1] + self._cols
 
     def to_dense(self) -> npt.NDArray[np.bool_]:
-        """Boolean mask, True where an entry can be nonzero."""
+        """Boolean mask, True where an entry can be nonzero.
+
+        >>> p = SparsityPattern((2, 3), [(0, 0), (1, 2), (0, 1)])
+        >>> p.to_dense().tolist()
+        [[True, True, False], [False, False, True]]
+        """
         mask = np.zeros(self._shape, dtype=bool)
         mask[self._rows, self._cols] = True
         return mask

@@ -63,20 +63,46 @@ class _Compiled:
 
     @property
     def wrt(self) -> tuple[Any, ...]:
-        """The input symbols, in the order of ``x``'s columns."""
+        """The input symbols, in the order of ``x``'s columns.
+
+        >>> import sympy as sp, symjac
+        >>> x, y, a = sp.symbols("x y a")
+        >>> symjac.jacobian([a * x * y], wrt=[x, y], params=[a]).wrt
+        (x, y)
+        """
         return self._wrt
 
     @property
     def params(self) -> tuple[Any, ...]:
-        """The parameter symbols, in the order of ``p``'s columns."""
+        """The parameter symbols, in the order of ``p``'s columns.
+
+        >>> import sympy as sp, symjac
+        >>> x, y, a = sp.symbols("x y a")
+        >>> symjac.jacobian([a * x * y], wrt=[x, y], params=[a]).params
+        (a,)
+        """
         return self._params
 
     @property
     def n_vars(self) -> int:
+        """Number of inputs ``n``, the length of one point: ``len(wrt)``.
+
+        >>> import sympy as sp, symjac
+        >>> x, y, a = sp.symbols("x y a")
+        >>> symjac.jacobian([a * x * y], wrt=[x, y], params=[a]).n_vars
+        2
+        """
         return len(self._wrt)
 
     @property
     def n_params(self) -> int:
+        """Number of parameters ``k``: ``len(params)``.
+
+        >>> import sympy as sp, symjac
+        >>> x, y, a = sp.symbols("x y a")
+        >>> symjac.jacobian([a * x * y], wrt=[x, y], params=[a]).n_params
+        1
+        """
         return len(self._params)
 
     def _run(self, name: str, row_shape: tuple[int, ...], x: Any, p: Any, out: Any) -> Array:
@@ -214,7 +240,13 @@ class CompiledFunction(_Compiled):
 
     @property
     def shape(self) -> tuple[int]:
-        """``(m,)``: the number of outputs."""
+        """``(m,)``: the number of outputs.
+
+        >>> import sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> symjac.function([x * y, x + y, x], wrt=[x, y]).shape
+        (3,)
+        """
         return (self._m,)
 
     def __call__(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
@@ -222,7 +254,13 @@ class CompiledFunction(_Compiled):
         return self._run("function", (self._m,), x, p, out)
 
     def to_sympy(self) -> Any:
-        """The compiled outputs as a SymPy column Matrix (after symjac's front end)."""
+        """The compiled outputs as a SymPy column Matrix (after symjac's front end).
+
+        >>> import sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> print(symjac.function([x * y, sp.sin(x)], wrt=[x, y]).to_sympy())
+        Matrix([[x*y], [sin(x)]])
+        """
         import sympy as sp
 
         from .tosympy import tape_to_sympy
@@ -262,22 +300,51 @@ class CompiledJacobian(_Compiled):
 
     @property
     def sparse_output(self) -> bool:
-        """Whether calling the object returns a SciPy sparse matrix (see ``sparse=``)."""
+        """Whether calling the object returns a SciPy sparse matrix (see ``sparse=``).
+
+        >>> import numpy as np, sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> jac = symjac.jacobian([x * y, y**2], wrt=[x, y], sparse=True)
+        >>> jac.sparse_output, type(jac(np.array([2.0, 3.0]))).__name__
+        (True, 'csr_array')
+        """
         return self._sparse_output
 
     @property
     def pattern(self) -> SparsityPattern:
-        """Where the nonzeros are (row-major); :meth:`values` follows this order."""
+        """Where the nonzeros are (row-major); :meth:`values` follows this order.
+
+        >>> import sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> jac = symjac.jacobian([x * y, y**2], wrt=[x, y])
+        >>> jac.pattern
+        SparsityPattern(shape=(2, 2), nnz=3, density=0.75)
+        >>> print(jac.pattern)
+        ##
+        .#
+        """
         return self._pattern
 
     @property
     def shape(self) -> tuple[int, int]:
-        """``(m, n)``: outputs × inputs."""
+        """``(m, n)``: outputs × inputs.
+
+        >>> import sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> symjac.jacobian([x * y, y**2, x], wrt=[x, y]).shape
+        (3, 2)
+        """
         return self._pattern.shape
 
     @property
     def nnz(self) -> int:
-        """Number of structurally nonzero entries."""
+        """Number of structurally nonzero entries.
+
+        >>> import sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> symjac.jacobian([x * y, y**2, x], wrt=[x, y]).nnz
+        4
+        """
         return self._pattern.nnz
 
     def __call__(self, x: Any, p: Any = None, *, out: Any = None) -> Any:
@@ -293,13 +360,31 @@ class CompiledJacobian(_Compiled):
         return self.dense(x, p, out=out)
 
     def dense(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
-        """Dense Jacobian ``(m, n)`` or ``(N, m, n)``; every entry is written, zeros included."""
+        """Dense Jacobian ``(m, n)`` or ``(N, m, n)``; every entry is written, zeros included.
+
+        Available whatever ``sparse=`` the object was compiled with.
+
+        >>> import numpy as np, sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> jac = symjac.jacobian([x * y, y**2], wrt=[x, y], sparse=True)
+        >>> jac.dense(np.array([2.0, 3.0])).tolist()
+        [[3.0, 2.0], [0.0, 6.0]]
+        """
         return self._run("dense", self._pattern.shape, x, p, out)
 
     def sparse(self, x: Any, p: Any = None, format: str = "csr") -> Any:
         """The Jacobian at one point as a ``scipy.sparse.csr_array`` (or ``"csc"``).
 
         For a batch of points use :meth:`values`, which returns ``(N, nnz)``.
+
+        >>> import numpy as np, sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> jac = symjac.jacobian([x * y, y**2], wrt=[x, y])
+        >>> S = jac.sparse(np.array([2.0, 3.0]))
+        >>> S.format, S.nnz, S.toarray().tolist()
+        ('csr', 3, [[3.0, 2.0], [0.0, 6.0]])
+        >>> jac.sparse(np.array([2.0, 3.0]), format="csc").format
+        'csc'
         """
         return self._pattern.to_scipy(self._nonzeros(self._one_point(x), p), format=format)
 
@@ -327,7 +412,16 @@ class CompiledJacobian(_Compiled):
         return matrix
 
     def values(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
-        """The nonzeros only, in :attr:`pattern` order: ``(nnz,)`` or ``(N, nnz)``."""
+        """The nonzeros only, in :attr:`pattern` order: ``(nnz,)`` or ``(N, nnz)``.
+
+        >>> import numpy as np, sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> jac = symjac.jacobian([x * y, y**2], wrt=[x, y])
+        >>> jac.pattern.rows.tolist(), jac.pattern.cols.tolist()
+        ([0, 0, 1], [0, 1, 1])
+        >>> jac.values(np.array([[2.0, 3.0], [1.0, 1.0]])).tolist()
+        [[3.0, 2.0, 6.0], [1.0, 1.0, 2.0]]
+        """
         return self._run("values", self._values_shape, x, p, out)
 
     def _entries(self) -> list[tuple[int, int, int]]:
@@ -399,6 +493,11 @@ class CompiledJacobian(_Compiled):
         """The derived Jacobian as a SymPy Matrix, for inspection.
 
         Symbols are treated as real, so ``Abs(x)`` differentiates to ``sign(x)``.
+
+        >>> import sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> print(symjac.jacobian([x * y, y**2], wrt=[x, y]).to_sympy())
+        Matrix([[y, x], [0, 2*y]])
         """
         from .tosympy import tape_to_sympy
 
@@ -448,7 +547,14 @@ class CompiledFunctionAndJacobian(CompiledJacobian):
         return self.values(point, p)[1]
 
     def dense(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
-        """J alone, dense; see :meth:`CompiledJacobian.dense`."""
+        """J alone, dense; see :meth:`CompiledJacobian.dense`.
+
+        >>> import numpy as np, sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> fj = symjac.function_and_jacobian([x * y, sp.exp(x)], wrt=[x, y])
+        >>> fj.dense(np.array([0.0, 2.0])).tolist()
+        [[2.0, 0.0], [1.0, 0.0]]
+        """
         m, n = self.shape
         both = self._run("dense", (m + m * n,), x, p, None)
         jac = both[..., m:].reshape(*both.shape[:-1], m, n)
@@ -462,13 +568,27 @@ class CompiledFunctionAndJacobian(CompiledJacobian):
         """``(f, nonzeros)``, views into one array of shape ``(m + nnz,)`` or ``(N, m + nnz)``.
 
         ``out``, if given, is that whole array.
+
+        >>> import numpy as np, sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> fj = symjac.function_and_jacobian([x * y, sp.exp(x)], wrt=[x, y])
+        >>> f, nonzeros = fj.values(np.array([0.0, 2.0]))
+        >>> f.tolist(), nonzeros.tolist()
+        ([0.0, 1.0], [2.0, 0.0, 1.0])
         """
         m = self.shape[0]
         both = self._run("values", (m + self.nnz,), x, p, out)
         return both[..., :m], both[..., m:]
 
     def to_sympy(self) -> Any:
-        """``(f, J)`` as SymPy matrices."""
+        """``(f, J)`` as SymPy matrices.
+
+        >>> import sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> f, J = symjac.function_and_jacobian([x * y, sp.exp(x)], wrt=[x, y]).to_sympy()
+        >>> print(f, J)
+        Matrix([[x*y], [exp(x)]]) Matrix([[y, x], [exp(x), 0]])
+        """
         import sympy as sp
 
         from .tosympy import tape_to_sympy
@@ -503,7 +623,17 @@ class CompiledHessian(CompiledJacobian):
 
     @functools.cached_property
     def full_pattern(self) -> SparsityPattern:
-        """Both triangles: where the full symmetric matrix can be nonzero."""
+        """Both triangles: where the full symmetric matrix can be nonzero.
+
+        >>> import sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> h = symjac.hessian(x**2 * y, wrt=[x, y])
+        >>> h.pattern.nnz, h.full_pattern.nnz
+        (2, 3)
+        >>> print(h.full_pattern)
+        ##
+        #.
+        """
         rows, cols = self._pattern.rows.tolist(), self._pattern.cols.tolist()
         return SparsityPattern(self._pattern.shape, [*zip(rows, cols), *zip(cols, rows)])
 
@@ -515,7 +645,14 @@ class CompiledHessian(CompiledJacobian):
         return np.array([lower[max(i, j), min(i, j)] for i, j in zip(full.rows, full.cols)])
 
     def dense(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
-        """The full symmetric Hessian ``(n, n)`` or ``(N, n, n)``; every entry is written."""
+        """The full symmetric Hessian ``(n, n)`` or ``(N, n, n)``; every entry is written.
+
+        >>> import numpy as np, sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> h = symjac.hessian(x**2 * y, wrt=[x, y])
+        >>> h.dense(np.array([[1.0, 3.0], [2.0, 1.0]])).tolist()
+        [[[6.0, 2.0], [2.0, 0.0]], [[2.0, 4.0], [4.0, 0.0]]]
+        """
         values = self.values(x, p)
         n = self.shape[0]
         shape = (*values.shape[:-1], n, n)
@@ -530,11 +667,25 @@ class CompiledHessian(CompiledJacobian):
         return self.values(point, p)[self._full_from_lower]
 
     def sparse(self, x: Any, p: Any = None, format: str = "csr") -> Any:
-        """The full symmetric Hessian at one point as a SciPy sparse matrix (no dense n×n)."""
+        """The full symmetric Hessian at one point as a SciPy sparse matrix (no dense n×n).
+
+        >>> import numpy as np, sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> h = symjac.hessian(x**2 * y, wrt=[x, y])
+        >>> S = h.sparse(np.array([1.0, 3.0]))
+        >>> S.nnz, S.toarray().tolist()
+        (3, [[6.0, 2.0], [2.0, 0.0]])
+        """
         return self.full_pattern.to_scipy(self._nonzeros(self._one_point(x), p), format=format)
 
     def to_sympy(self) -> Any:
-        """The full symmetric Hessian as a SymPy Matrix."""
+        """The full symmetric Hessian as a SymPy Matrix.
+
+        >>> import sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> print(symjac.hessian(x**2 * y, wrt=[x, y]).to_sympy())
+        Matrix([[2*y, 2*x], [2*x, 0]])
+        """
         matrix = super().to_sympy()
         n = self.shape[0]
         for i in range(n):

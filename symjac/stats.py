@@ -31,18 +31,30 @@ class Stats:
 
     @property
     def total(self) -> float:
-        """Total compile time in seconds."""
+        """Total compile time in seconds.
+
+        >>> Stats(timings={"front_end": 0.5, "lower": 0.25}).total
+        0.75
+        """
         return sum(self.timings.values())
 
     @property
     def graph_nodes(self) -> int:
-        """Nodes in the graph at its largest (after differentiation, if any)."""
+        """Nodes in the graph at its largest (after differentiation, if any).
+
+        >>> Stats(sizes={"graph_front_end": 7, "graph_differentiated": 12}).graph_nodes
+        12
+        """
         sizes = self.sizes
         return max(sizes.get("graph_front_end", 0), sizes.get("graph_differentiated", 0))
 
     @property
     def tape_length(self) -> int:
-        """Instructions in the compiled tape."""
+        """Instructions in the compiled tape.
+
+        >>> Stats(sizes={"tape": 10}).tape_length, Stats().tape_length
+        (10, 0)
+        """
         return self.sizes.get("tape", 0)
 
     def __str__(self) -> str:
