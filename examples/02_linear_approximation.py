@@ -10,20 +10,21 @@ Run with ``python examples/02_linear_approximation.py``; a plot is written to
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 import sympy as sp
 
 import symjac
+from symjac import plotting
 
 x, y, z = sp.symbols("x y z", real=True)
 F = [sp.sin(x * y) + z**2, sp.exp(x - z) * sp.cos(y), sp.log(1 + x**2 + y**2) * z]
 WRT = [x, y, z]
+OUTPUT = Path(__file__).parent / "output"
 
 
-def main() -> dict[str, float]:
+def main() -> dict[str, object]:
     """Errors of the constant and linear models for shrinking steps, and their slopes."""
     f = symjac.function(F, WRT)
     jac = symjac.jacobian(F, WRT)
@@ -35,38 +36,31 @@ def main() -> dict[str, float]:
     linear = [np.linalg.norm(f(x0 + h * direction) - f(x0) - J @ (h * direction)) for h in steps]
     slope_constant = np.polyfit(np.log(steps), np.log(constant), 1)[0]
     slope_linear = np.polyfit(np.log(steps), np.log(linear), 1)[0]
-    _plot(steps, constant, linear)
     return {
         "slope_constant": float(slope_constant),
         "slope_linear": float(slope_linear),
         "error_linear_at_smallest_step": float(linear[-1]),
         "steps": steps.tolist(),
         "linear": [float(e) for e in linear],
+        "plots": _plot(steps, constant, linear),
     }
 
 
-def _plot(steps: np.ndarray, constant: list[float], linear: list[float]) -> None:
-    try:
-        import matplotlib
-    except ImportError:
-        return
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    out = Path(os.environ.get("SYMJAC_EXAMPLES_OUT", Path(__file__).parent / "output"))
-    out.mkdir(parents=True, exist_ok=True)
-    fig, ax = plt.subplots(figsize=(5, 4))
+def _plot(steps: np.ndarray, constant: list[float], linear: list[float]) -> list[Path] | None:
+    made = plotting.subplots(figsize=(5, 4))
+    if made is None:
+        return None  # matplotlib is not installed
+    fig, ax = made
     ax.loglog(steps, constant, "o-", label="f(x+hd) - f(x)  (slope 1)")
     ax.loglog(steps, linear, "s-", label="f(x+hd) - f(x) - J hd  (slope 2)")
     ax.set_xlabel("step h")
     ax.set_ylabel("error")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(out / "02_linear_approximation.png", dpi=100)
-    plt.close(fig)
+    return [plotting.save(fig, "02_linear_approximation.png", OUTPUT)]
 
 
 if __name__ == "__main__":
     result = main()
     print(f"constant model: error ~ h^{result['slope_constant']:.3f}")
     print(f"linear model:   error ~ h^{result['slope_linear']:.3f}")
+    print(plotting.describe(result["plots"]))

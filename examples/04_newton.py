@@ -6,19 +6,24 @@ F(u) = 0. Newton's step solves J(u)·δ = -F(u) with J sparse (5 nonzeros per
 row), so we never build the dense n²×n² matrix. Near the solution the residual
 is squared at every step: quadratic convergence.
 
-Run with ``python examples/04_newton.py``.
+Run with ``python examples/04_newton.py``; the residuals and the spy plot of J are drawn
+into ``$SYMJAC_EXAMPLES_OUT`` (default ``examples/output/``) when matplotlib is installed.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import scipy.sparse.linalg
 import sympy as sp
 
 import symjac
+from symjac import plotting
 
 N = 30  # interior points per side
 LAMBDA = 5.0
+OUTPUT = Path(__file__).parent / "output"
 
 
 def bratu(n: int = N):
@@ -55,7 +60,23 @@ def main() -> dict[str, object]:
         "unknowns": len(u),
         "max_u": float(x.max()),
         "solution": x,
+        "plots": _plot(residuals, jac.pattern),
     }
+
+
+def _plot(residuals: list[float], pattern: symjac.SparsityPattern) -> list[Path] | None:
+    made = plotting.subplots(1, 2, figsize=(9, 4))
+    if made is None:
+        return None  # matplotlib is not installed
+    fig, (left, right) = made
+    left.semilogy(range(len(residuals)), residuals, "o-")
+    left.set_xticks(range(len(residuals)))
+    left.set_xlabel("Newton iteration")
+    left.set_ylabel("|F(u)|")
+    left.set_title("quadratic convergence: the exponent doubles")
+    pattern.plot(ax=right, markersize=0.3)
+    right.set_title(f"J: {pattern.nnz} nonzeros of {pattern.shape[0]}² (5 diagonals)")
+    return [plotting.save(fig, "04_newton.png", OUTPUT)]
 
 
 if __name__ == "__main__":
@@ -64,3 +85,4 @@ if __name__ == "__main__":
     for k, r in enumerate(result["residuals"]):
         print(f"iteration {k}: |F(u)| = {r:.3e}")
     print(f"max u = {result['max_u']:.6f}")
+    print(plotting.describe(result["plots"]))

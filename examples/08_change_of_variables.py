@@ -5,20 +5,30 @@ If x = g(u), then ∫ f(x) dx = ∫ f(g(u)) |det J_g(u)| du. For polar coordinat
 check the formula with a Monte-Carlo integral, then use it the way normalising
 flows do: push a standard normal through an invertible map (an affine coupling
 layer: triangular Jacobian, so log|det J| is a sum) and compute the density of
-the result with ``symjac.logdet``; it integrates to one.
+the result with ``symjac.logdet``; it integrates to one. A radial flow
+(Rezende & Mohamed 2015) y = x + β·h(r)·(x − x₀), h = 1/(α + r), r = |x − x₀|, has a full
+Jacobian with the closed form det J = (1 + βh)^(d−1)·(1 + βh + βh′r); its density is
+integrated in polar coordinates about x₀ (|det J| = ρ again) and also gives one.
 
-Run with ``python examples/08_change_of_variables.py``.
+Run with ``python examples/08_change_of_variables.py``; the two flows' densities are drawn
+into ``$SYMJAC_EXAMPLES_OUT`` (default ``examples/output/``) when matplotlib is installed.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import sympy as sp
 
 import symjac
+from symjac import plotting
 
 r, t, p = sp.symbols("r theta phi", positive=True)
 a, b = sp.symbols("a b", real=True)
+ALPHA, BETA, X0 = 1.0, 2.0, np.array([0.96, 0.48])  # β > −α: invertible; x₀ off the grid
+N_RHO, N_PHI = 100, 64  # quadrature nodes in ρ and φ
+OUTPUT = Path(__file__).parent / "output"
 
 
 def coupling():
@@ -26,6 +36,25 @@ def coupling():
     s = sp.tanh(a) / 2
     m = sp.sin(a)
     return [a, b * sp.exp(s) + m]
+
+
+def radial():
+    """y = x + β h(r) (x − x₀), h = 1/(α + r): pushes mass away from x₀ (β > 0)."""
+    r = sp.sqrt((a - X0[0]) ** 2 + (b - X0[1]) ** 2)
+    return [a + BETA * (a - X0[0]) / (ALPHA + r), b + BETA * (b - X0[1]) / (ALPHA + r)]
+
+
+def radial_inverse(y: np.ndarray) -> np.ndarray:
+    """x from y: |y − x₀| = r(1 + β/(α + r)) is a quadratic in r (its positive root)."""
+    rho = np.linalg.norm(y - X0, axis=1)
+    c = ALPHA + BETA - rho
+    r = 2 * ALPHA * rho / (c + np.sqrt(c * c + 4 * ALPHA * rho))  # no cancellation
+    return X0 + (r / rho)[:, None] * (y - X0)
+
+
+def density(logdet, xs: np.ndarray) -> np.ndarray:
+    """p_y(g(x)) = p_x(x) / |det J_g(x)| for a standard normal p_x."""
+    return np.exp(-0.5 * (xs**2).sum(axis=1) - np.log(2 * np.pi) - logdet(xs)[1])
 
 
 def main() -> dict[str, object]:
@@ -52,11 +81,21 @@ def main() -> dict[str, object]:
     xs = np.column_stack([a_inv, b_inv])
     ys = flow(xs)  # = the grid again (checked in the test)
     _, log_abs_det = logdet(xs)
-    log_px = -0.5 * (xs**2).sum(axis=1) - np.log(2 * np.pi)
-    density_y = np.exp(log_px - log_abs_det)
+    density_y = density(logdet, xs)
     cell = (16 / 320) * (24 / 480)
     total = float(density_y.sum() * cell)
     grid_y = np.column_stack([y1.ravel(), y2.ravel()])
+
+    # the radial flow, integrated in polar coordinates about x₀, where p_y is smooth:
+    # ∫ p_y dy = ∫∫ p_y(x₀ + ρ(cos φ, sin φ)) ρ dρ dφ; Gauss–Legendre in ρ, trapezoid in φ
+    radial_logdet = symjac.logdet(radial(), [a, b])
+    nodes, weights = np.polynomial.legendre.leggauss(N_RHO)
+    rho, phi = 6 * (nodes + 1), np.linspace(0, 2 * np.pi, N_PHI, endpoint=False)  # ρ < 12
+    R, F = np.meshgrid(rho, phi, indexing="ij")
+    targets = X0 + np.column_stack([(R * np.cos(F)).ravel(), (R * np.sin(F)).ravel()])
+    x_radial = radial_inverse(targets)
+    p_polar = density(radial_logdet, x_radial).reshape(R.shape) * R
+    radial_total = float(6 * weights @ p_polar.sum(axis=1) * 2 * np.pi / N_PHI)
     return {
         "det_polar": det_polar,
         "det_spherical": det_spherical,
@@ -67,7 +106,28 @@ def main() -> dict[str, object]:
         "points": xs,
         "images": ys,
         "grid": grid_y,
+        "radial": {
+            "points": x_radial,
+            "images": symjac.function(radial(), [a, b])(x_radial),
+            "targets": targets,
+            "log_abs_det": radial_logdet(x_radial)[1],
+            "structure": radial_logdet.structure,
+            "total_probability": radial_total,
+        },
+        "plots": _plot(y1, y2, density_y, density(radial_logdet, radial_inverse(grid_y))),
     }
+
+
+def _plot(y1, y2, coupling: np.ndarray, radial: np.ndarray) -> list[Path] | None:
+    made = plotting.subplots(1, 2, figsize=(9, 4.5), sharey=True)
+    if made is None:
+        return None  # matplotlib is not installed
+    fig, axes = made
+    for ax, values, title in zip(axes, (coupling, radial), ("affine coupling", "radial flow")):
+        ax.pcolormesh(y1, y2, values.reshape(y1.shape), shading="auto")
+        ax.set(xlim=(-4, 4), ylim=(-4, 4), aspect="equal", title=f"{title}: p_y(y)")
+    axes[1].plot(*X0, "w+")  # the radial flow's centre: mass is pushed away from it
+    return [plotting.save(fig, "08_change_of_variables.png", OUTPUT)]
 
 
 if __name__ == "__main__":
@@ -79,3 +139,9 @@ if __name__ == "__main__":
         f"coupling layer: log|det J| structure {out['logdet_structure']}, "
         f"density integrates to {out['flow_total_probability']:.6f}"
     )
+    radial = out["radial"]
+    print(
+        f"radial flow: log|det J| structure {radial['structure']}, "
+        f"density integrates to {radial['total_probability']:.12f}"
+    )
+    print(plotting.describe(out["plots"]))

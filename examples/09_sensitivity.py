@@ -9,19 +9,24 @@ regularisation) lowers σ₁: the model becomes less sensitive. (Here the penalt
 is minimised alone, with no data-fitting term, so it drives σ₁ towards zero; in
 practice it is a term added to the training loss.)
 
-Run with ``python examples/09_sensitivity.py``.
+Run with ``python examples/09_sensitivity.py``; the singular values before and after are
+drawn into ``$SYMJAC_EXAMPLES_OUT`` (default ``examples/output/``) when matplotlib is installed.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import sympy as sp
 
 import symjac
+from symjac import plotting
 
 x = sp.symbols("x0:4", real=True)
 W = sp.symbols("w0:12", real=True)
 MODEL = [sp.tanh(sum(W[4 * i + j] * x[j] for j in range(4))) for i in range(3)]
+OUTPUT = Path(__file__).parent / "output"
 
 
 def main() -> dict[str, object]:
@@ -61,7 +66,25 @@ def main() -> dict[str, object]:
         "penalty_after": penalty(w),
         "sigma_max_before": float(sigma[0]),
         "sigma_max_after": float(sigma_after[0]),
+        "sigma_after": sigma_after,
+        "plots": _plot(sigma, sigma_after),
     }
+
+
+def _plot(before: np.ndarray, after: np.ndarray) -> list[Path] | None:
+    made = plotting.subplots(figsize=(5, 4))
+    if made is None:
+        return None  # matplotlib is not installed
+    fig, ax = made
+    index = np.arange(1, len(before) + 1)
+    ax.bar(index - 0.2, before, 0.4, label="before")
+    ax.bar(index + 0.2, after, 0.4, label="after Jacobian regularisation")
+    ax.set_xticks(index, [f"σ{i}" for i in index])
+    ax.set_yscale("log")  # after: about a hundredth of before
+    ax.set_ylim(top=20)  # room for the legend
+    ax.set_ylabel("singular value of J(x)")
+    ax.legend()
+    return [plotting.save(fig, "09_sensitivity.png", OUTPUT)]
 
 
 if __name__ == "__main__":
@@ -77,3 +100,4 @@ if __name__ == "__main__":
         f"{out['penalty_after']:.3f}, σ_max {out['sigma_max_before']:.3f} -> "
         f"{out['sigma_max_after']:.3f}"
     )
+    print(plotting.describe(out["plots"]))

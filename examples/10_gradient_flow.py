@@ -7,20 +7,26 @@ grow when σ is large enough that the tanh stays unsaturated (exploding) — the
 reason deep networks need careful initialisation. One symjac Jacobian of a layer,
 with the weights as parameters, serves every layer.
 
-Run with ``python examples/10_gradient_flow.py``.
+Run with ``python examples/10_gradient_flow.py``; σ_max against depth is drawn into
+``$SYMJAC_EXAMPLES_OUT`` (default ``examples/output/``) when matplotlib is installed.
 """
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import sympy as sp
 
 import symjac
+from symjac import plotting
 
 WIDTH = 8
 x = sp.symbols(f"x0:{WIDTH}", real=True)
 w = sp.symbols(f"w0:{WIDTH * WIDTH}", real=True)
 LAYER = [sp.tanh(sum(w[i * WIDTH + j] * x[j] for j in range(WIDTH))) for i in range(WIDTH)]
+SCALES, DEPTH = (0.5, 1.0, 1.5), 30
+OUTPUT = Path(__file__).parent / "output"
 
 
 def largest_singular_values(scale: float, depth: int, seed: int = 0) -> list[float]:
@@ -41,12 +47,30 @@ def largest_singular_values(scale: float, depth: int, seed: int = 0) -> list[flo
 
 
 def main() -> dict[str, object]:
-    return {scale: largest_singular_values(scale, 30) for scale in (0.5, 1.0, 1.5)}
+    """σ_max per depth for each weight scale, and the plots."""
+    curves = {scale: largest_singular_values(scale, DEPTH) for scale in SCALES}
+    return {"sigma_max": curves, "plots": _plot(curves)}
+
+
+def _plot(curves: dict[float, list[float]]) -> list[Path] | None:
+    made = plotting.subplots(figsize=(5, 4))
+    if made is None:
+        return None  # matplotlib is not installed
+    fig, ax = made
+    for scale in SCALES:
+        ax.semilogy(range(1, DEPTH + 1), curves[scale], "o-", ms=3, label=f"σ = {scale}")
+    ax.set_xlabel("depth L")
+    ax.set_ylabel("largest singular value of ∂x_L/∂x_0")
+    ax.legend()
+    return [plotting.save(fig, "10_gradient_flow.png", OUTPUT)]
 
 
 if __name__ == "__main__":
-    for scale, values in main().items():
+    out = main()
+    for scale in SCALES:
+        values = out["sigma_max"][scale]
         print(
             f"sigma = {scale}: largest singular value after 1, 10, 30 layers: "
             f"{values[0]:.3g}, {values[9]:.3g}, {values[29]:.3g}"
         )
+    print(plotting.describe(out["plots"]))

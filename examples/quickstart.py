@@ -43,3 +43,4 @@ h = 1e-6
 fd = np.column_stack([(fun(x + h * e, [0.5]) - fun(x - h * e, [0.5])) / (2 * h) for e in np.eye(4)])
 print(f"max |J - finite differences| = {np.abs(jac(x, [0.5]) - fd).max():.2e}")
 print(f"\n{jac.stats}")
+print("operations in the compiled tape:", jac.stats.op_counts)

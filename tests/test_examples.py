@@ -2,26 +2,71 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
+import os
 import runpy
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+HAVE_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
 
 
 @pytest.fixture(autouse=True)
-def _plots_to_tmp(tmp_path, monkeypatch):
-    monkeypatch.setenv("SYMJAC_EXAMPLES_OUT", str(tmp_path))
+def _plots_to_tmp(tmp_path_factory, monkeypatch):
+    # one directory for the session: _run caches each example's result across tests
+    monkeypatch.setenv("SYMJAC_EXAMPLES_OUT", str(tmp_path_factory.getbasetemp() / "plots"))
 
 
-def _run(name: str) -> dict:
+@functools.cache
+def _main(name: str) -> dict:
     return runpy.run_path(str(EXAMPLES / name), run_name="example")["main"]()
 
 
-def test_quickstart_runs():
+def _run(name: str, plots: bool = True) -> dict:
+    """The result of the example's main() (run once per session), its plots checked."""
+    result = _main(name)
+    if plots:
+        _check_plots(result["plots"], name)
+    return result
+
+
+def _check_plots(plots, name: str) -> None:
+    """Each plot is a non-empty PNG in $SYMJAC_EXAMPLES_OUT, named after its example."""
+    if not HAVE_MATPLOTLIB:
+        assert plots is None
+        return
+    assert plots, f"{name} wrote no plot"
+    for path in plots:
+        path = Path(path)
+        assert path.parent == Path(os.environ["SYMJAC_EXAMPLES_OUT"])
+        assert path.name.startswith(name.split("_")[0])
+        data = path.read_bytes()
+        assert data.startswith(PNG_SIGNATURE) and len(data) > 1000, path
+
+
+def test_examples_run_without_matplotlib(monkeypatch, tmp_path):
+    monkeypatch.setenv("SYMJAC_EXAMPLES_OUT", str(tmp_path))
+    # None in sys.modules makes `import matplotlib` raise ImportError, even if already imported
+    for module in ("matplotlib", "matplotlib.pyplot"):
+        monkeypatch.setitem(sys.modules, module, None)
+    result = runpy.run_path(str(EXAMPLES / "02_linear_approximation.py"), run_name="example")
+    out = result["main"]()
+    assert out["plots"] is None
+    assert abs(out["slope_linear"] - 2.0) < 0.1  # and the example still does its work
+    assert not any(tmp_path.iterdir())  # nothing written
+
+
+def test_quickstart_prints_entries_pattern_and_op_counts(capsys):
     runpy.run_path(str(EXAMPLES / "quickstart.py"), run_name="__main__")
+    printed = capsys.readouterr().out
+    assert "J[0,2] = " in printed and "13 nonzeros of 16" in printed
+    assert "operations in the compiled tape: {" in printed and "'EXP': 4" in printed
 
 
 def test_linear_approximation_error_is_second_order():
@@ -61,6 +106,48 @@ def test_robot_arm_velocity_singularity_and_inverse_kinematics():
     lengths = np.array([1.0, 0.8, 0.5])
     reached = [np.sum(lengths * np.cos(theta)), np.sum(lengths * np.sin(theta))]
     np.testing.assert_allclose(reached, r["target"], atol=1e-9)
+
+
+def _ur5_frames(q: np.ndarray) -> list[np.ndarray]:
+    """Base-to-frame-i transforms of the UR5 (standard DH, CB3 series 3), written in NumPy."""
+    d = [0.089159, 0, 0, 0.10915, 0.09465, 0.0823]
+    a = [0, -0.425, -0.39225, 0, 0, 0]
+    alpha = [np.pi / 2, 0, 0, np.pi / 2, -np.pi / 2, 0]
+    frames = [np.eye(4)]
+    for i in range(6):
+        ct, st, ca, sa = np.cos(q[i]), np.sin(q[i]), np.cos(alpha[i]), np.sin(alpha[i])
+        A = np.array(
+            [
+                [ct, -st * ca, st * sa, a[i] * ct],
+                [st, ct * ca, -ct * sa, a[i] * st],
+                [0, sa, ca, d[i]],
+                [0, 0, 0, 1],
+            ]
+        )
+        frames.append(frames[-1] @ A)
+    return frames
+
+
+def test_ur5_geometric_jacobian_and_wrist_singularity():
+    ur5 = _run("07_robot_arm.py")["ur5"]
+    for q, J in ((ur5["q"], ur5["J"]), (ur5["q_wrist"], ur5["J_wrist"])):
+        frames = _ur5_frames(q)
+        tool = frames[-1][:3, 3]
+        # textbook revolute columns: [z_{i-1} × (p_tool − p_{i-1}); z_{i-1}]
+        z = [F[:3, 2] for F in frames[:-1]]
+        expected = np.array([[*np.cross(zi, tool - F[:3, 3]), *zi] for zi, F in zip(z, frames)]).T
+        np.testing.assert_allclose(J, expected, atol=1e-12)
+        h = 1e-6  # and the position rows by central differences of the NumPy kinematics
+        fd = [
+            (_ur5_frames(q + h * e)[-1][:3, 3] - _ur5_frames(q - h * e)[-1][:3, 3]) / (2 * h)
+            for e in np.eye(6)
+        ]
+        np.testing.assert_allclose(J[:3], np.array(fd).T, atol=1e-8)
+    sigma = np.linalg.svd(ur5["J"], compute_uv=False)
+    assert np.linalg.matrix_rank(ur5["J"]) == 6 and sigma[-1] > 0.1
+    sigma_wrist = np.linalg.svd(ur5["J_wrist"], compute_uv=False)
+    assert np.linalg.matrix_rank(ur5["J_wrist"]) == 5 and sigma_wrist[-1] < 1e-12
+    assert ur5["rank_wrist"] == 5
 
 
 def test_stiff_ode_with_the_compiled_jacobian():
@@ -107,10 +194,22 @@ def test_change_of_variables():
     # independent: the coupling's det is exp(tanh(a)/2), the derivative of b's image
     a = out["points"][:, 0]
     np.testing.assert_allclose(out["log_abs_det"], np.tanh(a) / 2, rtol=1e-12, atol=1e-14)
+    # the radial flow: det J = (1 + βh)^(d−1)(1 + βh + βh′r), h = 1/(α + r), in NumPy
+    radial = out["radial"]
+    mod = runpy.run_path(str(EXAMPLES / "08_change_of_variables.py"), run_name="example")
+    alpha, beta, x0 = mod["ALPHA"], mod["BETA"], mod["X0"]
+    assert beta > -alpha  # invertible
+    dist = np.linalg.norm(radial["points"] - x0, axis=1)
+    h, dh = 1 / (alpha + dist), -1 / (alpha + dist) ** 2
+    closed = np.log(1 + beta * h) + np.log(1 + beta * h + beta * dh * dist)
+    np.testing.assert_allclose(radial["log_abs_det"], closed, rtol=1e-12, atol=1e-13)
+    assert radial["structure"] == "general"  # a full 2×2 Jacobian
+    np.testing.assert_allclose(radial["images"], radial["targets"], atol=1e-12)  # g(g⁻¹(y)) = y
+    assert abs(radial["total_probability"] - 1.0) < 1e-10
 
 
 def test_chain_rule_and_vector_jacobian_products():
-    out = _run("03_chain_rule.py")
+    out = _run("03_chain_rule.py", plots=False)
     np.testing.assert_allclose(out["J"], out["product"], rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(out["vjp"], out["w"] @ out["J"], rtol=1e-13, atol=1e-15)
     np.testing.assert_allclose(out["jvp"], out["J"] @ out["v"], rtol=1e-13, atol=1e-15)
@@ -130,8 +229,26 @@ def test_chain_rule_and_vector_jacobian_products():
     np.testing.assert_allclose(out["J"], fd, atol=1e-8)
 
 
+def test_chain_rule_costs_reverse_for_a_loss_forward_for_a_curve():
+    out = _run("03_chain_rule.py", plots=False)["shapes"]
+    loss, curve = out["loss m=1, n=100"], out["curve m=100, n=1"]
+    assert (loss["products_reverse"], loss["products_forward"]) == (1, 100)
+    assert (curve["products_reverse"], curve["products_forward"]) == (100, 1)
+    for shape in (loss, curve):  # rows of vjp and columns of jvp give the same J
+        np.testing.assert_allclose(shape["reverse"], shape["forward"], rtol=1e-13, atol=1e-15)
+        np.testing.assert_allclose(shape["reverse"], shape["J"], rtol=1e-13, atol=1e-15)
+        assert (
+            shape["seconds_reverse"] > 0 and shape["seconds_forward"] > 0
+        )  # timings: printed only
+    # independent: ∇ log Σ exp(z) = softmax(z), and d sin((k+1)t)/dt = (k+1) cos((k+1)t)
+    z = np.linspace(-1, 1, 100)
+    np.testing.assert_allclose(loss["J"][0], np.exp(z) / np.exp(z).sum(), rtol=1e-13)
+    k = np.arange(1, 101)
+    np.testing.assert_allclose(curve["J"][:, 0], k * np.cos(k * 0.3), rtol=1e-12, atol=1e-13)
+
+
 def test_gradients_vanish_or_grow_with_depth():
-    out = _run("10_gradient_flow.py")
+    out = _run("10_gradient_flow.py")["sigma_max"]
     small, edge, large = (np.array(out[s]) for s in (0.5, 1.0, 1.5))
     assert small[-1] < 1e-8 and np.all(np.diff(small) < 0)  # vanishing: ≤ 0.5 per layer
     assert small[-1] <= 0.5**30 * 1.0001
