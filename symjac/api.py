@@ -38,7 +38,7 @@ def jacobian(
     ``sparse`` decides what calling the result returns: ``False`` a dense
     ndarray, ``True`` a ``scipy.sparse.csr_array`` (one point at a time),
     ``"auto"`` (default) sparse only for a Jacobian with more than 10 000
-    entries of which at most 25% can be nonzero — so a huge dense array is
+    entries of which less than 25% can be nonzero — so a huge dense array is
     never built by accident. ``jac.dense()``, ``jac.sparse()`` and
     ``jac.values()`` are always available.
 

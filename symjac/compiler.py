@@ -56,7 +56,7 @@ class Options:
     results are IEEE). ``opt_level`` is LLVM's optimisation level, 0–3.
     ``sparse`` chooses what calling a Jacobian returns: ``False`` dense arrays,
     ``True`` SciPy sparse matrices, ``"auto"`` sparse when the Jacobian has more
-    than 10 000 entries of which at most a quarter can be nonzero.
+    than 10 000 entries of which less than a quarter can be nonzero.
     ``progress``: print each stage to stderr (``None``: only for big compiles
     on a terminal).
     ``cache``: reuse machine code compiled before, in any process, from an

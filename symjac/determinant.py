@@ -145,6 +145,8 @@ class CompiledLogDet:
 def logdet(exprs: Any, wrt: Any, params: Any = None, **options: Any) -> CompiledLogDet:
     """Compile ``log|det ∂exprs/∂wrt|`` for a square system (options as :func:`symjac.jacobian`).
 
+    ``sparse`` is not an option: the determinant always reads J's nonzeros.
+
     >>> import numpy as np, sympy as sp, symjac
     >>> r, t = sp.symbols("r t")
     >>> polar = symjac.logdet([r * sp.cos(t), r * sp.sin(t)], [r, t])
@@ -154,4 +156,6 @@ def logdet(exprs: Any, wrt: Any, params: Any = None, **options: Any) -> Compiled
     """
     from .api import jacobian
 
+    if "sparse" in options:
+        raise TypeError("logdet() takes no 'sparse' option: it always works on J's nonzeros")
     return CompiledLogDet(jacobian(exprs, wrt, params, sparse=False, **options))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 import sympy as sp
 from sympy.functions.elementary.piecewise import ExprCondPair
@@ -142,6 +142,8 @@ class _Converter:
             if key in memo:
                 continue
             if not ready and node.args and not node.is_Number:
+                if _lookup(type(node)) is None:  # before its arguments: name the function
+                    _unsupported(node, where)
                 stack.append((node, True))
                 stack.extend((a, False) for a in node.args if id(a) not in memo)
                 continue
@@ -160,11 +162,7 @@ class _Converter:
             return self.g.nan()  # placeholder; the caller raises after the walk
         handler = _lookup(type(node))
         if handler is None:
-            name = getattr(node, "func", type(node)).__name__
-            raise NotImplementedError(
-                f"symjac cannot compile {name} (found in {where}: {node}); "
-                "see docs/semantics.md for the supported functions"
-            )
+            _unsupported(node, where)
         args = [self.memo[id(a)] for a in node.args]
         if (
             args
@@ -377,6 +375,14 @@ _HANDLERS: dict[type, Handler] = {
     sp.logic.boolalg.BooleanTrue: _truth,
     sp.logic.boolalg.BooleanFalse: _truth,
 }
+
+
+def _unsupported(node: sp.Basic, where: str) -> NoReturn:
+    name = getattr(node, "func", type(node)).__name__
+    raise NotImplementedError(
+        f"symjac cannot compile {name} (found in {where}: {node}); "
+        "see docs/semantics.md for the supported functions"
+    )
 
 
 def _lookup(cls: type) -> Handler | None:

@@ -15,10 +15,13 @@ class Stats:
     """Seconds per stage and sizes after each stage, in the order the stages ran.
 
     ``timings``: front_end, differentiate, simplify (level "full" only), expand,
-    lower, llvm_parse, llvm_optimise, machine_code. ``sizes``: graph nodes after
-    the front end and after differentiation, entries of the Jacobian, tape
-    instructions, and ``shared`` — tape registers used more than once, i.e.
-    the common subexpressions the hash-consed graph found.
+    lower, then llvm_parse, llvm_optimise, machine_code — or cache_load instead of
+    those three when the machine code came from the on-disk cache. ``sizes``: graph
+    nodes after the front end and after differentiation, entries of the Jacobian,
+    tape instructions, and ``shared`` — tape registers used more than once, i.e.
+    the common subexpressions the hash-consed graph found. ``op_counts``: how many
+    instructions of each operation the compiled tape holds (inputs and constants
+    not counted).
 
     >>> s = Stats(timings={"front_end": 0.5, "lower": 0.25}, sizes={"tape": 10})
     >>> s.total

@@ -72,6 +72,11 @@ def test_non_square_is_rejected():
         symjac.logdet([X[0], X[1]], X[:3])
 
 
+def test_sparse_option_is_refused_clearly():
+    with pytest.raises(TypeError, match="no 'sparse' option"):
+        symjac.logdet([X[0], X[1]], X[:2], sparse=True)
+
+
 def test_blocks_are_the_strongly_connected_components():
     jac = symjac.jacobian(SYSTEMS["block-triangular"], X)
     assert sorted(sorted(b) for b in blocks(jac.pattern)) == [[0, 1], [2, 3]]

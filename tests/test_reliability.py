@@ -1,7 +1,7 @@
 """Reliability that comes with speed: threads, memory, fork, pickling, SIMD consistency.
 
 * the same compiled object called from 16 threads at once gives the serial results;
-* compiling and dropping 1000 kernels keeps native memory bounded;
+* compiling and dropping hundreds of kernels keeps native memory bounded;
 * compiled objects work in forked children and pickle to spawned ones;
 * SIMD kernels: without libmvec they equal the scalar kernels bit for bit; with it, a
   point's result is the same bits alone or anywhere in a batch, and libmvec stays within
@@ -91,30 +91,33 @@ def _rss_mb() -> float:
         return int(f.read().split()[1]) * 4096 / 1e6
 
 
-def test_compiling_and_dropping_1000_kernels_keeps_memory_bounded():
+def test_compiling_and_dropping_kernels_keeps_memory_bounded():
     g = Graph()
     x = g.var(0)
     tape = Tape.from_graph(g, [g.sin(g.mul(x, x)), g.call(Op.EXP, x)], 1, 0)
     specs = [KernelSpec("f", tape, 2, (0, 1))]
-    for _ in range(100):  # warm-up: caches, arenas
-        build_kernels(specs, Build())
-    gc.collect()
-    before = _rss_mb()
     probe = build_kernels(specs, Build())
     alive = weakref.ref(probe.jit)
     del probe
     gc.collect()
     assert alive() is None  # the JIT module (and its engine) is freed with its kernels
-    for _ in range(1000):
-        k = build_kernels(specs, Build())
-        out = np.empty(2)
-        assert k.entries["f"](np.array([0.5]), None, out, None) == 0
-    del k
-    gc.collect()
-    growth = _rss_mb() - before
-    # ~5 KB per compile inside LLVM's instcombine (llvmlite 0.50), ~5 MB here; LLVM's O3
-    # pipeline, which leaks 50-80 KB per compile, would grow by 50-80 MB
-    assert growth < 25, f"native memory grew {growth:.1f} MB over 1000 compiles"
+
+    def compile_and_call(times: int) -> float:
+        for _ in range(times):
+            k = build_kernels(specs, Build())
+            out = np.empty(2)
+            assert k.entries["f"](np.array([0.5]), None, out, None) == 0
+        del k
+        gc.collect()
+        return _rss_mb()
+
+    # RSS rises by ~50 MB over the first couple of hundred compiles and calls (allocator
+    # arenas, LLVM's interned types, ...) and then grows only slowly: measure that slope
+    before = compile_and_call(300)
+    growth = compile_and_call(400) - before
+    # measured ~5.6 KB per compile (LLVM's instcombine, llvmlite 0.50): ~2.2 MB here; LLVM's
+    # O3 pipeline, which leaks 50-80 KB per compile, would grow by 20-32 MB
+    assert growth < 10, f"native memory grew {growth:.1f} MB over 400 compiles"
 
 
 # -- processes and pickling -------------------------------------------------------------------
