@@ -173,7 +173,6 @@ class StarColoring:
     ``H @ seed()`` needs (Gebremedhin, Manne and Pothen, SIAM Review 2005).
     ``rows``/``cols`` are the lower-triangle entries (row ≥ column) in order.
 
-    >>> from symjac.pattern import SparsityPattern
     >>> arrow = [(i, 0) for i in range(5)] + [(i, i) for i in range(5)]
     >>> c = star_color(5, np.array([i for i, _ in arrow]), np.array([j for _, j in arrow]))
     >>> c.n_colors   # an arrowhead: hub plus one shared color for the rest
