@@ -72,7 +72,24 @@ class ObjectCache:
         return self.directory / f"{name}.o", self.directory / f"{name}.json"
 
     def load(self, name: str) -> bytes | None:
-        """The object code stored under ``name``, or None (a miss)."""
+        """The object code stored under ``name``, or None (a miss).
+
+        A damaged or foreign entry is a miss too, with a warning (and is overwritten by
+        the next :meth:`store`).
+
+        >>> import tempfile, warnings
+        >>> c = ObjectCache(tempfile.mkdtemp())
+        >>> c.load("cd" * 32) is None   # never stored
+        True
+        >>> c.store("cd" * 32, b"object code")
+        >>> c.load("cd" * 32)
+        b'object code'
+        >>> _ = (c.directory / ("cd" * 32 + ".o")).write_bytes(b"tampered")
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     c.load("cd" * 32) is None, [str(w.category.__name__) for w in caught]
+        (True, ['RuntimeWarning'])
+        """
         obj_path, meta_path = self._paths(name)
         if not meta_path.exists() and not obj_path.exists():
             return None
@@ -99,7 +116,16 @@ class ObjectCache:
         return data
 
     def store(self, name: str, data: bytes) -> None:
-        """Write an entry atomically; a cache that cannot be written warns once and is skipped."""
+        """Write an entry atomically; a cache that cannot be written warns once and is skipped.
+
+        >>> import tempfile
+        >>> c = ObjectCache(tempfile.mkdtemp())
+        >>> c.store("ef" * 32, b"object code")
+        >>> sorted(p.name for p in c.directory.iterdir()) == ["ef" * 32 + ".json", "ef" * 32 + ".o"]
+        True
+        >>> c.load("ef" * 32)
+        b'object code'
+        """
         obj_path, meta_path = self._paths(name)
         meta = {
             "format": FORMAT,
@@ -124,13 +150,35 @@ class ObjectCache:
                 )
 
     def info(self) -> dict[str, Any]:
-        """Directory, number of entries and their total size in bytes."""
+        """Directory, number of entries and their total size in bytes (``symjac cache info``).
+
+        >>> import os, tempfile
+        >>> d = tempfile.mkdtemp()
+        >>> c = ObjectCache(d)
+        >>> c.store("01" * 32, b"1234"); c.store("23" * 32, b"567")
+        >>> c.info() == {"directory": d, "entries": 2, "bytes": 7}
+        True
+        >>> ObjectCache(os.path.join(d, "not-created-yet")).info()["entries"]
+        0
+        """
         objects = list(self.directory.glob("*.o")) if self.directory.is_dir() else []
         size = sum(p.stat().st_size for p in objects)
         return {"directory": str(self.directory), "entries": len(objects), "bytes": size}
 
     def clear(self) -> int:
-        """Remove every entry; returns how many files were removed."""
+        """Remove every entry; returns how many files were removed (``symjac cache clear``).
+
+        Only the cache's own files (``.o``, ``.json``, ``.tmp``) are removed.
+
+        >>> import tempfile
+        >>> c = ObjectCache(tempfile.mkdtemp())
+        >>> c.store("01" * 32, b"1234"); c.store("23" * 32, b"567")
+        >>> _ = (c.directory / "notes.txt").write_text("kept")
+        >>> c.clear(), c.info()["entries"]   # two entries, two files each
+        (4, 0)
+        >>> [p.name for p in c.directory.iterdir()]
+        ['notes.txt']
+        """
         removed = 0
         if self.directory.is_dir():
             for p in self.directory.iterdir():

@@ -250,9 +250,25 @@ class JitModule:
         ctypes.c_uint64.from_address(address).value = value
 
     def optimised_ir(self) -> str:
-        """The LLVM IR after optimisation, for inspection."""
+        """The LLVM IR after optimisation, for inspection.
+
+        A compiled object's module is ``obj._kernels.jit`` (``symjac inspect`` prints this).
+
+        >>> import sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> ir_text = symjac.jacobian([x * y], [x, y])._kernels.jit.optimised_ir()
+        >>> "define void @values(" in ir_text and "define void @dense(" in ir_text
+        True
+        """
         return str(self._optimised())
 
     def assembly(self) -> str:
-        """The host assembly of the optimised module, for inspection."""
+        """The host assembly of the optimised module, for inspection.
+
+        >>> import sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> asm = symjac.jacobian([x * y], [x, y])._kernels.jit.assembly()
+        >>> "values:" in asm and "dense:" in asm   # a label per kernel
+        True
+        """
         return str(self._tm.emit_assembly(self._optimised()))

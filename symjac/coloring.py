@@ -148,6 +148,15 @@ def color_columns(
     """Greedy distance-2 coloring of the columns of the pattern ``(rows, cols)``.
 
     Each method in ``methods`` is run and the coloring with the fewest colors kept.
+    ``SparsityPattern.coloring()`` calls this with the pattern's rows and columns.
+
+    >>> rows = np.array([0, 0, 1, 1, 2, 2])   # a 3 × 4 bidiagonal pattern
+    >>> cols = np.array([0, 1, 1, 2, 2, 3])
+    >>> c = color_columns((3, 4), rows, cols)
+    >>> c.n_colors, c.colors.tolist()   # columns 0, 2 share no row, nor do 1, 3
+    (2, [1, 0, 1, 0])
+    >>> color_columns((3, 4), rows, cols, methods=("largest_first",)).n_colors
+    2
     """
     unknown = [m for m in methods if m not in _METHODS]
     if unknown or not methods:
@@ -229,6 +238,13 @@ def star_color(n: int, rows: IntArray, cols: IntArray) -> StarColoring:
 
     Greedy star coloring (largest degree first) and the distance-2 coloring of
     the full pattern are both computed; the one with fewer colors is kept.
+    ``SparsityPattern.star_coloring()`` calls this with the pattern's lower triangle.
+
+    >>> rows = np.array([0, 1, 1, 2, 2])   # lower triangle of a tridiagonal 3 × 3 Hessian
+    >>> cols = np.array([0, 0, 1, 1, 2])
+    >>> c = star_color(3, rows, cols)
+    >>> c.n_colors, c.colors.tolist(), c.neighbours
+    (2, [1, 0, 1], ((0, 1), (0, 1, 2), (1, 2)))
     """
     adj: list[set[int]] = [set() for _ in range(n)]
     for i, j in zip(rows.tolist(), cols.tolist()):

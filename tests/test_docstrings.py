@@ -7,6 +7,12 @@ The public API, as enumerated here:
 * the public names of :mod:`symjac.plotting`, when that module exists;
 * the symjac classes that public calls hand back (:data:`RETURNED`: the colorings from
   ``pattern.coloring()`` / ``pattern.star_coloring()``, ``jac.stats``, ``symjac.logdet(...)``);
+* the runtime of packages written by ``symjac.emit(..., target="python")``
+  (:data:`MODULES`: every public function and class of :mod:`symjac.codegen.pyruntime`,
+  which is what ``import NAME; NAME.kernel`` is);
+* other user-facing objects outside ``symjac.__all__`` (:data:`OTHERS`: the object cache
+  behind ``symjac cache info|clear``, the coloring functions, ``determinant.blocks``) and
+  single members users are pointed at (:data:`MEMBERS`: ``jac._kernels.jit.assembly()``);
 * for each class among them, every public method and property it gets from a class defined
   in symjac — its own or inherited (so ``CompiledHessian.wrt``, defined on the shared base
   class, counts), never what comes from ``object`` or other libraries.
@@ -39,6 +45,20 @@ RETURNED = (
     "symjac.coloring.StarColoring",
     "symjac.stats.Stats",
     "symjac.determinant.CompiledLogDet",
+)
+#: modules whose public functions and classes (``__all__``, or what they define) all count
+MODULES = ("symjac.codegen.pyruntime",)
+#: further functions and classes (a class with its public members)
+OTHERS = (
+    "symjac.codegen.cache.ObjectCache",
+    "symjac.coloring.color_columns",
+    "symjac.coloring.star_color",
+    "symjac.determinant.blocks",
+)
+#: single methods and properties of classes that are not public as a whole
+MEMBERS = (
+    "symjac.codegen.jit.JitModule.optimised_ir",
+    "symjac.codegen.jit.JitModule.assembly",
 )
 
 
@@ -86,6 +106,14 @@ def _members(cls: type, public: str) -> Iterator[Item]:
             )
 
 
+def _member(dotted: str) -> Item:
+    """The item for ``module.Class.attr``, a method or property of a symjac class."""
+    owner = dotted.rpartition(".")[0]
+    cls = _resolve(owner)
+    (item,) = (item for item in _members(cls, owner) if item.name == dotted)
+    return item
+
+
 def _items(named: Iterable[tuple[str, Any]]) -> Iterator[Item]:
     """Items for functions and classes (with their members), under the given public names."""
     for public, obj in named:
@@ -120,11 +148,15 @@ def public_items() -> list[Item]:
     if importlib.util.find_spec("symjac.plotting") is not None:
         named += _module_public(importlib.import_module("symjac.plotting"))
     named += [(dotted, _resolve(dotted)) for dotted in RETURNED]
+    for module in MODULES:
+        named += _module_public(importlib.import_module(module))
+    named += [(dotted, _resolve(dotted)) for dotted in OTHERS]
     # an object reached under two public names (CompiledLogDet) is listed under the first
     first: dict[int, tuple[str, Any]] = {}
     for public, obj in named:
         first.setdefault(id(obj), (public, obj))
-    return sorted(_items(first.values()), key=lambda item: item.name)
+    items = [*_items(first.values()), *(_member(dotted) for dotted in MEMBERS)]
+    return sorted(items, key=lambda item: item.name)
 
 
 class _Finder(doctest.DocTestFinder):
@@ -202,6 +234,14 @@ def test_enumeration_covers_inherited_members_and_returned_classes():
         "symjac.coloring.Coloring.decompress",
         "symjac.coloring.StarColoring.seed",
         "symjac.stats.Stats.total",
+        "symjac.codegen.pyruntime.load",  # the emitted package's runtime
+        "symjac.codegen.pyruntime.Jacobian.values",
+        "symjac.codegen.pyruntime.FunctionAndJacobian.nnz",  # inherited from Jacobian
+        "symjac.codegen.pyruntime.Pattern.to_dense",
+        "symjac.codegen.cache.ObjectCache.clear",
+        "symjac.codegen.jit.JitModule.assembly",
+        "symjac.coloring.star_color",
+        "symjac.determinant.blocks",
     }
     assert expected <= names, sorted(expected - names)
     assert not any(n.rpartition(".")[2].startswith("_") for n in names)
