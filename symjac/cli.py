@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import keyword
+import os
 import re
 import runpy
 import sys
@@ -169,6 +170,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
         return int(args.run(args))
+    except BrokenPipeError:  # `symjac inspect m.py --ir | head`: the reader left, stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error at exit flush
+        return 1
     except Exception as exc:  # one clear line, not a traceback, unless --debug
         if args.debug:
             traceback.print_exc()

@@ -56,6 +56,28 @@ def test_inspect_reports_shape_pattern_coloring_and_stats(model):
     assert f"nnz {jac.nnz}" in out
 
 
+def test_a_reader_that_stops_early_gets_no_error(tmp_path):
+    """``symjac inspect m.py --ir --asm | head -1``: no 'Broken pipe' message, no traceback."""
+    (tmp_path / "big.py").write_text(
+        "import sympy as sp\n"
+        'x = sp.symbols("x0:40", real=True)\n'
+        "exprs = [sp.sin(x[i] * x[(i + 1) % 40]) * sp.exp(x[i]) for i in range(40)]\n"
+        "wrt = list(x)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-m", "symjac", "inspect", "big.py", "--ir", "--asm"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert child.stdout is not None and child.stderr is not None
+    assert child.stdout.readline().startswith(b"<symjac.CompiledJacobian")
+    child.stdout.close()  # ~110 KB follow: more than a pipe holds, so the writer hits EPIPE
+    stderr = child.stderr.read().decode()
+    assert child.wait(timeout=120) == 1
+    assert stderr == "", stderr
+
+
 def test_compile_python_package_gives_the_jit_values(model):
     out_dir = model.parent / "build"
     result = run("compile", model.name, "--target", "python", "-o", str(out_dir), cwd=model.parent)
