@@ -12,6 +12,7 @@ import scipy.sparse
 import sympy as sp
 
 import symjac
+import symjac.runtime
 from symjac import SparsityPattern
 
 X, Y, Z = sp.symbols("x y z", real=True)
@@ -210,6 +211,43 @@ def test_direction_errors(jac):
         jac.jvp(np.zeros(3), np.ones(4), p)  # v has m entries, not n
     with pytest.raises(ValueError):
         jac.vjp(np.zeros(3), np.ones(3), p)  # w has n entries, not m
+
+
+@pytest.mark.parametrize("which", ["jac", "fj"])
+def test_one_float64_point_takes_the_native_path_with_the_same_results(which, jac, fj, monkeypatch):
+    obj = {"jac": jac, "fj": fj}[which]
+    pt, p = np.array([0.6, -0.4, 1.3]), np.array([0.9, -1.4])
+    v, w = np.array([0.5, -2.0, 1.25]), np.array([1.0, -0.5, 3.0, 0.25])
+    for kind, d, width in (("jvp", v, 4), ("vjp", w, 3)):
+        call = getattr(obj, kind)
+        batch = call(pt[None], d[None], p[None])[0]  # the general path
+        np.testing.assert_array_equal(call(pt, d, p), batch)
+        out = np.full(width, np.nan)
+        assert call(pt, d, p, out=out) is out
+        np.testing.assert_array_equal(out, batch)
+        ints = np.arange(1, len(d) + 1)  # an integer direction goes the converting way
+        np.testing.assert_array_equal(call(pt, ints, p), call(pt, ints.astype(np.float64), p))
+        np.testing.assert_array_equal(call(list(pt), list(d), list(p)), batch)  # converted
+        with pytest.raises(ValueError):
+            call(pt, d, p, out=np.empty(width + 1))
+        with pytest.raises(ValueError):
+            call(pt, d, p, out=np.empty((1, width)))
+        with pytest.raises(ValueError):
+            call(pt, d, np.array([0.9]))  # one parameter short
+        with pytest.raises(ValueError):
+            call(np.r_[pt, 0.0], d[:-1], p)  # lengths that add up, but each wrong
+    # the one-point native path really is taken: the general argument parser is never called
+    expected = obj.jvp(pt[None], v[None], p[None])[0]
+
+    def general_path(*args, **kwargs):
+        raise AssertionError("took the general path")
+
+    monkeypatch.setattr(symjac.runtime, "as_points", general_path)
+    np.testing.assert_array_equal(obj.jvp(pt, v, p), expected)
+    monkeypatch.undo()
+    # out may be the point itself: it is read before anything is written
+    x = pt.copy()
+    np.testing.assert_array_equal(obj.vjp(x, w, p, out=x), obj.vjp(pt, w, p))
 
 
 def test_jvp_out(jac):
