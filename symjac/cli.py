@@ -111,9 +111,9 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
     print(f"stats: {compiled.stats}", file=out)
     print(f"op counts: {compiled.stats.op_counts}", file=out)
     if args.ir:
-        print(compiled._kernels.jit.optimised_ir(), file=out)
+        print(compiled.llvm_ir(), file=out)
     if args.asm:
-        print(compiled._kernels.jit.assembly(), file=out)
+        print(compiled.assembly(), file=out)
     return 0
 
 

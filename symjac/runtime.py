@@ -105,6 +105,46 @@ class _Compiled:
         """
         return len(self._params)
 
+    def tape_listing(self, kernel: str | None = None) -> str:
+        """The instruction tape a kernel runs per point, as text (default: the first kernel).
+
+        The stage between the symbolic graph and LLVM IR: what every back end compiles.
+
+        >>> import sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> print(symjac.jacobian([x * sp.sin(y)], wrt=[x, y]).tape_listing())
+        r0 = VAR 1          # y
+        r1 = SIN r0         -> 0
+        r2 = VAR 0          # x
+        r3 = COS r0
+        r4 = MUL r2 r3      -> 1
+        """
+        specs = {spec.name: spec for spec in self._kernels.specs}
+        if kernel is not None and kernel not in specs:
+            raise ValueError(f"no kernel {kernel!r}; this object has {sorted(specs)}")
+        spec = specs[kernel] if kernel is not None else self._kernels.specs[0]
+        return spec.tape.listing([str(s) for s in self._wrt], list(self._param_names))
+
+    def llvm_ir(self) -> str:
+        """The optimised LLVM IR of this object's kernels, as the JIT compiled it.
+
+        >>> import sympy as sp, symjac
+        >>> x = sp.Symbol("x")
+        >>> "@llvm.sqrt.f64" in symjac.function([sp.sqrt(x)], wrt=[x]).llvm_ir()
+        True
+        """
+        return self._kernels.jit.optimised_ir()
+
+    def assembly(self) -> str:
+        """The host machine code of this object's kernels, as assembly text.
+
+        >>> import sympy as sp, symjac
+        >>> x = sp.Symbol("x")
+        >>> "function:" in symjac.function([x * x], wrt=[x]).assembly()
+        True
+        """
+        return self._kernels.jit.assembly()
+
     def _run(self, name: str, row_shape: tuple[int, ...], x: Any, p: Any, out: Any) -> Array:
         # one point, exactly as the kernel takes it: checked and run natively (~0.5 µs)
         fast = self._natives.get(name)

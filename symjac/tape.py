@@ -43,6 +43,41 @@ class Tape:
         counts = Counter(op.name for op in self.ops if op not in (Op.VAR, Op.PARAM, Op.CONST))
         return dict(sorted(counts.items()))
 
+    def listing(
+        self, var_names: Sequence[str] | None = None, param_names: Sequence[str] | None = None
+    ) -> str:
+        """The program as text, one instruction a line, for reading (and teaching).
+
+        Leaves show the input or parameter they read (named when names are given)
+        and constants their exact value; ``-> k`` marks the register of output ``k``.
+
+        >>> g = Graph(); x = g.var(0)
+        >>> tape = Tape.from_graph(g, [g.sin(x), g.mul(g.sin(x), g.const(2.0))], 1, 0)
+        >>> print(tape.listing(["x"]))
+        r0 = VAR 0          # x
+        r1 = SIN r0         -> 0
+        r2 = CONST 2.0
+        r3 = MUL r1 r2      -> 1
+        """
+        produces: dict[int, list[str]] = {}
+        for k, r in enumerate(self.outputs):
+            produces.setdefault(r, []).append(str(k))
+        lines = []
+        for r, (op, args, attr) in enumerate(zip(self.ops, self.args, self.attrs)):
+            if op in (Op.VAR, Op.PARAM):
+                names = var_names if op is Op.VAR else param_names
+                text = f"{op.name} {attr}"
+                note = f"# {names[attr]}" if names is not None and isinstance(attr, int) else ""
+            else:
+                operands = " ".join(f"r{a}" for a in args)
+                shown = [op.name] + ([repr(attr)] if attr is not None else []) + [operands]
+                text, note = " ".join(part for part in shown if part), ""
+            if r in produces:
+                note = (note + "  " if note else "") + "-> " + ", ".join(produces[r])
+            line = f"r{r} = {text}"
+            lines.append(f"{line:<19} {note}".rstrip() if note else line)
+        return "\n".join(lines)
+
     def shared_count(self) -> int:
         """How many computed registers are used more than once (shared subexpressions).
 

@@ -768,3 +768,22 @@ def test_arbitrary_arrays_give_an_error_or_the_right_answer(hostile_target, x):
     np.testing.assert_allclose(got, expected, rtol=1e-15, atol=0, equal_nan=True)
     vals = hostile_target.values(x, [0.5])
     np.testing.assert_array_equal(vals, result.reshape(-1, 4).reshape(vals.shape))
+
+
+def test_inspection_of_every_stage():
+    a = sp.Symbol("a", real=True)
+    jac = symjac.jacobian([X * sp.sin(Y) + a, sp.exp(X * Y) / 3], wrt=[X, Y], params=[a])
+    listing = jac.tape_listing()
+    lines = listing.splitlines()
+    spec = jac._kernels.specs[0]
+    assert len(lines) == len(spec.tape) == jac.stats.sizes["tape"]
+    marked = [line.split("-> ")[1] for line in lines if "-> " in line]
+    assert sorted(int(k) for m in marked for k in m.split(", ")) == list(range(jac.nnz))
+    assert all(line.startswith(f"r{i} = ") for i, line in enumerate(lines))
+    assert jac.tape_listing("dense").splitlines()[0].startswith("r0 = ")
+    with pytest.raises(ValueError, match="no kernel 'nope'"):
+        jac.tape_listing("nope")
+    ir = jac.llvm_ir()
+    assert "define void @values(" in ir and "define void @dense(" in ir
+    asm = jac.assembly()
+    assert "values:" in asm and "dense:" in asm
