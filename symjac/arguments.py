@@ -84,7 +84,18 @@ def as_points(x: Any, n_vars: int, what: str = "x") -> tuple[Array, bool]:
 def as_params(
     p: Any, symbols: Sequence[Any], names: Sequence[str], n_points: int, batched: bool
 ) -> tuple[Array | None, int]:
-    """Parameters as a C-contiguous float64 array and the row stride (0 = shared)."""
+    """Parameters as a C-contiguous float64 array and the row stride (0 = shared).
+
+    >>> import sympy as sp
+    >>> a, b = sp.symbols("a b")
+    >>> as_params({"b": 2, a: 1}, [a, b], ["a", "b"], 1, False)  # by symbol or by name
+    (array([1., 2.]), 0)
+    >>> arr, stride = as_params(np.ones((3, 2)), [a, b], ["a", "b"], 3, True)
+    >>> arr.shape, stride  # one row of parameters per point
+    ((3, 2), 2)
+    >>> as_params(None, [], [], 1, False)
+    (None, 0)
+    """
     k = len(names)
     if p is None:
         if k:
@@ -163,7 +174,20 @@ def address(arr: Array) -> int:
 
 
 def check_out(out: Any, shape: tuple[int, ...], inputs: Sequence[Array | None]) -> Array:
-    """Validate a caller's output array; never converts it."""
+    """Validate a caller's output array; never converts it.
+
+    >>> x = np.zeros(2); out = np.empty((2, 2))
+    >>> check_out(out, (2, 2), [x]) is out
+    True
+    >>> check_out(np.empty((2, 2), dtype=np.float32), (2, 2), [x])
+    Traceback (most recent call last):
+    ...
+    TypeError: out must have dtype float64 (native byte order), not float32
+    >>> check_out(x, (2,), [x])
+    Traceback (most recent call last):
+    ...
+    ValueError: out must not overlap the inputs
+    """
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a NumPy array, not {type(out).__name__}")
     if out.dtype != F64 or not out.dtype.isnative:

@@ -28,7 +28,13 @@ KINDS = ("jacobian", "function", "function_and_jacobian")
 
 
 class UsageError(Exception):
-    """A problem with what the user asked for: reported as one line, no traceback."""
+    """A problem with what the user asked for: reported as one line, no traceback.
+
+    >>> load_model("no-such-model.py")
+    Traceback (most recent call last):
+    ...
+    symjac.cli.UsageError: no such model file: no-such-model.py
+    """
 
 
 def load_model(path: str | Path) -> tuple[Any, Any, Any]:
@@ -130,7 +136,14 @@ def _cmd_cache(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    """The argument parser of ``symjac``."""
+    """The argument parser of ``symjac``.
+
+    >>> args = parser().parse_args(["compile", "model.py", "-o", "out", "--target", "c"])
+    >>> args.command, args.model, args.output, args.kind, args.simplify
+    ('compile', 'model.py', 'out', 'jacobian', 'auto')
+    >>> parser().parse_args(["cache", "info"]).action
+    'info'
+    """
     from .standalone import TARGETS
 
     top = argparse.ArgumentParser(prog="symjac", description=__doc__.splitlines()[0])

@@ -67,6 +67,13 @@ class Options:
     elementary functions (documented error ≤ 4 ulp instead of libm's < 1 ulp;
     ``False`` calls the scalar C library lane by lane). Either way a point's
     result does not depend on its position in a batch.
+
+    >>> Options(sparse=True, opt_level=2).opt_level
+    2
+    >>> Options(opt_level=4)
+    Traceback (most recent call last):
+    ...
+    ValueError: opt_level must be 0, 1, 2 or 3, not 4
     """
 
     fastmath: bool = False
@@ -79,13 +86,23 @@ class Options:
     cache: bool | str | os.PathLike[str] = True
 
     def object_cache(self) -> ObjectCache | None:
-        """The on-disk cache to use: the default directory, a given one, or none."""
+        """The on-disk cache to use: the default directory, a given one, or none.
+
+        >>> Options(cache=False).object_cache() is None
+        True
+        >>> str(Options(cache="/tmp/symjac-cache").object_cache().directory)
+        '/tmp/symjac-cache'
+        """
         if self.cache is False:
             return None
         return ObjectCache(None if self.cache is True else self.cache)
 
     def build(self) -> Build:
-        """The options that change the machine code."""
+        """The options that change the machine code.
+
+        >>> Options(fastmath=True, sparse=True, progress=False).build()
+        Build(fastmath=True, opt_level=3, simd=True, vector_libm=True)
+        """
         return Build(self.fastmath, self.opt_level, self.simd, self.vector_libm)
 
     def __post_init__(self) -> None:
@@ -108,7 +125,15 @@ class Options:
             raise TypeError(f"progress must be None, True or False, not {self.progress!r}")
 
     def sparse_output(self, pattern: SparsityPattern) -> bool:
-        """Resolve ``sparse="auto"``: sparse when the matrix is big and mostly zeros."""
+        """Resolve ``sparse="auto"``: sparse when the matrix is big and mostly zeros.
+
+        >>> diagonal = SparsityPattern((200, 200), [(i, i) for i in range(200)])
+        >>> small = SparsityPattern((2, 2), [(0, 0)])
+        >>> Options().sparse_output(diagonal), Options().sparse_output(small)
+        (True, False)
+        >>> Options(sparse=True).sparse_output(small)
+        True
+        """
         if self.sparse == "auto":
             m, n = pattern.shape
             return m * n > AUTO_SPARSE_SIZE and pattern.density < AUTO_SPARSE_DENSITY
@@ -117,7 +142,15 @@ class Options:
 
 @dataclass
 class Problem:
-    """The validated input, converted: one graph and its output nodes."""
+    """The validated input, converted: one graph and its output nodes.
+
+    >>> x, y = sp.symbols("x y")
+    >>> prob = Pipeline(Options()).front_end([x * y, sp.sin(x)], [x, y], [])
+    >>> len(prob.roots), prob.wrt, prob.params
+    (2, [x, y], [])
+    >>> g = Graph(); Problem(g, [g.var(0)], [x], []).roots
+    [0]
+    """
 
     graph: Graph
     roots: list[int]
@@ -126,7 +159,16 @@ class Problem:
 
 
 class Pipeline:
-    """One compilation; each method is a stage, timed into :attr:`stats`."""
+    """One compilation; each method is a stage, timed into :attr:`stats`.
+
+    >>> x, y = sp.symbols("x y")
+    >>> pipe = Pipeline(Options())
+    >>> prob = pipe.front_end([x * y], [x, y], [])
+    >>> [sorted(grad) for grad in pipe.differentiate(prob, prob.roots)]  # d/dx, d/dy
+    [[0, 1]]
+    >>> list(pipe.stats.timings)
+    ['front_end', 'differentiate']
+    """
 
     def __init__(self, options: Options):
         self.options = options
@@ -134,7 +176,20 @@ class Pipeline:
         self.timer = Timer(self.stats, Progress(options.progress))
 
     def front_end(self, exprs: Any, wrt: Any, params: Any) -> Problem:
-        """Validate the input and convert it into the hash-consed graph."""
+        """Validate the input and convert it into the hash-consed graph.
+
+        >>> x, a = sp.symbols("x a")
+        >>> pipe = Pipeline(Options())
+        >>> prob = pipe.front_end([a * sp.sin(x), sp.sin(x)], [x], [a])
+        >>> prob.params, prob.graph.ops[prob.roots[1]]  # sin(x) is one shared node
+        ([a], <Op.SIN: 22>)
+        >>> pipe.stats.sizes
+        {'graph_front_end': 4}
+        >>> pipe.front_end([x], [x], [x])
+        Traceback (most recent call last):
+        ...
+        ValueError: symbols appear in both wrt and params: x
+        """
         with self.timer.stage("front_end"):
             outputs = as_expressions(exprs)
             wrt_list = as_symbols(wrt, "wrt", allow_empty=False)
@@ -151,7 +206,17 @@ class Pipeline:
         return Problem(graph, roots, wrt_list, param_list)
 
     def differentiate(self, prob: Problem, roots: Sequence[int]) -> list[Grad]:
-        """Sparse gradients of ``roots``; their keys are the exact structural pattern."""
+        """Sparse gradients of ``roots``; their keys are the exact structural pattern.
+
+        >>> x, y = sp.symbols("x y")
+        >>> pipe = Pipeline(Options())
+        >>> prob = pipe.front_end([x * y, sp.sin(x)], [x, y], [])
+        >>> grads = pipe.differentiate(prob, prob.roots)
+        >>> [sorted(grad) for grad in grads], pipe.stats.sizes["entries"]
+        ([[0, 1], [0]], 3)
+        >>> prob.graph.ops[grads[1][0]]  # d sin(x)/dx
+        <Op.COS: 23>
+        """
         with self.timer.stage("differentiate"):
             grads = gradients(prob.graph, roots, len(prob.wrt))
         self.stats.sizes["graph_differentiated"] = len(prob.graph)
@@ -159,7 +224,19 @@ class Pipeline:
         return grads
 
     def simplify_entries(self, prob: Problem, grads: list[Grad]) -> list[Grad]:
-        """Level "full": ``sympy.simplify`` each entry; entries that become 0 are dropped."""
+        """Level "full": ``sympy.simplify`` each entry; entries that become 0 are dropped.
+
+        >>> x, y = sp.symbols("x y")
+        >>> prob = Pipeline(Options()).front_end([sp.sin(x) ** 2 + sp.cos(x) ** 2 + y], [x, y], [])
+        >>> grads = Pipeline(Options()).differentiate(prob, prob.roots)
+        >>> [sorted(grad) for grad in grads]  # d/dx is 0, but not structurally
+        [[0, 1]]
+        >>> full = Pipeline(Options(simplify="full"))
+        >>> [sorted(grad) for grad in full.simplify_entries(prob, grads)]
+        [[1]]
+        >>> Pipeline(Options()).simplify_entries(prob, grads) is grads  # other levels: as is
+        True
+        """
         if self.options.simplify != "full":
             return grads
         from .tosympy import tape_to_sympy
@@ -178,7 +255,17 @@ class Pipeline:
         return out
 
     def tapes(self, prob: Problem, nodes: Sequence[int]) -> tuple[Tape, Tape]:
-        """The tape kept for inspection (``to_sympy``) and the tape the back end compiles."""
+        """The tape kept for inspection (``to_sympy``) and the tape the back end compiles.
+
+        >>> x = sp.Symbol("x")
+        >>> pipe = Pipeline(Options())
+        >>> prob = pipe.front_end([sp.digamma(x)], [x], [])
+        >>> symbolic, tape = pipe.tapes(prob, prob.roots)
+        >>> symbolic.op_counts()  # composite ops kept for inspection ...
+        {'DIGAMMA': 1}
+        >>> "DIGAMMA" in tape.op_counts(), pipe.stats.sizes["tape"] == len(tape)  # ... expanded
+        (False, True)
+        """
         g, n, k = prob.graph, len(prob.wrt), len(prob.params)
         symbolic = Tape.from_graph(g, nodes, n, k, allow_composite=True)
         with self.timer.stage("expand"):
@@ -189,7 +276,15 @@ class Pipeline:
         return symbolic, tape
 
     def machine_code(self, specs: Sequence[KernelSpec]) -> Kernels:
-        """Lower to LLVM IR, verify, optimise, JIT."""
+        """Lower to LLVM IR, verify, optimise, JIT.
+
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+        >>> pipe = Pipeline(Options(opt_level=0))
+        >>> kernels = pipe.machine_code([spec])
+        >>> kernels.opt_level, "lower" in pipe.stats.timings
+        (0, True)
+        """
         say = self.timer.progress.say
         say("lower ...")
         cache = self.options.object_cache()
@@ -205,7 +300,15 @@ class Pipeline:
         prob: Problem,
         symbolic: Tape,
     ) -> JacobianT:
-        """The runtime object (a :class:`CompiledJacobian` or subclass) for compiled kernels."""
+        """The runtime object (a :class:`CompiledJacobian` or subclass) for compiled kernels.
+
+        The last step of :func:`build_jacobian`, which shows the whole sequence:
+
+        >>> x, y = sp.symbols("x y")
+        >>> jac = build_jacobian([x * y], [x, y], [], Options())
+        >>> type(jac).__name__, jac.shape, jac([2.0, 3.0]).tolist()
+        ('CompiledJacobian', (1, 2), [[3.0, 2.0]])
+        """
         return cls(
             kernels,
             pattern,
@@ -229,7 +332,13 @@ def _sympy_simplify(exprs: Sequence[sp.Expr]) -> list[sp.Expr]:
 
 
 def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> CompiledJacobian:
-    """Compile the Jacobian of ``exprs`` with respect to ``wrt``; see :func:`symjac.jacobian`."""
+    """Compile the Jacobian of ``exprs`` with respect to ``wrt``; see :func:`symjac.jacobian`.
+
+    >>> x, y = sp.symbols("x y")
+    >>> jac = build_jacobian([x * y], [x, y], [], Options())
+    >>> jac([2.0, 3.0]).tolist()
+    [[3.0, 2.0]]
+    """
     pipe = Pipeline(options)
     # 1. front end: validate, convert SymPy into the hash-consed graph
     prob = pipe.front_end(exprs, wrt, params)
@@ -254,7 +363,13 @@ def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
 
 
 def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> CompiledFunction:
-    """Compile the vector function ``exprs`` itself; see :func:`symjac.function`."""
+    """Compile the vector function ``exprs`` itself; see :func:`symjac.function`.
+
+    >>> x, y = sp.symbols("x y")
+    >>> f = build_function([x * y, x + y], [x, y], [], Options())
+    >>> f([2.0, 3.0]).tolist()
+    [6.0, 5.0]
+    """
     pipe = Pipeline(options)
     prob = pipe.front_end(exprs, wrt, params)
     symbolic, tape = pipe.tapes(prob, prob.roots)

@@ -37,6 +37,16 @@ def directional_kernel(
     ``entries`` lists ``(row, col, k)``: entry (row, col) of J is output ``k`` of
     ``symbolic``. The direction is appended to the inputs: the kernel reads rows
     ``[x, v]`` (``n + n`` values) or ``[x, w]`` (``n + m``). J itself is never stored.
+
+    For ``f = x0 * x1``, J = ``[x1, x0]``: entry (0, 0) is output 0, (0, 1) output 1.
+
+    >>> import numpy as np
+    >>> g = Graph(); x0, x1 = g.var(0), g.var(1)
+    >>> symbolic = Tape.from_graph(g, [x1, x0], 2, 0)
+    >>> k = directional_kernel(symbolic, [(0, 0, 0), (0, 1, 1)], (1, 2), "jvp", Options())
+    >>> out = np.empty(1)
+    >>> k.entries["jvp"](np.array([2.0, 3.0, 1.0, 10.0]), None, out, None), out.tolist()
+    (0, [23.0])
     """
     m, n = shape
     g = Graph()
@@ -62,7 +72,14 @@ def directional_kernel(
 def build_function_and_jacobian(
     exprs: Any, wrt: Any, params: Any, options: Options
 ) -> CompiledFunctionAndJacobian:
-    """One kernel computing f and J together, sharing their common subexpressions."""
+    """One kernel computing f and J together, sharing their common subexpressions.
+
+    >>> x, y = sp.symbols("x y")
+    >>> fj = build_function_and_jacobian([x * y], [x, y], [], Options())
+    >>> f, jac = fj([2.0, 3.0])
+    >>> f.tolist(), jac.tolist()
+    ([6.0], [[3.0, 2.0]])
+    """
     pipe = Pipeline(options)
     prob = pipe.front_end(exprs, wrt, params)
     grads = pipe.simplify_entries(prob, pipe.differentiate(prob, prob.roots))
@@ -100,7 +117,13 @@ def _weights(weights: Any, m: int, taken: Sequence[sp.Symbol]) -> list[Any]:
 def build_hessian(
     exprs: Any, wrt: Any, params: Any, weights: Any, options: Options
 ) -> CompiledHessian:
-    """∇²f of a scalar f, or ∇²(Σ λᵢ fᵢ) with weights λ; see :func:`symjac.hessian`."""
+    """∇²f of a scalar f, or ∇²(Σ λᵢ fᵢ) with weights λ; see :func:`symjac.hessian`.
+
+    >>> x, y = sp.symbols("x y")
+    >>> hess = build_hessian([x**2 * y], [x, y], [], None, Options())
+    >>> hess([2.0, 3.0]).tolist()
+    [[6.0, 4.0], [4.0, 0.0]]
+    """
     pipe = Pipeline(options)
     prob = pipe.front_end(exprs, wrt, params)
     g, n = prob.graph, len(prob.wrt)

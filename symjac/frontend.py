@@ -100,7 +100,15 @@ def as_symbols(symbols: Any, what: str, *, allow_empty: bool) -> list[sp.Symbol]
 
 
 def check_disjoint(wrt: Sequence[sp.Symbol], params: Sequence[sp.Symbol]) -> None:
-    """A symbol is either an input or a parameter, never both."""
+    """A symbol is either an input or a parameter, never both.
+
+    >>> x, y, a = sp.symbols("x y a")
+    >>> check_disjoint([x, y], [a])
+    >>> check_disjoint([x, y], [a, y])
+    Traceback (most recent call last):
+    ...
+    ValueError: symbols appear in both wrt and params: y
+    """
     both = [s for s in params if s in set(wrt)]
     if both:
         names = ", ".join(str(s) for s in both)

@@ -61,7 +61,14 @@ class Graph:
 
     # -- raw interning -----------------------------------------------------------------
     def intern(self, op: Op, args: tuple[int, ...] = (), attr: object = None) -> int:
-        """Return the node ``(op, args, attr)``, adding it if it is new. No rewriting."""
+        """Return the node ``(op, args, attr)``, adding it if it is new. No rewriting.
+
+        >>> g = Graph(); x = g.var(0); one = g.const(1.0)
+        >>> g.intern(Op.MUL, (x, one)) == x  # no rewriting: x*1 stays a node
+        False
+        >>> g.intern(Op.MUL, (x, one)) == g.intern(Op.MUL, (one, x))
+        True
+        """
         info = INFO[op]
         if len(args) != info.arity:
             raise ValueError(f"{op.name} takes {info.arity} arguments, got {len(args)}")
@@ -79,7 +86,15 @@ class Graph:
         return node
 
     def make(self, op: Op, args: tuple[int, ...] = (), attr: object = None) -> int:
-        """Build ``op(args)`` after the cheap rewrite rules; the usual way to add a node."""
+        """Build ``op(args)`` after the cheap rewrite rules; the usual way to add a node.
+
+        >>> g = Graph(); x = g.var(0)
+        >>> g.make(Op.MUL, (x, g.const(1.0))) == x
+        True
+        >>> h = Graph(rules=False); y = h.var(0)
+        >>> h.make(Op.MUL, (y, h.const(1.0))) == y  # rules off: built as written
+        False
+        """
         key = (op, args, float_key(attr) if op is Op.CONST else attr)  # type: ignore[arg-type]
         node = self._made.get(key)
         if node is None:  # rules are deterministic: each request is rewritten once
@@ -91,30 +106,60 @@ class Graph:
 
     # -- leaves ------------------------------------------------------------------------
     def const(self, value: float) -> int:
-        """A double constant."""
+        """A double constant.
+
+        >>> g = Graph(); c = g.const(2)
+        >>> g.ops[c], g.value(c)
+        (<Op.CONST: 0>, 2.0)
+        """
         return self.intern(Op.CONST, (), float(value))
 
     def var(self, index: int) -> int:
-        """Input variable ``x[index]``."""
+        """Input variable ``x[index]``.
+
+        >>> g = Graph(); x = g.var(3)
+        >>> g.ops[x], g.attrs[x], g.var(3) == x
+        (<Op.VAR: 1>, 3, True)
+        """
         return self.intern(Op.VAR, (), int(index))
 
     def param(self, index: int) -> int:
-        """Parameter ``p[index]``."""
+        """Parameter ``p[index]``.
+
+        >>> g = Graph(); p = g.param(0)
+        >>> g.ops[p], p == g.var(0)
+        (<Op.PARAM: 2>, False)
+        """
         return self.intern(Op.PARAM, (), int(index))
 
     def boolean(self, value: bool) -> int:
-        """A truth-value constant."""
+        """A truth-value constant.
+
+        >>> g = Graph(); t = g.boolean(True)
+        >>> g.ops[t], g.attrs[t]
+        (<Op.BOOL: 3>, True)
+        """
         return self.intern(Op.BOOL, (), bool(value))
 
     # -- queries -----------------------------------------------------------------------
     def is_const(self, node: int, value: float | None = None) -> bool:
-        """True if ``node`` is a constant (equal to ``value``, when given, sign of zero aside)."""
+        """True if ``node`` is a constant (equal to ``value``, when given, sign of zero aside).
+
+        >>> g = Graph(); z = g.const(-0.0)
+        >>> g.is_const(z), g.is_const(z, 0.0), g.is_const(z, 1.0), g.is_const(g.var(0))
+        (True, True, False, False)
+        """
         if self.ops[node] is not Op.CONST:
             return False
         return value is None or self.attrs[node] == value
 
     def value(self, node: int) -> float:
-        """The value of a constant node."""
+        """The value of a constant node.
+
+        >>> g = Graph()
+        >>> g.value(g.add(g.const(1.5), g.const(2.0)))  # folded while built
+        3.5
+        """
         assert self.ops[node] is Op.CONST
         return self.attrs[node]  # type: ignore[return-value]
 
@@ -168,42 +213,117 @@ class Graph:
 
     # -- smart constructors ------------------------------------------------------------
     def add(self, a: int, b: int) -> int:
+        """``a + b`` (commutative: the arguments are stored in a canonical order).
+
+        >>> g = Graph(); x, y = g.var(0), g.var(1)
+        >>> g.add(x, y) == g.add(y, x), g.add(x, g.const(0.0)) == x
+        (True, True)
+        """
         return self.make(Op.ADD, (a, b))
 
     def sub(self, a: int, b: int) -> int:
+        """``a - b``.
+
+        >>> g = Graph(); x, y = g.var(0), g.var(1)
+        >>> g.sub(x, g.neg(y)) == g.add(x, y)
+        True
+        """
         return self.make(Op.SUB, (a, b))
 
     def mul(self, a: int, b: int) -> int:
+        """``a * b`` (commutative).
+
+        >>> g = Graph(); x = g.var(0)
+        >>> g.mul(x, g.const(1.0)) == x, g.mul(x, g.const(-1.0)) == g.neg(x)
+        (True, True)
+        """
         return self.make(Op.MUL, (a, b))
 
     def div(self, a: int, b: int) -> int:
+        """``a / b``.
+
+        >>> g = Graph(); x = g.var(0)
+        >>> g.div(x, g.const(1.0)) == x, g.ops[g.div(x, g.var(1))]
+        (True, <Op.DIV: 14>)
+        """
         return self.make(Op.DIV, (a, b))
 
     def neg(self, a: int) -> int:
+        """``-a``.
+
+        >>> g = Graph(); x = g.var(0)
+        >>> g.neg(g.neg(x)) == x, g.value(g.neg(g.const(2.0)))
+        (True, -2.0)
+        """
         return self.make(Op.NEG, (a,))
 
     def powi(self, a: int, n: int) -> int:
+        """``a ** n`` for an integer ``n`` (the exponent is the node's ``attr``).
+
+        >>> g = Graph(); x = g.var(0); c = g.powi(x, 3)
+        >>> g.ops[c], g.attrs[c], g.powi(x, 1) == x
+        (<Op.POWI: 15>, 3, True)
+        """
         return self.make(Op.POWI, (a,), int(n))
 
     def sq(self, a: int) -> int:
+        """``a ** 2``.
+
+        >>> g = Graph(); x = g.var(0)
+        >>> g.sq(x) == g.powi(x, 2)
+        True
+        """
         return self.powi(a, 2)
 
     def sin(self, a: int) -> int:
+        """``sin(a)``.
+
+        >>> g = Graph()
+        >>> g.ops[g.sin(g.var(0))], g.value(g.sin(g.const(0.0)))
+        (<Op.SIN: 22>, 0.0)
+        """
         return self.make(Op.SIN, (a,))
 
     def call(self, op: Op, *args: int) -> int:
-        """Any operation without an attribute, by name: ``g.call(Op.ATAN2, y, x)``."""
+        """Any operation without an attribute, by name: ``g.call(Op.ATAN2, y, x)``.
+
+        >>> g = Graph(); x, y = g.var(0), g.var(1)
+        >>> a = g.call(Op.ATAN2, y, x)
+        >>> g.ops[a], g.args[a] == (y, x)
+        (<Op.ATAN2: 38>, True)
+        """
         return self.make(op, tuple(args))
 
     def select(self, cond: int, if_true: int, if_false: int) -> int:
+        """``if_true if cond else if_false``, with ``cond`` a truth-value node.
+
+        >>> g = Graph(); x, y = g.var(0), g.var(1)
+        >>> s = g.select(g.call(Op.LT, x, y), x, y)
+        >>> g.ops[s], g.select(g.boolean(False), x, y) == y
+        (<Op.SELECT: 67>, True)
+        """
         return self.make(Op.SELECT, (cond, if_true, if_false))
 
     def sum(self, terms: Sequence[int]) -> int:
-        """Sum of ``terms`` as a balanced tree (shallower than a chain; 0 when empty)."""
+        """Sum of ``terms`` as a balanced tree (shallower than a chain; 0 when empty).
+
+        >>> g = Graph(); a, b, c, d = (g.var(i) for i in range(4))
+        >>> g.sum([a, b, c, d]) == g.add(g.add(a, b), g.add(c, d))
+        True
+        >>> g.value(g.sum([]))
+        0.0
+        """
         return self._balanced(Op.ADD, list(terms), 0.0)
 
     def product(self, factors: Sequence[int]) -> int:
-        """Product of ``factors`` as a balanced tree (1 when empty)."""
+        """Product of ``factors`` as a balanced tree (1 when empty).
+
+        >>> g = Graph(); a, b, c = g.var(0), g.var(1), g.var(2)
+        >>> g.product([a, b, c]) == g.mul(g.mul(a, b), c)
+        True
+        >>> g.value(g.product([]))
+        1.0
+        """
         return self._balanced(Op.MUL, list(factors), 1.0)
 
     def _balanced(self, op: Op, items: list[int], empty: float) -> int:
@@ -217,4 +337,10 @@ class Graph:
         return items[0]
 
     def nan(self) -> int:
+        """A NaN constant (interned once: NaN nodes are keyed by their bits).
+
+        >>> g = Graph()
+        >>> g.nan() == g.nan(), g.value(g.nan())
+        (True, nan)
+        """
         return self.const(math.nan)

@@ -23,7 +23,13 @@ from .tape import KernelSpec
 
 @dataclass(frozen=True)
 class Build:
-    """The options that change the machine code."""
+    """The options that change the machine code.
+
+    >>> Build()
+    Build(fastmath=False, opt_level=3, simd=True, vector_libm=True)
+    >>> Build(fastmath=True) == Build(fastmath=True), Build(opt_level=0) == Build()
+    (True, False)
+    """
 
     fastmath: bool = False
     opt_level: int = 3
@@ -31,7 +37,13 @@ class Build:
     vector_libm: bool = True
 
     def lanes(self) -> tuple[int, bool]:
-        """``(lanes, vector_libm)`` to lower with on this host."""
+        """``(lanes, vector_libm)`` to lower with on this host.
+
+        >>> Build(simd=False).lanes()
+        (1, False)
+        >>> lanes, libm = Build().lanes(); lanes >= 1
+        True
+        """
         if not self.simd:
             return 1, False
         lanes, has_libmvec = host_vector()
@@ -40,7 +52,16 @@ class Build:
 
 @dataclass(frozen=True)
 class Kernels:
-    """A JIT module, the work-buffer size (in doubles) of each kernel, and its source."""
+    """A JIT module, the work-buffer size (in doubles) of each kernel, and its source.
+
+    >>> from symjac.graph import Graph
+    >>> from symjac.tape import Tape
+    >>> g = Graph(); x = g.var(0)
+    >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+    >>> k = build_kernels([spec], Build(opt_level=1))
+    >>> [s.name for s in k.specs], k.opt_level, sorted(k.work_sizes) == ["f"]
+    (['f'], 1, True)
+    """
 
     jit: JitModule
     work_sizes: dict[str, int]
@@ -50,7 +71,20 @@ class Kernels:
     entries: dict[str, Any] = field(default_factory=dict)
 
     def cost(self, name: str) -> int:
-        """Work per point of kernel ``name``: its instructions plus the values it stores."""
+        """Work per point of kernel ``name``: its instructions plus the values it stores.
+
+        >>> from symjac.graph import Graph
+        >>> from symjac.tape import Tape
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+        >>> k = build_kernels([spec], Build(opt_level=0))
+        >>> k.cost("f")  # VAR, SIN; one value stored
+        3
+        >>> k.cost("g")
+        Traceback (most recent call last):
+        ...
+        KeyError: 'g'
+        """
         for spec in self.specs:
             if spec.name == name:
                 return len(spec.tape) + spec.width
@@ -58,10 +92,28 @@ class Kernels:
 
     @property
     def fastmath(self) -> bool:
+        """Whether the kernels were built with fast-math flags (``build.fastmath``).
+
+        >>> from symjac.graph import Graph
+        >>> from symjac.tape import Tape
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("f", Tape.from_graph(g, [x], 1, 0), 1, (0,))
+        >>> build_kernels([spec], Build(fastmath=True, opt_level=0)).fastmath
+        True
+        """
         return self.build.fastmath
 
     @property
     def opt_level(self) -> int:
+        """The LLVM optimisation level the kernels were built at (``build.opt_level``).
+
+        >>> from symjac.graph import Graph
+        >>> from symjac.tape import Tape
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("f", Tape.from_graph(g, [x], 1, 0), 1, (0,))
+        >>> build_kernels([spec], Build(opt_level=0)).opt_level
+        0
+        """
         return self.build.opt_level
 
     def __reduce__(self) -> tuple[Callable[..., Kernels], tuple[Any, ...]]:

@@ -16,7 +16,11 @@ from dataclasses import dataclass
 
 
 class Op(enum.IntEnum):
-    """One IR operation. The integer values are part of the cache key format."""
+    """One IR operation. The integer values are part of the cache key format.
+
+    >>> Op.ADD, int(Op.SIN), Op["ATAN2"]
+    (<Op.ADD: 11>, 22, <Op.ATAN2: 38>)
+    """
 
     # leaves
     CONST = 0
@@ -78,7 +82,13 @@ class Op(enum.IntEnum):
 
 @dataclass(frozen=True)
 class OpInfo:
-    """Static facts about one operation."""
+    """Static facts about one operation.
+
+    >>> INFO[Op.HYPOT]
+    OpInfo(arity=2, commutative=True, result='real', operands='real', libm='hypot')
+    >>> INFO[Op.LT].result, OpInfo(1).libm
+    ('bool', None)
+    """
 
     arity: int
     commutative: bool = False

@@ -75,6 +75,17 @@ def run(
     """Call ``kernel`` over ``n`` points, split into blocks across ``threads`` threads.
 
     ``cost`` is the work per point (see :func:`blocks`).
+
+    ``kernel`` takes ``(x, p, out, count, p_stride, work)``: addresses (ints) and
+    counts, as a compiled kernel's native entry does. A Python stand-in shows the
+    blocks: 100,000 points of 8-byte rows, at cost 8, on two threads.
+
+    >>> calls = []
+    >>> def kernel(x, p, out, count, p_stride, work):
+    ...     calls.append((x, p, out, count))
+    >>> run(kernel, 100_000, (0, None, 0), (8, 0, 8), 0, 0, threads=2, cost=8)
+    >>> sorted(calls)
+    [(0, None, 0, 50000), (400000, None, 400000, 50000)]
     """
     x_addr, p_addr, out_addr = addresses
     x_row, p_row, out_row = row_bytes

@@ -56,5 +56,9 @@ def layout_ok() -> bool:
 
 
 def addresses() -> tuple[int, int, int]:
-    """What the entry points compare against: ``numpy.ndarray``, the float64 dtype, ``None``."""
+    """What the entry points compare against: ``numpy.ndarray``, the float64 dtype, ``None``.
+
+    >>> addresses() == (id(np.ndarray), id(np.dtype(np.float64)), id(None))
+    True
+    """
     return id(np.ndarray), id(np.dtype(np.float64)), id(None)

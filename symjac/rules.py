@@ -27,7 +27,17 @@ Rule = Callable[["Graph", tuple[int, ...], object], "int | None"]
 
 
 def fold_constants(g: Graph, op: Op, args: tuple[int, ...], attr: object) -> int | None:
-    """Evaluate ``op`` when all its arguments are constants (with the kernel's own libm)."""
+    """Evaluate ``op`` when all its arguments are constants (with the kernel's own libm).
+
+    >>> from symjac.graph import Graph
+    >>> g = Graph(rules=False); two, x = g.const(2.0), g.var(0)
+    >>> g.value(fold_constants(g, Op.SQRT, (two,), None)) == 2.0**0.5
+    True
+    >>> g.value(fold_constants(g, Op.POWI, (two,), 3))
+    8.0
+    >>> fold_constants(g, Op.MUL, (two, x), None) is None  # x is not a constant
+    True
+    """
     ops = g.ops
     for a in args:
         if ops[a] is not Op.CONST and ops[a] is not Op.BOOL:
@@ -140,7 +150,17 @@ RULES: dict[Op, Rule] = {
 
 
 def rewrite(g: Graph, op: Op, args: tuple[int, ...], attr: object) -> int | None:
-    """Apply constant folding, then the rule for ``op``; ``None`` if nothing applies."""
+    """Apply constant folding, then the rule for ``op``; ``None`` if nothing applies.
+
+    >>> from symjac.graph import Graph
+    >>> g = Graph(rules=False); x, one = g.var(0), g.const(1.0)
+    >>> rewrite(g, Op.MUL, (x, one), None) == x  # x*1 -> x
+    True
+    >>> g.value(rewrite(g, Op.ADD, (one, one), None))  # folded
+    2.0
+    >>> rewrite(g, Op.MUL, (x, x), None) is None  # nothing applies
+    True
+    """
     node = fold_constants(g, op, args, attr)
     if node is not None:
         return node

@@ -67,7 +67,14 @@ class Stats:
 
 
 class Progress:
-    """Stage-by-stage progress lines on a stream (stderr), or nothing when disabled."""
+    """Stage-by-stage progress lines on a stream (stderr), or nothing when disabled.
+
+    >>> import io; stream = io.StringIO()
+    >>> Progress(True, stream).say("lowering ...")
+    >>> Progress(False, stream).say("not shown")
+    >>> stream.getvalue()
+    'symjac: lowering ...\\n'
+    """
 
     def __init__(self, enabled: bool | None, stream: TextIO | None = None):
         self.stream = stream if stream is not None else sys.stderr
@@ -75,17 +82,40 @@ class Progress:
         self.enabled = bool(enabled)
 
     def decide(self, work: int, threshold: int = 50_000) -> None:
-        """With ``progress=None``: report only big compiles (``work`` nodes), on a terminal."""
+        """With ``progress=None``: report only big compiles (``work`` nodes), on a terminal.
+
+        >>> import io
+        >>> auto = Progress(None, io.StringIO())  # a StringIO is not a terminal
+        >>> auto.decide(10**6); auto.enabled
+        False
+        >>> forced = Progress(True, io.StringIO())
+        >>> forced.decide(10); forced.enabled  # only progress=None decides
+        True
+        """
         if self.auto:
             self.enabled = work > threshold and self.stream.isatty()
 
     def say(self, text: str) -> None:
+        """Write ``symjac: text`` as one line, if enabled.
+
+        >>> import io; stream = io.StringIO()
+        >>> Progress(True, stream).say("done")
+        >>> stream.getvalue()
+        'symjac: done\\n'
+        """
         if self.enabled:
             print(f"symjac: {text}", file=self.stream, flush=True)
 
 
 class Timer:
-    """Times named stages into a :class:`Stats` and reports them through a :class:`Progress`."""
+    """Times named stages into a :class:`Stats` and reports them through a :class:`Progress`.
+
+    >>> stats = Stats()
+    >>> with Timer(stats).stage("parse"):
+    ...     pass
+    >>> list(stats.timings), stats.timings["parse"] >= 0.0
+    (['parse'], True)
+    """
 
     def __init__(self, stats: Stats, progress: Progress | None = None):
         self.stats = stats
@@ -93,6 +123,16 @@ class Timer:
 
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
+        """Time the ``with`` block as stage ``name`` (repeated stages add up), saying so.
+
+        >>> import io; stream = io.StringIO(); stats = Stats()
+        >>> timer = Timer(stats, Progress(True, stream))
+        >>> for _ in range(2):
+        ...     with timer.stage("lower"):
+        ...         pass
+        >>> list(stats.timings), stream.getvalue().count("symjac: lower ...")
+        (['lower'], 2)
+        """
         t0 = time.perf_counter()
         self.progress.say(f"{name} ...")
         yield

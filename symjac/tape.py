@@ -21,7 +21,13 @@ from .ops import COMPOSITE, LEAVES, Op
 
 @dataclass(frozen=True)
 class Tape:
-    """A straight-line program over doubles; see the module docstring."""
+    """A straight-line program over doubles; see the module docstring.
+
+    >>> g = Graph(); x, p = g.var(0), g.param(0)
+    >>> tape = Tape.from_graph(g, [g.mul(x, p)], 1, 1)
+    >>> len(tape), tape.ops, tape.args, tape.outputs
+    (3, (<Op.VAR: 1>, <Op.PARAM: 2>, <Op.MUL: 13>), ((), (), (0, 1)), (2,))
+    """
 
     n_vars: int
     n_params: int
@@ -106,6 +112,18 @@ class Tape:
 
         Back ends need ``allow_composite=False`` (the default); a tape kept for
         inspection (``to_sympy``) may hold composite ops.
+
+        >>> g = Graph(); x, y = g.var(0), g.var(1)
+        >>> tape = Tape.from_graph(g, [g.sin(y), g.add(x, y)], 2, 0)
+        >>> print(tape.listing())
+        r0 = VAR 1
+        r1 = SIN r0         -> 0
+        r2 = VAR 0
+        r3 = ADD r2 r0      -> 1
+        >>> Tape.from_graph(g, [g.call(Op.DIGAMMA, x)], 2, 0)
+        Traceback (most recent call last):
+        ...
+        ValueError: expand composite ops (symjac.special) before building a tape
         """
         order = g.schedule(roots)
         register = {node: k for k, node in enumerate(order)}
@@ -129,6 +147,16 @@ class KernelSpec:
     Output ``k`` of point ``i`` goes to ``out[i * width + positions[k]]``; every
     position of the row that no output names is written with 0.0, so a dense
     output never keeps stale memory.
+
+    >>> g = Graph(); x = g.var(0)
+    >>> tape = Tape.from_graph(g, [g.sin(x), g.call(Op.COS, x)], 1, 0)
+    >>> spec = KernelSpec("trig", tape, width=3, positions=(0, 2))  # out[1] is written 0.0
+    >>> spec.shape
+    (3,)
+    >>> KernelSpec("trig", tape, width=3, positions=(0, 3))
+    Traceback (most recent call last):
+    ...
+    ValueError: output positions must lie within the row
     """
 
     name: str
@@ -140,7 +168,15 @@ class KernelSpec:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        """One point's output shape: ``row_shape``, or ``(width,)``."""
+        """One point's output shape: ``row_shape``, or ``(width,)``.
+
+        >>> g = Graph(); x, y = g.var(0), g.var(1)
+        >>> tape = Tape.from_graph(g, [x, y], 2, 0)
+        >>> KernelSpec("f", tape, 4, (0, 3)).shape
+        (4,)
+        >>> KernelSpec("f", tape, 4, (0, 3), row_shape=(2, 2)).shape
+        (2, 2)
+        """
         return (self.width,) if self.row_shape is None else self.row_shape
 
     def __post_init__(self) -> None:

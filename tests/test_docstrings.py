@@ -13,6 +13,9 @@ The public API, as enumerated here:
 * other user-facing objects outside ``symjac.__all__`` (:data:`OTHERS`: the object cache
   behind ``symjac cache info|clear``, the coloring functions, ``determinant.blocks``) and
   single members users are pointed at (:data:`MEMBERS`: ``jac._kernels.jit.assembly()``);
+* every public function and class defined in every module of the packages in
+  :data:`WALKED_PACKAGES` (modules found by ``pkgutil``; names starting with ``_`` and the
+  subpackages in :data:`WALK_SKIPPED` are left out), internal modules included;
 * for each class among them, every public method and property it gets from a class defined
   in symjac — its own or inherited (so ``CompiledHessian.wrt``, defined on the shared base
   class, counts), never what comes from ``object`` or other libraries.
@@ -29,6 +32,7 @@ import functools
 import importlib
 import importlib.util
 import inspect
+import pkgutil
 import sys
 import types
 from collections.abc import Iterable, Iterator
@@ -60,6 +64,12 @@ MEMBERS = (
     "symjac.codegen.jit.JitModule.optimised_ir",
     "symjac.codegen.jit.JitModule.assembly",
 )
+
+#: packages whose every module is walked: each public function and class a module defines
+#: (``obj.__module__`` is the module) counts, with its public methods and properties
+WALKED_PACKAGES = ("symjac",)
+#: subpackages not walked (yet): symjac.codegen is checked only through the names above
+WALK_SKIPPED = ("symjac.codegen",)
 
 
 @dataclass(frozen=True)
@@ -139,6 +149,33 @@ def _module_public(module: types.ModuleType) -> Iterator[tuple[str, Any]]:
         yield f"{module.__name__}.{n}", getattr(module, n)
 
 
+def walked_modules() -> list[str]:
+    """Every public module of :data:`WALKED_PACKAGES`, minus :data:`WALK_SKIPPED`."""
+    names: set[str] = set()
+    for package_name in WALKED_PACKAGES:
+        package = importlib.import_module(package_name)
+        names.add(package_name)
+        for info in pkgutil.walk_packages(package.__path__, f"{package_name}."):
+            parts = info.name.split(".")
+            if any(part.startswith("_") for part in parts):
+                continue
+            if any(info.name == s or info.name.startswith(f"{s}.") for s in WALK_SKIPPED):
+                continue
+            names.add(info.name)
+    return sorted(names)
+
+
+def _defined_in(module: types.ModuleType) -> Iterator[tuple[str, Any]]:
+    """The public functions and classes ``module`` itself defines (``__all__`` aside)."""
+    for n, v in vars(module).items():
+        if (
+            not n.startswith("_")
+            and (inspect.isfunction(v) or inspect.isclass(v))
+            and v.__module__ == module.__name__
+        ):
+            yield f"{module.__name__}.{n}", v
+
+
 def public_items() -> list[Item]:
     """The whole public API (see the module docstring), each object once, in a stable order."""
     import symjac.dask
@@ -151,6 +188,8 @@ def public_items() -> list[Item]:
     for module in MODULES:
         named += _module_public(importlib.import_module(module))
     named += [(dotted, _resolve(dotted)) for dotted in OTHERS]
+    for module in walked_modules():
+        named += _defined_in(importlib.import_module(module))
     # an object reached under two public names (CompiledLogDet) is listed under the first
     first: dict[int, tuple[str, Any]] = {}
     for public, obj in named:
@@ -242,10 +281,20 @@ def test_enumeration_covers_inherited_members_and_returned_classes():
         "symjac.codegen.jit.JitModule.assembly",
         "symjac.coloring.star_color",
         "symjac.determinant.blocks",
+        "symjac.graph.Graph.add",  # walked: an internal module of symjac
+        "symjac.tape.Tape",
+        "symjac.stats.Timer.stage",
     }
     assert expected <= names, sorted(expected - names)
     assert not any(n.rpartition(".")[2].startswith("_") for n in names)
     assert not any(n.endswith((".mro", ".copy", ".count")) for n in names)
+
+
+def test_walk_covers_every_public_module_of_the_package():
+    modules = walked_modules()
+    assert {"symjac", "symjac.graph", "symjac.cli", "symjac.compiler"} <= set(modules)
+    assert not any(m == "symjac.codegen" or m.startswith("symjac.codegen.") for m in modules)
+    assert not any(part.startswith("_") for m in modules for part in m.split("."))
 
 
 def test_returned_classes_are_what_calls_return():
