@@ -97,6 +97,20 @@ class Artefact:
     kinds; ``rows``/``cols`` the sparsity pattern in row-major order (empty for
     a function). ``inputs``/``params`` are the user's names, for comments and
     metadata only.
+
+    The Jacobian of ``f = [x*y]`` with respect to ``(x, y)``, whose nonzeros are ``(y, x)``:
+
+    >>> from symjac.graph import Graph
+    >>> from symjac.tape import Tape, KernelSpec
+    >>> g = Graph(); x, y = g.var(0), g.var(1)
+    >>> spec = KernelSpec("values", Tape.from_graph(g, [y, x], 2, 0), 2, (0, 1))
+    >>> art = Artefact("jac", "jacobian", (spec,), ("x", "y"), (), (1, 2), (0, 0), (0, 1))
+    >>> art.nnz, art.indptr, art.symbol(spec)
+    (2, (0, 2), 'jac_values')
+    >>> Artefact("jac", "hessian", (), ("x", "y"), (), (2, 2))
+    Traceback (most recent call last):
+    ...
+    ValueError: an artefact needs at least one kernel
     """
 
     name: str
@@ -124,12 +138,31 @@ class Artefact:
 
     @property
     def nnz(self) -> int:
-        """Number of structurally nonzero entries (0 for a function)."""
+        """Number of structurally nonzero entries (0 for a function).
+
+        >>> from symjac.graph import Graph
+        >>> from symjac.tape import Tape, KernelSpec
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("function", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+        >>> Artefact("f", "function", (spec,), ("x",), (), (1,)).nnz
+        0
+        """
         return len(self.rows)
 
     @property
     def indptr(self) -> tuple[int, ...]:
-        """CSR row pointer of the pattern (empty for a function)."""
+        """CSR row pointer of the pattern (empty for a function).
+
+        Row ``i``'s entries are ``indptr[i]`` up to ``indptr[i + 1]``; here rows 0 and 2
+        have one entry each and row 1 none:
+
+        >>> from symjac.graph import Graph
+        >>> from symjac.tape import Tape, KernelSpec
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("values", Tape.from_graph(g, [x, x], 1, 0), 2, (0, 1))
+        >>> Artefact("j", "jacobian", (spec,), ("x",), (), (3, 1), (0, 2), (0, 0)).indptr
+        (0, 1, 1, 2)
+        """
         if self.kind == "function":
             return ()
         counts = [0] * (self.shape[0] + 1)
@@ -140,13 +173,36 @@ class Artefact:
         return tuple(counts)
 
     def symbol(self, spec: KernelSpec) -> str:
-        """The exported symbol of a kernel: ``NAME_values``, ``NAME_function``, ..."""
+        """The exported symbol of a kernel: ``NAME_values``, ``NAME_function``, ...
+
+        >>> from symjac.graph import Graph
+        >>> from symjac.tape import Tape, KernelSpec
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("function", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+        >>> Artefact("wave", "function", (spec,), ("x",), (), (1,)).symbol(spec)
+        'wave_function'
+        """
         return f"{self.name}_{spec.name}"
 
     def describe(self) -> list[str]:
         """Lines saying what was compiled, for the comment header of generated files.
 
         Names are passed through :func:`comment_safe`.
+
+        >>> from symjac.graph import Graph
+        >>> from symjac.tape import Tape, KernelSpec
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("function", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+        >>> for line in Artefact("wave", "function", (spec,), ("x*/",), (), (1,)).describe():
+        ...     print(line)
+        function of shape 1
+        inputs x[0..1) per point, in this order:
+          x[0] = x\\x2a\\x2f
+        parameters p[0..0) per point (or shared), in this order:
+          (none)
+        kernels (one row of out per point):
+          wave_function: the m outputs f(x; p)
+        IEEE-754 double precision; no fast-math
         """
         shape = " x ".join(str(d) for d in self.shape)
         lines = [

@@ -170,7 +170,14 @@ STACK_WORK = 4096
 
 @dataclass
 class TapeCode:
-    """A tape as C: chunk functions run in order, and the scratch doubles they share."""
+    """A tape as C: chunk functions run in order, and the scratch doubles they share.
+
+    >>> from symjac.graph import Graph
+    >>> g = Graph(); x = g.var(0)
+    >>> body = tape_code("f", "tape0", Tape.from_graph(g, [g.sin(x)], 1, 0))
+    >>> body.chunks, body.scratch
+    (['f_tape0_0'], 0)
+    """
 
     code: str
     chunks: list[str]
@@ -189,6 +196,30 @@ def tape_code(prefix: str, tag: str, tape: Tape, chunk_size: int = CHUNK_SIZE) -
 
     Registers live in C locals; one used by a later chunk is also kept in slot ``w[s]``
     of the scratch array (truth values as 0.0/1.0). Leaves are re-read in each chunk.
+
+    >>> from symjac.graph import Graph
+    >>> g = Graph(); x, y = g.var(0), g.var(1)
+    >>> body = tape_code("f", "tape0", Tape.from_graph(g, [g.mul(x, y)], 2, 0))
+    >>> print(body.code)
+    static void f_tape0_0(const double *x, const double *p, double *w,
+                          double *out, const int64_t *pos)
+    {
+        (void)x; (void)p; (void)w; (void)out; (void)pos;
+        const double r0 = x[0];
+        const double r1 = x[1];
+        const double r2 = r0 * r1;
+        out[pos[0]] = r2;
+    }
+    <BLANKLINE>
+
+    One instruction per chunk: ``sin(x)``, needed by the second chunk, crosses in ``w[0]``.
+
+    >>> s = g.sin(x)
+    >>> body = tape_code("f", "t", Tape.from_graph(g, [g.mul(s, s)], 1, 0), chunk_size=1)
+    >>> body.chunks, body.scratch
+    (['f_t_0', 'f_t_1'], 1)
+    >>> "const double r2 = w[0] * w[0];" in body.code
+    True
     """
     chunks = _chunks(tape, chunk_size)
     owner = {r: c for c, chunk in enumerate(chunks) for r in chunk}
@@ -294,7 +325,11 @@ def _kernel(art: Artefact, spec: KernelSpec, body: TapeCode) -> str:
 
 
 def work_size(body: TapeCode) -> int:
-    """Doubles of ``work`` the caller must pass (0: the kernel's stack is enough)."""
+    """Doubles of ``work`` the caller must pass (0: the kernel's stack is enough).
+
+    >>> work_size(TapeCode("", [], 10)), work_size(TapeCode("", [], STACK_WORK + 1))
+    (0, 4097)
+    """
     return body.scratch if body.scratch > STACK_WORK else 0
 
 
@@ -333,7 +368,18 @@ def _pattern_arrays(art: Artefact) -> list[tuple[str, Sequence[int]]]:
 
 
 def c_header(art: Artefact) -> str:
-    """``NAME.h``: sizes, pattern arrays and kernel prototypes."""
+    """``NAME.h``: sizes, pattern arrays and kernel prototypes.
+
+    >>> from symjac.graph import Graph
+    >>> g = Graph(); x, y = g.var(0), g.var(1)
+    >>> spec = KernelSpec("values", Tape.from_graph(g, [y, x], 2, 0), 2, (0, 1))
+    >>> art = Artefact("jac", "jacobian", (spec,), ("x", "y"), (), (1, 2), (0, 0), (0, 1))
+    >>> header = c_header(art)
+    >>> "#define JAC_NNZ 2" in header and "extern const int64_t jac_indptr[2];" in header
+    True
+    >>> "void jac_values(const double *x, const double *p, double *out, int64_t n," in header
+    True
+    """
     guard = f"SYMJAC_{art.name.upper()}_H"
     out = [_comment(art, '"c"'), f"#ifndef {guard}\n#define {guard}\n\n#include <stdint.h>\n"]
     out.append("".join(f"#define {name} {value}\n" for name, value in _constants(art)))
@@ -360,7 +406,17 @@ def c_header(art: Artefact) -> str:
 
 
 def c_source(art: Artefact) -> str:
-    """``NAME.c``: the kernels; needs only ``<math.h>``, ``<stdint.h>`` and ``<stddef.h>``."""
+    """``NAME.c``: the kernels; needs only ``<math.h>``, ``<stdint.h>`` and ``<stddef.h>``.
+
+    >>> from symjac.graph import Graph
+    >>> g = Graph(); x = g.var(0)
+    >>> spec = KernelSpec("function", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+    >>> source = c_source(Artefact("wave", "function", (spec,), ("x",), (), (1,)))
+    >>> '#include "wave.h"' in source and "const double r1 = sin(r0);" in source
+    True
+    >>> "void wave_function(const double *x, const double *p, double *out, int64_t n," in source
+    True
+    """
     out = [
         _comment(art, '"c"'),
         f'#include <math.h>\n#include <stdint.h>\n#include "{art.name}.h"\n\n',

@@ -62,7 +62,15 @@ def vector_symbol(name: str, lanes: int, arity: int) -> str:
 
 
 class Soa(NamedTuple):
-    """Inputs already transposed for a group: ``base[index * lanes + lane]``."""
+    """Inputs already transposed for a group: ``base[index * lanes + lane]``.
+
+    >>> m = ir.Module(); e = Emitter(m, fastmath=False, lanes=4)
+    >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR]), "g")
+    >>> b = ir.IRBuilder(fn.append_basic_block())
+    >>> v = e.load(b, Soa(fn.args[0]), ir.Constant(I64, 3))   # x[3] of 4 points: one load
+    >>> str(v.type), "i64 12" in str(m), str(m).count("load")   # at 3 * 4
+    ('<4 x double>', True, 1)
+    """
 
     base: ir.Value
 
@@ -72,7 +80,16 @@ Rows = Sequence[ir.Value] | Soa
 
 
 class Emitter:
-    """Emits tape instructions for ``lanes`` points at once; shared by a module's kernels."""
+    """Emits tape instructions for ``lanes`` points at once; shared by a module's kernels.
+
+    >>> m = ir.Module("demo")
+    >>> fn = ir.Function(m, ir.FunctionType(DOUBLE, [DOUBLE]), "f")
+    >>> b = ir.IRBuilder(fn.append_basic_block())
+    >>> e = Emitter(m, fastmath=False)
+    >>> _ = b.ret(e.instruction(b, Op.SIN, fn.args, None, ((), ())))
+    >>> 'call double @"sin"(double' in str(m), str(Emitter(m, False, lanes=4).ty)
+    (True, '<4 x double>')
+    """
 
     def __init__(self, module: ir.Module, fastmath: bool, lanes: int = 1, vector_libm: int = 0):
         """``vector_libm``: width of the libmvec functions to call (0: the scalar C library).
@@ -94,19 +111,51 @@ class Emitter:
     # -- values ---------------------------------------------------------------------------
 
     def const(self, value: float) -> ir.Constant:
+        """``value`` in every lane.
+
+        >>> str(Emitter(ir.Module(), False).const(1.5))
+        'double 0x3ff8000000000000'
+        >>> str(Emitter(ir.Module(), False, lanes=2).const(1.5))
+        '<2 x double> <double 0x3ff8000000000000, double 0x3ff8000000000000>'
+        """
         if self.lanes == 1:
             return ir.Constant(DOUBLE, value)
         return ir.Constant(self.ty, [value] * self.lanes)
 
     def bool_const(self, value: bool) -> ir.Constant:
+        """The truth value ``value`` in every lane.
+
+        >>> str(Emitter(ir.Module(), False).bool_const(True))
+        'i1 1'
+        >>> str(Emitter(ir.Module(), False, lanes=2).bool_const(False))
+        '<2 x i1> <i1 0, i1 0>'
+        """
         if self.lanes == 1:
             return ir.Constant(BOOL, int(value))
         return ir.Constant(self.bool_ty, [int(value)] * self.lanes)
 
     def lane(self, b: ir.IRBuilder, value: ir.Value, lane: int) -> ir.Value:
+        """The scalar in lane ``lane`` of ``value`` (``value`` itself for one lane).
+
+        >>> m = ir.Module(); e = Emitter(m, fastmath=False, lanes=4)
+        >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR]), "g")
+        >>> b = ir.IRBuilder(fn.append_basic_block())
+        >>> v = e.lane(b, e.const(2.0), 3)
+        >>> v.opname, str(v.type)
+        ('extractelement', 'double')
+        """
         return value if self.lanes == 1 else b.extract_element(value, ir.Constant(I32, lane))
 
     def pack(self, b: ir.IRBuilder, scalars: Sequence[ir.Value]) -> ir.Value:
+        """One value holding ``scalars[lane]`` in each lane (the scalar itself for one lane).
+
+        >>> m = ir.Module(); e = Emitter(m, fastmath=False, lanes=4)
+        >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR]), "g")
+        >>> b = ir.IRBuilder(fn.append_basic_block())
+        >>> v = e.pack(b, [ir.Constant(DOUBLE, float(k)) for k in range(4)])
+        >>> v.opname, str(v.type), str(m).count("insertelement")
+        ('insertelement', '<4 x double>', 4)
+        """
         if self.lanes == 1:
             return scalars[0]
         vector: ir.Value = ir.Constant(self.ty, ir.Undefined)
@@ -115,7 +164,17 @@ class Emitter:
         return vector
 
     def load(self, b: ir.IRBuilder, rows: Rows, index: ir.Value) -> ir.Value:
-        """``row[index]`` of every lane's row, as one value."""
+        """``row[index]`` of every lane's row, as one value.
+
+        Rows given as one pointer per lane are gathered lane by lane:
+
+        >>> m = ir.Module(); e = Emitter(m, fastmath=False, lanes=2)
+        >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR]), "g")
+        >>> b = ir.IRBuilder(fn.append_basic_block())
+        >>> v = e.load(b, fn.args, ir.Constant(I64, 1))
+        >>> str(v.type), str(m).count("load double"), str(m).count("insertelement")
+        ('<2 x double>', 2, 2)
+        """
         if isinstance(rows, Soa):
             if isinstance(index, ir.Constant):
                 at = ir.Constant(I64, index.constant * self.lanes)
@@ -125,17 +184,43 @@ class Emitter:
         return self.pack(b, [b.load(element_at(b, row, index), typ=DOUBLE) for row in rows])
 
     def store(self, b: ir.IRBuilder, value: ir.Value, rows: Rows, index: ir.Value) -> None:
-        """``row[index] = value`` in every lane's row."""
+        """``row[index] = value`` in every lane's row.
+
+        >>> m = ir.Module(); e = Emitter(m, fastmath=False, lanes=2)
+        >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR]), "g")
+        >>> b = ir.IRBuilder(fn.append_basic_block())
+        >>> e.store(b, e.const(1.0), fn.args, ir.Constant(I64, 5))
+        >>> str(m).count("store double"), str(m).count("i64 5")
+        (2, 2)
+        """
         for lane, row in enumerate(rows):
             b.store(self.lane(b, value, lane), element_at(b, row, index))
 
     def spill(self, b: ir.IRBuilder, value: ir.Value, base: ir.Value, slot: int, boolean: bool):
-        """Store a register in slot ``slot`` of a scratch buffer (``lanes`` doubles per slot)."""
+        """Store a register in slot ``slot`` of a scratch buffer (``lanes`` doubles per slot).
+
+        >>> m = ir.Module(); e = Emitter(m, fastmath=False, lanes=4)
+        >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR]), "g")
+        >>> b = ir.IRBuilder(fn.append_basic_block())
+        >>> e.spill(b, e.bool_const(True), fn.args[1], 2, boolean=True)   # slot 2: doubles 8..11
+        >>> text = str(m)
+        >>> "uitofp <4 x i1>" in text and "i64 8" in text and "store <4 x double>" in text
+        True
+        """
         if boolean:  # truth values travel through memory as 0.0 / 1.0
             value = b.uitofp(value, self.ty)
         b.store(value, self._slot(b, base, slot), align=8)
 
     def unspill(self, b: ir.IRBuilder, base: ir.Value, slot: int, boolean: bool) -> ir.Value:
+        """Load the register :meth:`spill` stored in slot ``slot`` (truth values: ``!= 0.0``).
+
+        >>> m = ir.Module(); e = Emitter(m, fastmath=False, lanes=4)
+        >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR]), "g")
+        >>> b = ir.IRBuilder(fn.append_basic_block())
+        >>> v = e.unspill(b, fn.args[1], 2, boolean=True)
+        >>> v.opname, str(v.type), "load <4 x double>" in str(m)
+        ('fcmp', '<4 x i1>', True)
+        """
         value = b.load(self._slot(b, base, slot), typ=self.ty, align=8)
         if boolean:
             value = b.fcmp_unordered("!=", value, self.const(0.0))
@@ -154,7 +239,18 @@ class Emitter:
         attr: object,
         rows: tuple[Rows, Rows],
     ) -> ir.Value:
-        """Register value of ``op`` applied to ``vals``; leaves read ``rows`` (x rows, p rows)."""
+        """Register value of ``op`` applied to ``vals``; leaves read ``rows`` (x rows, p rows).
+
+        >>> m = ir.Module(); e = Emitter(m, fastmath=True)
+        >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR]), "g")
+        >>> b = ir.IRBuilder(fn.append_basic_block())
+        >>> rows = ([fn.args[0]], [fn.args[1]])   # one lane: one x row, one p row
+        >>> x = e.instruction(b, Op.VAR, (), 0, rows)
+        >>> p = e.instruction(b, Op.PARAM, (), 1, rows)
+        >>> s = e.instruction(b, Op.ADD, (x, p), None, rows)
+        >>> "fadd fast double" in str(m), str(e.instruction(b, Op.CONST, (), 2.0, rows))
+        (True, 'double 0x4000000000000000')
+        """
         f = self.flags
         if op is Op.CONST:
             return self.const(attr)  # type: ignore[arg-type]
@@ -178,7 +274,17 @@ class Emitter:
         raise NotImplementedError(f"the LLVM back end has no lowering for {op.name}")
 
     def powi(self, b: ir.IRBuilder, base: ir.Value, n: int) -> ir.Value:
-        """Square-and-multiply, the same chain as :func:`symjac.scalar.powi` (no ``__powidf2``)."""
+        """Square-and-multiply, the same chain as :func:`symjac.scalar.powi` (no ``__powidf2``).
+
+        ``x**-5``: ``x²``, ``x⁴``, ``x⁴·x``, then one division.
+
+        >>> m = ir.Module(); e = Emitter(m, fastmath=False)
+        >>> fn = ir.Function(m, ir.FunctionType(DOUBLE, [DOUBLE]), "f")
+        >>> b = ir.IRBuilder(fn.append_basic_block())
+        >>> _ = b.ret(e.powi(b, fn.args[0], -5))
+        >>> str(m).count("fmul double"), str(m).count("fdiv double")
+        (3, 1)
+        """
         result = None
         m = abs(n)
         while m:
@@ -235,6 +341,15 @@ _lane0 = ir.Constant(I32, 0)
 
 
 def element_at(b: ir.IRBuilder, base: ir.Value, index: ir.Value) -> ir.Value:
+    """The address of ``base[index]`` in an array of doubles.
+
+    >>> m = ir.Module()
+    >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR]), "g")
+    >>> b = ir.IRBuilder(fn.append_basic_block())
+    >>> at = element_at(b, fn.args[0], ir.Constant(I64, 7))
+    >>> at.opname, "getelementptr inbounds double" in str(m)
+    ('getelementptr', True)
+    """
     return b.gep(base, [index], source_etype=DOUBLE, inbounds=True)
 
 

@@ -87,6 +87,9 @@ def host_target_machine(opt_level: int = 3) -> llvm.TargetMachine:
 
     Never cache one: an execution engine takes ownership of its target machine
     and frees it when the engine goes.
+
+    >>> host_target_machine(opt_level=2).triple == llvm.get_process_triple()
+    True
     """
     _initialise()
     target = llvm.Target.from_triple(llvm.get_process_triple())
@@ -126,6 +129,16 @@ def optimise(
     optimisation; Robertson, HIRES, arm6, nn_layer20, dense50: throughput
     within noise) and (b) leaks ~50–80 KB of native memory per run in
     llvmlite 0.50 (measured; the lean pipeline leaks ~5 KB, inside instcombine).
+
+    ``opt_level=0`` leaves the module alone; either pipeline folds ``x * 1.0`` to ``x``:
+
+    >>> ref = llvm.parse_assembly(
+    ...     "define double @f(double %x) {\\n  %a = fmul double %x, 1.0\\n  ret double %a\\n}\\n"
+    ... )
+    >>> optimise(ref, host_target_machine(), 0); "fmul" in str(ref)
+    True
+    >>> optimise(ref, host_target_machine(), 3, lean=True); "ret double %x" in str(ref)
+    True
     """
     if opt_level <= 0:
         return
@@ -214,7 +227,20 @@ class JitModule:
         return self._ref
 
     def address(self, name: str) -> int:
-        """Address of a compiled function; valid only while this object is alive."""
+        """Address of a compiled function; valid only while this object is alive.
+
+        >>> from llvmlite import ir
+        >>> m = ir.Module("demo")
+        >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), []), "nothing")
+        >>> _ = ir.IRBuilder(fn.append_basic_block()).ret_void()
+        >>> jit = JitModule(m, opt_level=0)
+        >>> jit.address("nothing") > 0
+        True
+        >>> jit.address("something")
+        Traceback (most recent call last):
+        ...
+        KeyError: "no function named 'something' in this module"
+        """
         addr = int(self._engine.get_function_address(name))
         if not addr:
             raise KeyError(f"no function named {name!r} in this module")
@@ -224,6 +250,18 @@ class JitModule:
         """The kernel ``name`` as a ctypes function that keeps this module alive.
 
         ctypes releases the GIL for the duration of the call.
+
+        >>> import numpy as np
+        >>> from symjac.graph import Graph
+        >>> from symjac.tape import Tape, KernelSpec
+        >>> from symjac.codegen.lower import lower
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("sq", Tape.from_graph(g, [g.mul(x, x)], 1, 0), 1, (0,))
+        >>> jit = JitModule(lower([spec]).module, opt_level=0)
+        >>> xs, out = np.array([1.0, 2.0, 3.0]), np.empty(3)
+        >>> jit.kernel("sq")(xs.ctypes.data, None, out.ctypes.data, 3, 0, None)  # 3 points
+        >>> out.tolist()
+        [1.0, 4.0, 9.0]
         """
         fn = self._cfuncs.get(name)
         if fn is None:
@@ -233,7 +271,29 @@ class JitModule:
         return fn
 
     def entry(self, name: str) -> Any:
-        """The Python-object entry point of kernel ``name`` (:mod:`.pycall`), kept alive too."""
+        """The Python-object entry point of kernel ``name`` (:mod:`.pycall`), kept alive too.
+
+        It declines (returns 1) until :meth:`set_global` has stored the addresses it
+        compares against:
+
+        >>> import numpy as np
+        >>> from symjac import pyabi
+        >>> from symjac.graph import Graph
+        >>> from symjac.tape import Tape, KernelSpec
+        >>> from symjac.codegen.lower import lower
+        >>> from symjac.codegen.pycall import GLOBALS, add_entries
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("sq", Tape.from_graph(g, [g.mul(x, x)], 1, 0), 1, (0,))
+        >>> low = lower([spec]); add_entries(low.module, [spec])
+        ['sq']
+        >>> jit, out = JitModule(low.module, opt_level=0), np.empty(1)
+        >>> jit.entry("sq")(np.array([3.0]), None, out, None)
+        1
+        >>> for name, value in zip(GLOBALS, pyabi.addresses()):
+        ...     jit.set_global(name, value)
+        >>> jit.entry("sq")(np.array([3.0]), None, out, None), out.tolist()
+        (0, [9.0])
+        """
         key = ("entry", name)
         fn = self._cfuncs.get(key)
         if fn is None:
@@ -243,7 +303,26 @@ class JitModule:
         return fn
 
     def set_global(self, name: str, value: int) -> None:
-        """Store the 64-bit integer ``value`` in the module's global variable ``name``."""
+        """Store the 64-bit integer ``value`` in the module's global variable ``name``.
+
+        >>> from llvmlite import ir
+        >>> m = ir.Module("demo")
+        >>> ir.GlobalVariable(m, ir.IntType(64), "counter").initializer = ir.Constant(
+        ...     ir.IntType(64), 0
+        ... )
+        >>> fn = ir.Function(m, ir.FunctionType(ir.IntType(64), []), "read")
+        >>> b = ir.IRBuilder(fn.append_basic_block())
+        >>> _ = b.ret(b.load(m.get_global("counter"), typ=ir.IntType(64)))
+        >>> import ctypes
+        >>> jit = JitModule(m, opt_level=0)
+        >>> read = ctypes.CFUNCTYPE(ctypes.c_int64)(jit.address("read"))
+        >>> jit.set_global("counter", 42); read()
+        42
+        >>> jit.set_global("nothing", 1)
+        Traceback (most recent call last):
+        ...
+        KeyError: "no global named 'nothing' in this module"
+        """
         address = int(self._engine.get_global_value_address(name))
         if not address:
             raise KeyError(f"no global named {name!r} in this module")

@@ -378,6 +378,17 @@ def for_range(b: ir.IRBuilder, count: ir.Value, name: str) -> Iterator[ir.Value]
     """``for i in range(count)``: emits the loop around the body written in the ``with`` block.
 
     The builder is left after the loop. ``count`` may be 0 (or negative): then the body never runs.
+
+    >>> m = ir.Module()
+    >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [I64]), "loop")
+    >>> b = ir.IRBuilder(fn.append_basic_block("entry"))
+    >>> with for_range(b, fn.args[0], "i") as i:
+    ...     twice = b.add(i, i)
+    >>> _ = b.ret_void()
+    >>> [block.name for block in fn.blocks], b.block.name
+    (['entry', 'i.loop', 'i.done'], 'i.done')
+    >>> 'icmp sgt i64 %".1", 0' in str(m)   # the guard: no iteration unless count > 0
+    True
     """
     fn = b.function
     head = b.block
@@ -417,7 +428,17 @@ def _scatter_loop(
 
 @dataclass
 class Lowered:
-    """An LLVM module and, per kernel, the number of doubles its ``work`` buffer needs."""
+    """An LLVM module and, per kernel, the number of doubles its ``work`` buffer needs.
+
+    >>> from symjac.graph import Graph
+    >>> g = Graph(); x = g.var(0)
+    >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+    >>> low = lower([spec])
+    >>> low.work_sizes, low.outlined, low.lanes
+    ({'f': 0}, False, 1)
+    >>> 'define void @"f"(' in str(low.module)
+    True
+    """
 
     module: ir.Module
     work_sizes: dict[str, int]

@@ -55,7 +55,23 @@ def entry_name(kernel: str) -> str:
 
 
 def add_entries(module: ir.Module, specs: Iterable[KernelSpec]) -> list[str]:
-    """Add an entry point to ``module`` for each kernel; returns their kernels' names."""
+    """Add an entry point to ``module`` for each kernel; returns their kernels' names.
+
+    The kernels must already be in ``module`` (:func:`.lower.lower`); the entry points
+    share the :data:`GLOBALS`, added once.
+
+    >>> from symjac.graph import Graph
+    >>> from symjac.tape import Tape
+    >>> from symjac.codegen.lower import lower
+    >>> g = Graph(); x = g.var(0)
+    >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+    >>> module = lower([spec]).module
+    >>> add_entries(module, [spec]), add_entries(module, [])
+    (['f'], [])
+    >>> text = str(module)
+    >>> 'define i32 @"f.py"(ptr' in text and '@"symjac.ndarray" = global i64 0' in text
+    True
+    """
     specs = list(specs)
     if not specs:
         return []

@@ -38,7 +38,19 @@ __all__ = ["kernel"]
 
 
 def metadata(art: Artefact, library: str, work: dict[str, int]) -> dict[str, Any]:
-    """What :func:`.pyruntime.load` reads: ``work`` is each kernel's work buffer in doubles."""
+    """What :func:`.pyruntime.load` reads: ``work`` is each kernel's work buffer in doubles.
+
+    >>> from symjac.graph import Graph
+    >>> from symjac.tape import Tape, KernelSpec
+    >>> g = Graph(); x, y = g.var(0), g.var(1)
+    >>> spec = KernelSpec("values", Tape.from_graph(g, [y, x], 2, 0), 2, (0, 1))
+    >>> art = Artefact("jac", "jacobian", (spec,), ("x", "y"), (), (1, 2), (0, 0), (0, 1))
+    >>> meta = metadata(art, "libjac.so", {"values": 0})
+    >>> meta["kind"], meta["shape"], meta["rows"], meta["cols"]
+    ('jacobian', [1, 2], [0, 0], [0, 1])
+    >>> meta["kernels"]
+    {'values': {'symbol': 'jac_values', 'width': 2, 'work': 0}}
+    """
     return {
         "format": pyruntime.FORMAT,
         "name": art.name,
@@ -57,7 +69,21 @@ def metadata(art: Artefact, library: str, work: dict[str, int]) -> dict[str, Any
 
 
 def package_files(art: Artefact, library: str, work: dict[str, int]) -> dict[str, str]:
-    """The text files of the package, by file name (the library is written separately)."""
+    """The text files of the package, by file name (the library is written separately).
+
+    >>> from symjac.graph import Graph
+    >>> from symjac.tape import Tape, KernelSpec
+    >>> g = Graph(); x, y = g.var(0), g.var(1)
+    >>> spec = KernelSpec("values", Tape.from_graph(g, [y, x], 2, 0), 2, (0, 1))
+    >>> art = Artefact("jac", "jacobian", (spec,), ("x", "y"), (), (1, 2), (0, 0), (0, 1))
+    >>> files = package_files(art, "libjac.so", {"values": 0})
+    >>> sorted(files)
+    ['__init__.py', '_arguments.py', '_runtime.py', 'metadata.json']
+    >>> files["__init__.py"].splitlines()[0]
+    '# jacobian of shape 1 x 2, 2 structural nonzeros'
+    >>> json.loads(files["metadata.json"])["library"]
+    'libjac.so'
+    """
     header = "".join(f"# {comment_safe(line)}\n" for line in art.describe())
     return {
         "__init__.py": header + INIT,

@@ -36,6 +36,10 @@ class Template:
 
     ``bindings[t]`` are the input indices that fill the tree's ``x`` holes, in
     left-to-right order, for output ``outputs[t]``.
+
+    >>> t = Template(root=5, outputs=(0, 1), bindings=((0, 1), (1, 2)))
+    >>> t.holes
+    2
     """
 
     root: int
@@ -44,6 +48,14 @@ class Template:
 
     @property
     def holes(self) -> int:
+        """How many ``x`` holes the tree has (the length of each binding).
+
+        >>> from symjac.graph import Graph
+        >>> g = Graph()
+        >>> outs = [g.mul(g.var(i), g.sin(g.var(i + 1))) for i in range(40)]
+        >>> find_templates(Tape.from_graph(g, outs, 41, 0))[0].holes
+        2
+        """
         return len(self.bindings[0])
 
 
