@@ -393,13 +393,15 @@ def _unsupported(node: sp.Basic, where: str) -> NoReturn:
     )
 
 
+#: resolved lookups: asked twice per node (before and after its arguments), walked once a type
+_RESOLVED: dict[type, Handler | None] = {}
+
+
 def _lookup(cls: type) -> Handler | None:
     """The handler for ``cls`` or its nearest supported base class (e.g. Integer → Number)."""
-    for base in cls.__mro__:
-        handler = _HANDLERS.get(base)
-        if handler is not None:
-            return handler
-    return None
+    if cls not in _RESOLVED:
+        _RESOLVED[cls] = next((_HANDLERS[b] for b in cls.__mro__ if b in _HANDLERS), None)
+    return _RESOLVED[cls]
 
 
 def to_graph(

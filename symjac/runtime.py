@@ -485,10 +485,10 @@ class CompiledJacobian(_Compiled):
 
     def _directional_call(self, kind: str, x: Any, d: Any, p: Any, out: Any) -> Array:
         m, n = self.shape
-        length = n if kind == "jvp" else m
+        length, width = (n, m) if kind == "jvp" else (m, n)  # of the direction, of the result
         kernels = self._direction_kernels(kind)
         entry = kernels.entries.get(kind)
-        if (  # one point, float64: the kernel's native entry checks p and out (~2 µs, not ~15)
+        if (  # one float64 point: the kernel's native entry checks p and out (~6 µs, not ~15)
             entry is not None
             and type(x) is np.ndarray
             and type(d) is np.ndarray
@@ -497,7 +497,7 @@ class CompiledJacobian(_Compiled):
             and x.shape == (n,)
             and d.shape == (length,)
         ):
-            result = np.empty(m if kind == "jvp" else n) if out is None else out
+            result = np.empty(width) if out is None else out
             work = self._work(kind, kernels) if kernels.work_sizes[kind] else None
             if not entry(np.concatenate((x, d)), p, result, work):
                 return result
@@ -513,7 +513,6 @@ class CompiledJacobian(_Compiled):
         if not d_batched:
             direction = np.broadcast_to(direction, (points.shape[0], length))
         combined = np.concatenate([points, direction], axis=1)
-        width = m if kind == "jvp" else n
         return self._execute(kernels, kind, (width,), combined, batched, p, out)
 
     def jvp(self, x: Any, v: Any, p: Any = None, *, out: Any = None) -> Array:

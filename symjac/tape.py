@@ -70,18 +70,23 @@ class Tape:
             produces.setdefault(r, []).append(str(k))
         lines = []
         for r, (op, args, attr) in enumerate(zip(self.ops, self.args, self.attrs)):
+            notes = []
             if op in (Op.VAR, Op.PARAM):
                 names = var_names if op is Op.VAR else param_names
                 text = f"{op.name} {attr}"
-                note = f"# {names[attr]}" if names is not None and isinstance(attr, int) else ""
+                if names is not None and isinstance(attr, int):
+                    notes.append(f"# {names[attr]}")
             else:
-                operands = " ".join(f"r{a}" for a in args)
-                shown = [op.name] + ([repr(attr)] if attr is not None else []) + [operands]
-                text, note = " ".join(part for part in shown if part), ""
+                shown = [
+                    op.name,
+                    *([repr(attr)] if attr is not None else []),
+                    *(f"r{a}" for a in args),
+                ]
+                text = " ".join(shown)
             if r in produces:
-                note = (note + "  " if note else "") + "-> " + ", ".join(produces[r])
+                notes.append("-> " + ", ".join(produces[r]))
             line = f"r{r} = {text}"
-            lines.append(f"{line:<19} {note}".rstrip() if note else line)
+            lines.append(f"{line:<19} {'  '.join(notes)}" if notes else line)
         return "\n".join(lines)
 
     def shared_count(self) -> int:
