@@ -19,7 +19,8 @@ never depend on whether it was computed in a lane or alone.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
 from typing import NamedTuple
 
 from llvmlite import ir
@@ -176,11 +177,7 @@ class Emitter:
         ('<2 x double>', 2, 2)
         """
         if isinstance(rows, Soa):
-            if isinstance(index, ir.Constant):
-                at = ir.Constant(I64, index.constant * self.lanes)
-            else:
-                at = b.mul(index, ir.Constant(I64, self.lanes))
-            return b.load(element_at(b, rows.base, at), typ=self.ty, align=8)
+            return b.load(element_at(b, rows.base, self._scaled(b, index)), typ=self.ty, align=8)
         return self.pack(b, [b.load(element_at(b, row, index), typ=DOUBLE) for row in rows])
 
     def store(self, b: ir.IRBuilder, value: ir.Value, rows: Rows, index: ir.Value) -> None:
@@ -193,8 +190,31 @@ class Emitter:
         >>> str(m).count("store double"), str(m).count("i64 5")
         (2, 2)
         """
+        if isinstance(rows, Soa):
+            b.store(value, element_at(b, rows.base, self._scaled(b, index)), align=8)
+            return
         for lane, row in enumerate(rows):
             b.store(self.lane(b, value, lane), element_at(b, row, index))
+
+    def splat(self, b: ir.IRBuilder, scalar: ir.Value) -> ir.Value:
+        """``scalar`` (a double) in every lane.
+
+        >>> m = ir.Module(); e = Emitter(m, fastmath=False, lanes=4)
+        >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [DOUBLE]), "g")
+        >>> b = ir.IRBuilder(fn.append_basic_block())
+        >>> v = e.splat(b, fn.args[0]); v.opname, str(v.type)
+        ('shufflevector', '<4 x double>')
+        """
+        if self.lanes == 1:
+            return scalar
+        one = b.insert_element(ir.Constant(self.ty, ir.Undefined), scalar, _lane0)
+        return b.shuffle_vector(one, one, ir.Constant(ir.VectorType(I32, self.lanes), [0] * self.lanes))
+
+    def _scaled(self, b: ir.IRBuilder, index: ir.Value) -> ir.Value:
+        """``index * lanes``: where slot ``index`` starts in a buffer of ``lanes``-double slots."""
+        if isinstance(index, ir.Constant):
+            return ir.Constant(I64, index.constant * self.lanes)
+        return index if self.lanes == 1 else b.mul(index, ir.Constant(I64, self.lanes))
 
     def spill(self, b: ir.IRBuilder, value: ir.Value, base: ir.Value, slot: int, boolean: bool):
         """Store a register in slot ``slot`` of a scratch buffer (``lanes`` doubles per slot).
@@ -351,6 +371,39 @@ def element_at(b: ir.IRBuilder, base: ir.Value, index: ir.Value) -> ir.Value:
     ('getelementptr', True)
     """
     return b.gep(base, [index], source_etype=DOUBLE, inbounds=True)
+
+
+@contextlib.contextmanager
+def for_range(b: ir.IRBuilder, count: ir.Value, name: str) -> Iterator[ir.Value]:
+    """``for i in range(count)``: emits the loop around the body written in the ``with`` block.
+
+    The builder is left after the loop. ``count`` may be 0 (or negative): then the body never runs.
+
+    >>> m = ir.Module()
+    >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [I64]), "loop")
+    >>> b = ir.IRBuilder(fn.append_basic_block("entry"))
+    >>> with for_range(b, fn.args[0], "i") as i:
+    ...     twice = b.add(i, i)
+    >>> _ = b.ret_void()
+    >>> [block.name for block in fn.blocks], b.block.name
+    (['entry', 'i.loop', 'i.done'], 'i.done')
+    >>> 'icmp sgt i64 %".1", 0' in str(m)   # the guard: no iteration unless count > 0
+    True
+    """
+    fn = b.function
+    head = b.block
+    body = fn.append_basic_block(f"{name}.loop")
+    after = fn.append_basic_block(f"{name}.done")
+    zero = ir.Constant(I64, 0)
+    b.cbranch(b.icmp_signed(">", count, zero), body, after)
+    b.position_at_end(body)
+    i = b.phi(I64, name=name)
+    i.add_incoming(zero, head)
+    yield i
+    i_next = b.add(i, ir.Constant(I64, 1))
+    i.add_incoming(i_next, b.block)
+    b.cbranch(b.icmp_signed("<", i_next, count), body, after)
+    b.position_at_end(after)
 
 
 def _cmp(b: ir.IRBuilder, op: str, a: ir.Value, c: ir.Value) -> ir.Value:

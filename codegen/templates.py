@@ -1,54 +1,70 @@
 """Repeated expression templates: thousands of outputs with the same shape, as one loop.
 
 A stencil or a reaction network gives thousands of Jacobian entries that are
-the same small expression applied to different inputs (``-4·Du - v_c² - F``
+the same small expression applied to different values (``-4·Du - v_c² - F``
 for every cell c). Emitting each as straight-line code makes compile time grow
-with nnz; emitting one loop over an index table makes it grow with the number
+with nnz; emitting one loop over index tables makes it grow with the number
 of distinct shapes.
 
-An output is a candidate when its expression, unfolded into a tree, has at
-most :data:`MAX_NODES` nodes. Its *shape* is the tree with every input ``x[i]``
-replaced by a hole; its *binding* is the list of input indices that fill the
-holes, left to right. Outputs with the same shape form a :class:`Template`
-when there are at least :data:`MIN_GROUP` of them.
+An output's *tree* is its expression cut at *holes*: inputs, parameters,
+constants, and registers the tape uses more than once (shared
+subexpressions). Its *shape* is the tree with the holes left blank; its
+*binding* is what fills the holes, left to right (an input or parameter
+index, a constant's value, or a shared register). Outputs with the same shape
+form a :class:`Template` when there are at least :data:`MIN_GROUP` of them and
+the tree has at most :data:`MAX_NODES` nodes.
 
-The tree is re-evaluated per output, so sharing between templated outputs is
-given up; the size limit keeps that cheap.
+Cutting at shared registers is the cost model: every operation inside a tree
+is used by that output alone, so the loop does exactly the arithmetic the
+straight-line tape does for those outputs, never more. Shared values are
+computed once, by the straight-line part of the kernel, and the loop reads
+them back from memory.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
-from symjac.graph import float_key
-from symjac.ops import Op
+from symjac.ops import Op, is_bool
 from symjac.tape import Tape
 
-#: largest expression tree (nodes, leaves included) that may become a template
+#: largest tree (nodes, holes included) that may become a template
 MAX_NODES = 24
 #: fewest outputs with one shape worth a loop
 MIN_GROUP = 32
 
+#: hole kinds: an input, a parameter, a constant, a shared register, a shared truth value
+HOLE_KINDS = ("x", "p", "c", "r", "b")
+
+#: one node of a template's tree: (op, attr, argument nodes); ``op is None`` is hole ``attr``
+Node = tuple[Op | None, object, tuple[int, ...]]
+
 
 @dataclass(frozen=True)
 class Template:
-    """Outputs ``outputs`` of a tape all compute the tree rooted at ``root`` (a register).
+    """Outputs ``outputs`` of a tape all compute one tree; ``program`` is that tree.
 
-    ``bindings[t]`` are the input indices that fill the tree's ``x`` holes, in
-    left-to-right order, for output ``outputs[t]``.
+    ``program`` lists the tree's nodes children first (the root last); a node
+    ``(None, h, ())`` is hole ``h``. ``kinds[h]`` says what fills hole ``h``
+    (one of :data:`HOLE_KINDS`) and ``bindings[t][h]`` the value for output
+    ``outputs[t]``: an input or parameter index, a constant, or a register.
+    ``root`` is the register of the first output.
 
-    >>> t = Template(root=5, outputs=(0, 1), bindings=((0, 1), (1, 2)))
+    >>> t = Template(5, (0, 1), ("x", "x"), ((0, 1), (1, 2)), ((None, 0, ()),))
     >>> t.holes
     2
     """
 
     root: int
     outputs: tuple[int, ...]
-    bindings: tuple[tuple[int, ...], ...]
+    kinds: tuple[str, ...]
+    bindings: tuple[tuple[object, ...], ...]
+    program: tuple[Node, ...]
 
     @property
     def holes(self) -> int:
-        """How many ``x`` holes the tree has (the length of each binding).
+        """How many holes the tree has (the length of each binding).
 
         >>> from symjac.graph import Graph
         >>> g = Graph()
@@ -56,52 +72,162 @@ class Template:
         >>> find_templates(Tape.from_graph(g, outs, 41, 0))[0].holes
         2
         """
-        return len(self.bindings[0])
+        return len(self.kinds)
+
+    def registers(self) -> set[int]:
+        """The shared registers some member reads (kinds ``r`` and ``b``).
+
+        >>> from symjac.graph import Graph
+        >>> g = Graph(); s = g.sin(g.var(0))
+        >>> outs = [g.mul(s, g.var(i)) for i in range(1, 41)]
+        >>> tape = Tape.from_graph(g, outs, 41, 0)
+        >>> (t,) = find_templates(tape); [tape.ops[r].name for r in t.registers()]
+        ['SIN']
+        """
+        at = [h for h, kind in enumerate(self.kinds) if kind in ("r", "b")]
+        return {int(binding[h]) for binding in self.bindings for h in at}  # type: ignore[call-overload]
+
+
+_LEAF_KINDS = {Op.VAR: "x", Op.PARAM: "p", Op.CONST: "c"}
+
+
+@dataclass
+class _Shapes:
+    """Every register's shape as its users see it, given which shapes are cut into holes."""
+
+    shape: list[int]  # interned shape id as seen by users; -1: too big
+    is_hole: list[bool]
+    cut: set[int]  # the shapes that have a shared instance and an unshared one
+
+
+def _shapes(
+    tape: Tape, uses: list[int], cut: set[int], interned: dict[tuple[object, ...], int]
+) -> _Shapes:
+    """One pass: shapes with holes at leaves, shared registers and registers of a ``cut`` shape.
+
+    ``interned`` numbers the shapes; it is kept across passes so that ids stay comparable.
+    """
+    n = len(tape.ops)
+    seen = [-1] * n
+    size = [0] * n
+    is_hole = [False] * n
+    shared: set[int] = set()
+    unshared: set[int] = set()
+    hole_ids = {kind: interned.setdefault(("hole", kind), len(interned)) for kind in HOLE_KINDS}
+    for r, (op, args, attr) in enumerate(zip(tape.ops, tape.args, tape.attrs)):
+        kind = _LEAF_KINDS.get(op)
+        if kind is None:
+            own = -1
+            if not args:  # a truth-value constant: part of the tree
+                own, total = interned.setdefault((op, attr), len(interned)), 1
+            else:
+                total = 1
+                for a in args:
+                    total += size[a]
+                if total <= MAX_NODES and all(seen[a] >= 0 for a in args):
+                    own = interned.setdefault((op, attr, *[seen[a] for a in args]), len(interned))
+            if uses[r] > 1:
+                if own >= 0:
+                    shared.add(own)
+                kind = "b" if is_bool(op) else "r"
+            elif own in cut:
+                kind = "b" if is_bool(op) else "r"
+            else:
+                unshared.add(own)
+                seen[r] = own
+                size[r] = total if own >= 0 else MAX_NODES + 1
+                continue
+        is_hole[r] = True
+        seen[r] = hole_ids[kind]
+        size[r] = 1
+    return _Shapes(seen, is_hole, cut | (shared & unshared))
+
+
+#: passes of cutting shapes that have a shared instance (each pass can expose more)
+CUT_PASSES = 4
 
 
 def find_templates(tape: Tape) -> list[Template]:
     """Group the tape's outputs by shape; returns the groups big enough to loop over.
 
+    Shared registers are holes; so is every register whose tree has the shape
+    of some shared register, so that sharing does not split one shape in two
+    (a stencil's partial sums are shared by some cells and not by others). The
+    straight-line body computes each such register once.
+
     >>> from symjac.graph import Graph
     >>> g = Graph()
     >>> outs = [g.mul(g.var(i), g.sin(g.var(i + 1))) for i in range(40)]
     >>> (t,) = find_templates(Tape.from_graph(g, outs, 41, 0))
-    >>> len(t.outputs), t.bindings[3]
-    (40, (3, 4))
+    >>> len(t.outputs), t.kinds, t.bindings[3]
+    (40, ('x', 'x'), (3, 4))
     """
-    n = len(tape.ops)
-    shape: list[int] = [0] * n  # interned shape id; -1 = too big
-    size: list[int] = [0] * n
-    holes: list[tuple[int, ...]] = [()] * n
+    counts: Counter[int] = Counter(a for args in tape.args for a in args)
+    counts.update(tape.outputs)
+    uses = [counts[r] for r in range(len(tape.ops))]
+    cut: set[int] = set()
     interned: dict[tuple[object, ...], int] = {}
-    for r, (op, args, attr) in enumerate(zip(tape.ops, tape.args, tape.attrs)):
-        if op is Op.VAR:
-            key: tuple[object, ...] = (op,)
-            holes[r] = (attr,)  # type: ignore[assignment]
-            size[r] = 1
-        elif op is Op.CONST:
-            key = (op, float_key(attr))  # type: ignore[arg-type]
-            size[r] = 1
-        elif not args:
-            key = (op, attr)
-            size[r] = 1
-        else:
-            total = 1 + sum(size[a] for a in args)
-            if total > MAX_NODES or any(shape[a] < 0 for a in args):
-                shape[r], size[r] = -1, MAX_NODES + 1
-                continue
-            key = (op, attr, *(shape[a] for a in args))
-            size[r] = total
-            holes[r] = tuple(i for a in args for i in holes[a])
-        shape[r] = interned.setdefault(key, len(interned))
+    for _ in range(CUT_PASSES):
+        shapes = _shapes(tape, uses, cut, interned)
+        if shapes.cut == cut:
+            break
+        cut = shapes.cut
     groups: dict[int, list[int]] = {}
     for k, r in enumerate(tape.outputs):
-        if shape[r] >= 0:
-            groups.setdefault(shape[r], []).append(k)
+        if shapes.shape[r] >= 0 and tape.ops[r] is not Op.BOOL:
+            groups.setdefault(shapes.shape[r], []).append(k)
     templates = []
     for members in groups.values():
         if len(members) >= MIN_GROUP:
-            root = tape.outputs[members[0]]
-            bindings = tuple(holes[tape.outputs[k]] for k in members)
-            templates.append(Template(root, tuple(members), bindings))
+            roots = [tape.outputs[k] for k in members]
+            program, kinds = _program(tape, shapes.is_hole, roots[0])
+            bindings = tuple(tuple(_holes(tape, shapes.is_hole, r)) for r in roots)
+            templates.append(Template(roots[0], tuple(members), kinds, bindings, program))
     return templates
+
+
+def _kind(tape: Tape, r: int) -> str:
+    op = tape.ops[r]
+    return _LEAF_KINDS.get(op) or ("b" if is_bool(op) else "r")
+
+
+def _holes(tape: Tape, is_hole: list[bool], root: int) -> list[object]:
+    """What fills the holes of ``root``'s tree, left to right (as :func:`_program` numbers them)."""
+    if is_hole[root]:
+        found = [root]
+    else:
+        found, stack = [], list(reversed(tape.args[root]))
+        while stack:
+            r = stack.pop()
+            if is_hole[r]:
+                found.append(r)
+            else:
+                stack.extend(reversed(tape.args[r]))
+    return [tape.attrs[r] if tape.ops[r] in _LEAF_KINDS else r for r in found]
+
+
+def _program(tape: Tape, is_hole: list[bool], root: int) -> tuple[tuple[Node, ...], tuple[str, ...]]:
+    """The tree under ``root`` as nodes, children first, and the kinds of its holes in order."""
+    if is_hole[root]:  # a copy: the output is an input, a constant, a shared register
+        return ((None, 0, ()),), (_kind(tape, root),)
+    nodes: list[Node] = []
+    kinds: list[str] = []
+    # iterative post-order, left to right like _holes
+    stack: list[tuple[int, bool]] = [(root, False)]
+    done: list[int] = []
+    while stack:
+        r, expanded = stack.pop()
+        if r != root and is_hole[r]:
+            nodes.append((None, len(kinds), ()))
+            kinds.append(_kind(tape, r))
+            done.append(len(nodes) - 1)
+        elif not expanded and tape.args[r]:
+            stack.append((r, True))
+            stack.extend((a, False) for a in reversed(tape.args[r]))
+        else:
+            arity = len(tape.args[r])
+            args = tuple(done[len(done) - arity :]) if arity else ()
+            del done[len(done) - arity :]
+            nodes.append((tape.ops[r], tape.attrs[r], args))
+            done.append(len(nodes) - 1)
+    return tuple(nodes), tuple(kinds)

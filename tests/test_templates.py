@@ -23,7 +23,7 @@ import symjac.kernels
 from symjac import codegen
 from symjac.graph import Graph
 from symjac.ops import Op
-from symjac.tape import KernelSpec, Tape
+from symjac.tape import KernelSpec, Tape, select_outputs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from problems import gray_scott
@@ -243,7 +243,7 @@ def test_gray_scott_templates_cover_the_jacobian():
     found = tpl.find_templates(tape)
     assert sum(len(t.outputs) for t in found) == len(tape.outputs) == 12 * 64
     sizes = sorted(len(t.outputs) for t in found)
-    assert sizes == [64, 64, 64, 64, 256, 256]
+    assert sizes == [64, 64, 64, 64, 512]  # Du and Dv: one copy loop over parameters
     for t in found:
         assert len(set(t.outputs)) == len(t.outputs)
         assert all(len(b) == t.holes for b in t.bindings)
@@ -357,19 +357,17 @@ def test_min_group_is_the_threshold():
         assert len(tpl.find_templates(Tape.from_graph(g, outs, count, 0))) == expected
 
 
-def test_shapes_distinguish_constants_params_exponents_and_ops():
+def test_shapes_distinguish_ops_and_exponents_but_not_constants_or_params():
+    """Constants and parameters are holes: their values come from tables, not the shape."""
     g = Graph(rules=False)
     n = 40
     # leaves first: commutative arguments are ordered by node, and the order is part of a shape
     for i in range(n + 1):
         g.var(i)
     groups = {
-        "times 2": [g.mul(g.var(i), g.const(2.0)) for i in range(n)],
-        "times 3": [g.mul(g.var(i), g.const(3.0)) for i in range(n)],
-        "plus +0": [g.add(g.var(i), g.const(0.0)) for i in range(n)],
-        "plus -0": [g.add(g.var(i), g.const(-0.0)) for i in range(n)],
-        "p0 x": [g.mul(g.param(0), g.var(i)) for i in range(n)],
-        "p1 x": [g.mul(g.param(1), g.var(i)) for i in range(n)],
+        "times c": [g.mul(g.var(i), g.const(2.0 + i % 2)) for i in range(n)],
+        "plus ±0": [g.add(g.var(i), g.const(0.0 if i % 2 else -0.0)) for i in range(n)],
+        "p x": [g.mul(g.param(i % 2), g.var(i)) for i in range(n)],
         "x^2": [g.powi(g.var(i), 2) for i in range(n)],
         "x^3": [g.powi(g.var(i), 3) for i in range(n)],
         "x - y": [g.sub(g.var(i), g.var(i + 1)) for i in range(n)],
@@ -377,10 +375,14 @@ def test_shapes_distinguish_constants_params_exponents_and_ops():
     }
     outs = [o for members in groups.values() for o in members]
     tape = Tape.from_graph(g, outs, n + 1, 2)
-    found = tpl.find_templates(tape)
-    assert len(found) == len(groups)
-    expected = [tuple(range(k * n, (k + 1) * n)) for k in range(len(groups))]
-    assert sorted(t.outputs for t in found) == expected
+    found = sorted(tpl.find_templates(tape), key=lambda t: t.outputs)
+    assert [t.outputs for t in found] == [tuple(range(k * n, (k + 1) * n)) for k in range(7)]
+    times, plus, px = found[0], found[1], found[2]
+    assert times.kinds == ("x", "c") and [b[1] for b in times.bindings[:2]] == [2.0, 3.0]
+    # the sign of a zero constant survives in the table
+    assert [math.copysign(1.0, b[1]) for b in plus.bindings[:2]] == [-1.0, 1.0]
+    assert sorted(px.kinds) == ["p", "x"]
+    assert [b[px.kinds.index("p")] for b in px.bindings[:2]] == [0, 1]
 
 
 def test_leaf_outputs_and_repeated_holes():
@@ -394,30 +396,84 @@ def test_leaf_outputs_and_repeated_holes():
     found = {t.outputs[0]: t for t in tpl.find_templates(tape)}
     assert sorted(found) == [0, n, 2 * n]
     assert found[0].bindings == tuple((i,) for i in range(n))
-    assert found[n].holes == 0 and len(found[n].outputs) == n
+    assert found[0].program == ((None, 0, ()),)  # a copy
+    assert found[n].kinds == ("c",) and set(found[n].bindings) == {(2.5,)}
     products = found[2 * n]
     assert len(products.outputs) == 2 * n
     assert products.bindings[:n] == tuple((i, i) for i in range(n))
     assert sorted(products.bindings[n]) == [0, 1]
 
 
-def test_max_nodes_counts_the_unfolded_tree():
-    def chain(g, x, length):
-        for _ in range(length):
-            x = g.sin(x)
-        return x
+def chain(g, x, length):
+    for _ in range(length):
+        x = g.sin(x)
+    return x
 
+
+def test_max_nodes_counts_the_tree_holes_included():
     n = 32
+    for length, expected in ((tpl.MAX_NODES - 1, 1), (tpl.MAX_NODES, 0)):
+        g = Graph()
+        outs = [chain(g, g.var(i), length) for i in range(n)]  # length + 1 nodes
+        assert len(tpl.find_templates(Tape.from_graph(g, outs, n, 0))) == expected, length
+
+
+def test_shared_registers_are_holes_computed_once():
+    """A subtree used twice is one register: a hole, not recomputed by the loop."""
     g = Graph()
-    fits = [chain(g, g.var(i), tpl.MAX_NODES - 1) for i in range(n)]  # 24 nodes
-    too_big = [chain(g, g.var(i), tpl.MAX_NODES) for i in range(n, 2 * n)]  # 25 nodes
-    # a subtree of 12 nodes used twice is one register, but 25 nodes unfolded
-    shared = [g.mul(chain(g, g.var(i), 11), chain(g, g.var(i), 11)) for i in range(n)]
-    # 11 nodes twice: 23, small enough
-    small = [g.mul(chain(g, g.var(i), 10), chain(g, g.var(i), 10)) for i in range(n)]
-    tape = Tape.from_graph(g, fits + too_big + shared + small, 2 * n, 0)
+    n = 32
+    shared = [chain(g, g.var(i), 11) for i in range(n)]
+    outs = [g.mul(s, s) for s in shared]
+    tape = Tape.from_graph(g, outs, n, 0)
+    (t,) = tpl.find_templates(tape)
+    assert t.kinds == ("r", "r") and t.program[-1][0] is Op.MUL
+    assert {tape.ops[r] for r in t.registers()} == {Op.SIN}
+    assert len(t.registers()) == n
+    assert [b[0] for b in t.bindings] == [b[1] for b in t.bindings]
+
+
+def test_a_shape_that_is_sometimes_shared_is_always_a_hole():
+    """Stencil partial sums shared by some cells only: the cut keeps one shape for all cells."""
+    g = Graph()
+    n = 64
+    pair = [g.add(g.var(i), g.var(i + 1)) for i in range(n)]
+    # every even output reuses the pair of its odd neighbour: pairs are shared only sometimes
+    outs = [g.mul(g.sin(pair[i]), pair[i | 1]) for i in range(n)]
+    tape = Tape.from_graph(g, outs, n + 1, 0)
     found = tpl.find_templates(tape)
-    assert [t.outputs for t in found] == [tuple(range(n)), tuple(range(3 * n, 4 * n))]
+    assert [len(t.outputs) for t in found] == [n]
+    assert found[0].kinds == ("r", "r")
+
+
+def arithmetic(tape, templates):
+    """(arithmetic of the straight-line tape, arithmetic with the templates' loops)."""
+    from symjac.ops import LEAVES
+
+    looped = {k for t in templates for k in t.outputs}
+    rest = [k for k in range(len(tape.outputs)) if k not in looped]
+    shared = sorted({r for t in templates for r in t.registers()})
+    extended = Tape(
+        tape.n_vars, tape.n_params, tape.ops, tape.args, tape.attrs, (*tape.outputs, *shared)
+    )
+    body = select_outputs(extended, [*rest, *range(len(tape.outputs), len(extended.outputs))])
+    count = sum(op not in LEAVES for op in body.ops)
+    for t in templates:
+        count += len(t.outputs) * sum(op is not None and op not in LEAVES for op, _, _ in t.program)
+    return sum(op not in LEAVES for op in tape.ops), count
+
+
+@pytest.mark.parametrize("name", list(SYSTEMS))
+def test_templates_never_do_more_arithmetic_than_the_tape(name):
+    exprs, wrt, params = SYSTEMS[name]
+    pipe = symjac.compiler.Pipeline(symjac.compiler.Options())
+    prob = pipe.front_end(exprs, wrt, params)
+    grads = pipe.differentiate(prob, prob.roots)
+    for roots in (prob.roots, [d for g in grads for d in g.values()]):
+        _, tape = pipe.tapes(prob, roots)
+        found = tpl.find_templates(tape)
+        assert found
+        straight, looped = arithmetic(tape, found)
+        assert looped <= straight
 
 
 # -- lowering a hand-built tape: positions, params, selects, leaves ---------------------------

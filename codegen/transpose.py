@@ -1,0 +1,186 @@
+"""Moving a group of points between the caller's rows and SIMD registers, a vector at a time.
+
+The caller's arrays hold points as rows (array of structs); a SIMD kernel
+wants one register per field holding that field for ``W`` points (structure
+of arrays). Gathering lane by lane costs one scalar load and one insert per
+field per lane, and LLVM's code generator pays for every one of them in
+compile time as well. Instead a block of ``W`` fields of ``W`` rows is loaded
+as ``W`` whole vectors, transposed in registers with ``W·log2 W`` shuffles
+(the 4×4 / 8×8 tile transposes of SIMD libraries), and stored as ``W``
+vectors; the way out is the same in reverse. Full blocks run in a loop, so
+the code is the same size for 8 fields or 8 000; the last, partial block uses
+masked loads and stores (``llvm.masked.*``), which never touch the lanes they
+leave out, so nothing outside the caller's rows is read or written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from llvmlite import ir
+
+from .emitter import BOOL, DOUBLE, I32, I64, PTR, element_at, for_range
+
+
+def transpose(b: ir.IRBuilder, rows: Sequence[ir.Value]) -> list[ir.Value]:
+    """The transpose of a ``W × W`` tile held as ``W`` vectors of ``W`` doubles.
+
+    Stage ``k`` (1, 2, 4, ...) swaps bit ``k`` of the row and column indices:
+    two shuffles per pair of rows.
+
+    >>> m = ir.Module(); v4 = ir.VectorType(DOUBLE, 4)
+    >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [v4] * 4), "t")
+    >>> b = ir.IRBuilder(fn.append_basic_block())
+    >>> cols = transpose(b, fn.args)
+    >>> len(cols), str(m).count("shufflevector")   # 4 lanes: 2 stages of 4 shuffles
+    (4, 8)
+    """
+    rows = list(rows)
+    width = len(rows)
+    k = 1
+    while k < width:
+        lo = [j if not j & k else width + j - k for j in range(width)]
+        hi = [j + k if not j & k else width + j for j in range(width)]
+        lo_mask = ir.Constant(ir.VectorType(I32, width), lo)
+        hi_mask = ir.Constant(ir.VectorType(I32, width), hi)
+        for i in range(width):
+            if i & k:
+                continue
+            a, c = rows[i], rows[i + k]
+            rows[i], rows[i + k] = b.shuffle_vector(a, c, lo_mask), b.shuffle_vector(a, c, hi_mask)
+        k *= 2
+    return rows
+
+
+def _masked(module: ir.Module, kind: str, lanes: int) -> ir.Function:
+    name = f"llvm.masked.{kind}.v{lanes}f64.p0"
+    fn = module.globals.get(name)
+    if fn is None:
+        vec, mask = ir.VectorType(DOUBLE, lanes), ir.VectorType(BOOL, lanes)
+        if kind == "load":
+            fnty = ir.FunctionType(vec, [PTR, I32, mask, vec])
+        else:
+            fnty = ir.FunctionType(ir.VoidType(), [vec, PTR, I32, mask])
+        fn = ir.Function(module, fnty, name)
+    return fn
+
+
+def _mask(lanes: int, count: int) -> ir.Constant:
+    return ir.Constant(ir.VectorType(BOOL, lanes), [int(j < count) for j in range(lanes)])
+
+
+def load_row(b: ir.IRBuilder, at: ir.Value, lanes: int, count: int) -> ir.Value:
+    """``lanes`` doubles from ``at``, only the first ``count`` of them read (the rest 0.0).
+
+    >>> m = ir.Module()
+    >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR]), "g")
+    >>> b = ir.IRBuilder(fn.append_basic_block())
+    >>> load_row(b, fn.args[0], 4, 4).opname, load_row(b, fn.args[0], 4, 3).opname
+    ('load', 'call')
+    >>> "<4 x i1> <i1 1, i1 1, i1 1, i1 0>" in str(m)   # the fourth double is never read
+    True
+    """
+    vec = ir.VectorType(DOUBLE, lanes)
+    if count >= lanes:
+        return b.load(at, typ=vec, align=8)
+    zero = ir.Constant(vec, [0.0] * lanes)
+    fn = _masked(b.module, "load", lanes)
+    return b.call(fn, [at, ir.Constant(I32, 8), _mask(lanes, count), zero])
+
+
+def store_row(b: ir.IRBuilder, value: ir.Value, at: ir.Value, lanes: int, count: int) -> None:
+    """Store the first ``count`` lanes of ``value`` at ``at``; nothing else is written.
+
+    >>> m = ir.Module(); v2 = ir.VectorType(DOUBLE, 2)
+    >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [v2, PTR]), "g")
+    >>> b = ir.IRBuilder(fn.append_basic_block())
+    >>> store_row(b, fn.args[0], fn.args[1], 2, 1)
+    >>> "@llvm.masked.store.v2f64.p0(" in str(m), "<2 x i1> <i1 1, i1 0>" in str(m)
+    (True, True)
+    """
+    if count >= lanes:
+        b.store(value, at, align=8)
+        return
+    b.call(_masked(b.module, "store", lanes), [value, at, ir.Constant(I32, 8), _mask(lanes, count)])
+
+
+def blocks(
+    b: ir.IRBuilder, count: int, lanes: int, name: str, emit: Callable[[ir.Value, int], None]
+) -> None:
+    """Call ``emit(block_index, fields_in_block)`` for each block of ``lanes`` of ``count`` fields.
+
+    Full blocks share one loop body; a partial last block is emitted once, after it.
+
+    >>> m = ir.Module()
+    >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), []), "g")
+    >>> b = ir.IRBuilder(fn.append_basic_block())
+    >>> seen = []
+    >>> blocks(b, 19, 8, "demo", lambda i, fields: seen.append(fields))
+    >>> seen   # the loop body once (two full blocks), then the partial block
+    [8, 3]
+    """
+    full, rest = divmod(count, lanes)
+    if full == 1:
+        emit(ir.Constant(I64, 0), lanes)
+    elif full > 1:
+        with for_range(b, ir.Constant(I64, full), name) as i:
+            emit(i, lanes)
+    if rest:
+        emit(ir.Constant(I64, full), rest)
+
+
+def rows_to_soa(
+    b: ir.IRBuilder, rows: Sequence[ir.Value], soa: ir.Value, count: int, name: str
+) -> None:
+    """``soa[f * W + lane] = rows[lane][f]`` for ``f < count`` (``W = len(rows)``).
+
+    >>> m = ir.Module()
+    >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR] * 5), "g")
+    >>> b = ir.IRBuilder(fn.append_basic_block())
+    >>> rows_to_soa(b, fn.args[:4], fn.args[4], 6, "in")   # one full block of 4, then 2 fields
+    >>> _ = b.ret_void()
+    >>> text = str(m)
+    >>> text.count("load <4 x double>"), text.count("@llvm.masked.load.v4f64.p0(")
+    (4, 5)
+    """
+    lanes = len(rows)
+
+    def block(i: ir.Value, fields: int) -> None:
+        first = b.mul(i, ir.Constant(I64, lanes))
+        vectors = [load_row(b, element_at(b, row, first), lanes, fields) for row in rows]
+        for f, column in enumerate(transpose(b, vectors)[:fields]):
+            slot = b.add(first, ir.Constant(I64, f))
+            b.store(column, element_at(b, soa, b.mul(slot, ir.Constant(I64, lanes))), align=8)
+
+    blocks(b, count, lanes, name, block)
+
+
+def soa_to_rows(
+    b: ir.IRBuilder, soa: ir.Value, rows: Sequence[ir.Value], count: int, name: str
+) -> None:
+    """``rows[lane][f] = soa[f * W + lane]`` for ``f < count``: the inverse of :func:`rows_to_soa`.
+
+    ``soa`` must hold whole blocks (``count`` rounded up to ``W`` slots): the
+    last block is read whole, and only its first fields are stored.
+
+    >>> m = ir.Module()
+    >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR] * 9), "g")
+    >>> b = ir.IRBuilder(fn.append_basic_block())
+    >>> soa_to_rows(b, fn.args[8], fn.args[:8], 3, "out")   # 3 fields of 8 points
+    >>> _ = b.ret_void()
+    >>> str(m).count("@llvm.masked.store.v8f64.p0(")
+    9
+    """
+    lanes = len(rows)
+    vec = ir.VectorType(DOUBLE, lanes)
+
+    def block(i: ir.Value, fields: int) -> None:
+        first = b.mul(i, ir.Constant(I64, lanes))
+        columns = []
+        for f in range(lanes):
+            slot = b.mul(b.add(first, ir.Constant(I64, f)), ir.Constant(I64, lanes))
+            columns.append(b.load(element_at(b, soa, slot), typ=vec, align=8))
+        for row, value in zip(rows, transpose(b, columns)):
+            store_row(b, value, element_at(b, row, first), lanes, fields)
+
+    blocks(b, count, lanes, name, block)
