@@ -1,8 +1,10 @@
-"""Plot the kernel benchmark: symjac's speed-up over each peer, from ``results/kernels.json``.
+"""Plot the kernel benchmark: symjac's speed-up over each peer, from ``results/corpus.json``.
 
 Run after ``benchmarks/kernels.py``::
 
     python benchmarks/plot.py            # writes docs/kernels.png
+
+(``--results benchmarks/results/kernels.json`` plots the older seven-problem results.)
 
 Two panels on a log scale: single-point latency ratio (peer time / symjac time)
 and batched throughput ratio at the largest batch size (symjac / peer), one
@@ -24,7 +26,7 @@ from kernels import speedups  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--results", type=Path, default=HERE / "results" / "kernels.json")
+    parser.add_argument("--results", type=Path, default=HERE / "results" / "corpus.json")
     parser.add_argument("--output", type=Path, default=HERE.parent / "docs" / "kernels.png")
     args = parser.parse_args()
     import matplotlib
@@ -34,8 +36,11 @@ def main() -> None:
     import numpy as np
 
     rows = json.loads(args.results.read_text())
+    if isinstance(rows, dict):  # corpus.json: {"meta": ..., "results": [...]}
+        rows = rows["results"]
     peers = sorted({k[: -len("_latency_us")] for r in rows for k in r if k.endswith("_latency_us")})
-    peers = [t for t in ("sympy", "symengine", "casadi", "jax") if t in peers]
+    known = ("sympy", "symengine", "symbolica", "casadi", "casadi_c", "jax")
+    peers = [t for t in known if t in peers]
     sizes = sorted({int(k.split("_")[-4]) for r in rows for k in r if k.endswith("_pts_per_s")})
     big = sizes[-1]
     problems = [str(r["problem"]) for r in rows]
