@@ -208,7 +208,9 @@ class Emitter:
         if self.lanes == 1:
             return scalar
         one = b.insert_element(ir.Constant(self.ty, ir.Undefined), scalar, _lane0)
-        return b.shuffle_vector(one, one, ir.Constant(ir.VectorType(I32, self.lanes), [0] * self.lanes))
+        return b.shuffle_vector(
+            one, one, ir.Constant(ir.VectorType(I32, self.lanes), [0] * self.lanes)
+        )
 
     def _scaled(self, b: ir.IRBuilder, index: ir.Value) -> ir.Value:
         """``index * lanes``: where slot ``index`` starts in a buffer of ``lanes``-double slots."""

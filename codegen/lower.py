@@ -47,15 +47,16 @@ never read ``errno``), which lets LLVM share and hoist them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 from llvmlite import ir
 
 from symjac.ops import LEAVES, is_bool
-from symjac.tape import KernelSpec, Tape, select_outputs
+from symjac.tape import KernelSpec, Tape
 
 from .emitter import BOOL, DOUBLE, I64, PTR, Emitter, Soa, element_at, for_range
-from .templates import Template, find_templates
+from .schedule import OUT, SPILL, Item, Loop, Schedule, Step, schedule, straight_line, trees
 from .transpose import rows_to_soa, soa_to_rows
 
 __all__ = ["CHUNK_SIZE", "KERNEL_TYPE", "STACK_WORK", "Lowered", "for_range", "lower"]
@@ -71,7 +72,8 @@ WRAPPER_BLOCK = 64
 
 #: the four regions a body reads and writes: inputs, parameters, outputs, spilled registers
 Bases = tuple[ir.Value, ir.Value, ir.Value, ir.Value]
-X, P, OUT, SPILL = range(4)
+X, P = 0, 1
+assert (OUT, SPILL) == (2, 3)
 
 
 def _i64(value: int) -> ir.Constant:
@@ -83,48 +85,42 @@ def _padded(count: int, lanes: int) -> int:
 
 
 class _Body:
-    """The straight-line part of a tape: its instructions, inline or as outlined chunks.
+    """One step's straight-line code: the trees of ``step.computes``, inline or in chunks.
 
-    ``targets[k]`` is where body output ``k`` goes: ``(OUT, column)`` or
-    ``(SPILL, slot)`` (a shared register a template reads). Registers that
-    cross chunks get spill slots from ``first_spill`` on. Each chunk is a
-    ``noinline`` function of the four region pointers.
+    Holes that this step does not compute are read from their spill slots
+    (``plan.slots``). Large bodies are split into chunks of about
+    ``chunk_size`` instructions, each a ``noinline`` function of the four
+    region pointers; values that cross chunks get spill slots from
+    ``first_spill`` on.
     """
 
     def __init__(
-        self,
-        lw: Emitter,
-        tape: Tape,
-        targets: Sequence[tuple[int, int]],
-        first_spill: int,
-        chunk_size: int,
-        tag: str,
+        self, lw: Emitter, tape: Tape, plan: Schedule, step: Step, chunk_size: int, tag: str
     ):
-        self.lw, self.tape, self.targets = lw, tape, targets
-        self.chunks, self.stores = _partition(tape, chunk_size)
+        self.lw, self.tape, self.plan, self.items = lw, tape, plan, step.items
+        self.computed = trees(tape, plan.is_hole, step.computes)
+        self.chunks, self.stores = _partition(tape, self.computed, step.items, chunk_size)
         self.spilled: dict[int, int] = {}
-        self.slots = first_spill
+        self.slots = len(plan.slots)
         self.functions: list[ir.Function] = []
-        if len(self.chunks) > 1:
-            self._outline(tag)
+        self.tag = tag
+
+    def outline(self) -> None:
+        """Emit the chunks as ``noinline`` functions (the kernel then calls them in order)."""
+        if self.chunks and not self.functions:
+            self._outline(self.tag)
 
     def _outline(self, tag: str) -> None:
         tape, lw = self.tape, self.lw
         owner = {r: c for c, chunk in enumerate(self.chunks) for r in chunk}
-
-        def cross(r: int, c: int) -> None:
-            if owner.get(r, c) != c and r not in self.spilled:
-                self.spilled[r] = self.slots
-                self.slots += 1
-
         for c, chunk in enumerate(self.chunks):
             for r in chunk:
                 for a in tape.args[r]:
-                    cross(a, c)
-            for k in self.stores[c]:
-                cross(tape.outputs[k], c)
+                    if owner.get(a, c) != c and a not in self.spilled:
+                        self.spilled[a] = self.slots
+                        self.slots += 1
         fnty = ir.FunctionType(ir.VoidType(), [PTR] * 4)
-        for c, chunk in enumerate(self.chunks):
+        for c in range(len(self.chunks)):
             fn = ir.Function(lw.module, fnty, f"{tag}.chunk{c}")
             fn.linkage = "internal"
             fn.attributes.add("noinline")
@@ -134,16 +130,16 @@ class _Body:
             for arg in fn.args:
                 arg.add_attribute("noalias")
             b = ir.IRBuilder(fn.append_basic_block("entry"))
-            self._emit_chunk(b, c, tuple(fn.args))  # type: ignore[arg-type]
+            self._emit_chunk(b, c, (fn.args[0], fn.args[1], fn.args[2], fn.args[3]))
             b.ret_void()
             self.functions.append(fn)
 
     def emit(self, b: ir.IRBuilder, bases: Bases) -> None:
-        """Compute the body for one group whose regions start at ``bases``."""
+        """Compute the step for one group whose regions start at ``bases``."""
         if self.functions:
             for fn in self.functions:
                 b.call(fn, list(bases))
-        else:
+        elif self.chunks:
             self._emit_chunk(b, 0, bases)
 
     def _emit_chunk(self, b: ir.IRBuilder, c: int, bases: Bases) -> None:
@@ -154,86 +150,95 @@ class _Body:
         def value(r: int) -> ir.Value:
             v = regs.get(r)
             if v is None:
+                boolean = is_bool(tape.ops[r])
                 if tape.ops[r] in LEAVES:
                     v = lw.instruction(b, tape.ops[r], (), tape.attrs[r], rows)
-                else:  # computed by an earlier chunk
-                    v = lw.unspill(b, bases[SPILL], self.spilled[r], is_bool(tape.ops[r]))
+                elif r in self.spilled:  # computed by an earlier chunk
+                    v = lw.unspill(b, bases[SPILL], self.spilled[r], boolean)
+                else:  # computed by an earlier step
+                    v = lw.unspill(b, bases[SPILL], self.plan.slots[r], boolean)
                 regs[r] = v
             return v
 
-        for r in self.chunks[c] if self.chunks else ():
-            regs[r] = lw.instruction(b, tape.ops[r], [value(a) for a in tape.args[r]], tape.attrs[r], rows)
+        for r in self.chunks[c]:
+            vals = [value(a) for a in tape.args[r]]
+            regs[r] = lw.instruction(b, tape.ops[r], vals, tape.attrs[r], rows)
             if r in self.spilled:
                 lw.spill(b, regs[r], bases[SPILL], self.spilled[r], is_bool(tape.ops[r]))
-        for k in self.stores[c] if self.stores else ():
-            region, slot = self.targets[k]
-            r = tape.outputs[k]
+        for r, region, slot in self.stores[c]:
             lw.spill(b, value(r), bases[region], slot, region == SPILL and is_bool(tape.ops[r]))
 
 
-def _partition(tape: Tape, chunk_size: int) -> tuple[list[list[int]], list[list[int]]]:
-    """Split the computed registers into chunks of about ``chunk_size`` instructions + stores.
+def _partition(
+    tape: Tape, computed: Sequence[int], items: Sequence[Item], chunk_size: int
+) -> tuple[list[list[int]], list[list[Item]]]:
+    """Split ``computed`` (in order) into chunks of about ``chunk_size`` instructions + stores.
 
-    Returns the chunks (registers, in order) and, per chunk, the outputs it stores.
-    An output is stored by the chunk that computes it; an output that is a leaf
-    (an input or a constant) goes with the output before it, so stores stay spread out.
+    Returns the chunks and, per chunk, the items it stores. An item is stored by
+    the chunk that computes its register; one whose value comes from elsewhere (an
+    input, a constant, an earlier step) goes with the item before it, so stores
+    stay spread out.
 
     >>> from symjac.graph import Graph
     >>> g = Graph(); x = g.var(0)
-    >>> _partition(Tape.from_graph(g, [x, g.sin(x), g.cos(x)], 1, 0), 2)
-    ([[1], [2]], [[0, 1], [2]])
+    >>> tape = Tape.from_graph(g, [x, g.sin(x), g.cos(x)], 1, 0)
+    >>> _partition(tape, [1, 2], [(0, 2, 0), (1, 2, 1), (2, 2, 2)], 2)
+    ([[1], [2]], [[(0, 2, 0), (1, 2, 1)], [(2, 2, 2)]])
     """
-    anchored: dict[int, list[int]] = {}
+    here = set(computed)
+    anchored: dict[int, list[Item]] = {}
     anchor = -1
-    for k, r in enumerate(tape.outputs):
-        if tape.ops[r] not in LEAVES:
-            anchor = r
-        anchored.setdefault(anchor, []).append(k)
+    for item in items:
+        if item[0] in here:
+            anchor = item[0]
+        anchored.setdefault(anchor, []).append(item)
     chunks: list[list[int]] = [[]]
-    stores: list[list[int]] = [list(anchored.get(-1, []))]
+    stores: list[list[Item]] = [list(anchored.get(-1, []))]
     cost = len(stores[0])
-    for r, op in enumerate(tape.ops):
-        if op in LEAVES:
-            continue
+    for r in computed:
         if cost >= chunk_size:
             chunks.append([])
             stores.append([])
             cost = 0
         chunks[-1].append(r)
-        here = anchored.get(r, [])
-        stores[-1].extend(here)
-        cost += 1 + len(here)
+        mine = anchored.get(r, [])
+        stores[-1].extend(mine)
+        cost += 1 + len(mine)
+    if not computed and not stores[0]:
+        return [], []
     return chunks, stores
 
 
 @dataclass
 class _Plan:
-    """How a tape is computed: template loops for repeated shapes, a body for the rest."""
+    """How a tape is emitted: its schedule, and a straight-line body per step."""
 
     tape: Tape
-    templates: list[Template]
-    body: _Body
-    slot_of: dict[int, int]  # shared register a template reads → its spill slot
+    schedule: Schedule
+    bodies: list[_Body]
+
+    @property
+    def slots(self) -> int:
+        """Spill slots the frame needs: the materialised values, then each step's own."""
+        return max([len(self.schedule.slots), *(body.slots for body in self.bodies)])
+
+    @property
+    def outlined(self) -> bool:
+        """Whether some step was split into outlined chunks."""
+        return any(body.functions for body in self.bodies)
 
 
 def _plan(lw: Emitter, tape: Tape, chunk_size: int, tag: str, use_templates: bool) -> _Plan:
-    templates = find_templates(tape) if use_templates else []
-    looped = {k for t in templates for k in t.outputs}
-    rest = [k for k in range(len(tape.outputs)) if k not in looped]
-    shared = sorted({r for t in templates for r in t.registers()})
-    slot_of = {r: s for s, r in enumerate(shared)}
-    targets = [(OUT, k) for k in rest] + [(SPILL, s) for s in range(len(shared))]
-    if looped:
-        # the body computes the other outputs and the shared registers the loops read
-        extended = Tape(
-            tape.n_vars, tape.n_params, tape.ops, tape.args, tape.attrs, (*tape.outputs, *shared)
-        )
-        keep = [*rest, *range(len(tape.outputs), len(tape.outputs) + len(shared))]
-        body_tape = select_outputs(extended, keep)
-    else:
-        body_tape = tape
-    body = _Body(lw, body_tape, targets, len(shared), chunk_size, tag)
-    return _Plan(tape, templates, body, slot_of)
+    plan = schedule(tape) if use_templates else straight_line(tape)
+    bodies = [
+        _Body(lw, tape, plan, step, chunk_size, f"{tag}.step{s}")
+        for s, step in enumerate(plan.steps)
+    ]
+    # LLVM is superlinear in the size of a function: past one chunk in all, outline every step
+    if sum(len(body.computed) + len(body.items) for body in bodies) > chunk_size:
+        for body in bodies:
+            body.outline()
+    return _Plan(tape, plan, bodies)
 
 
 def _table(module: ir.Module, name: str, values: Sequence[object], typ: ir.Type) -> ir.Value:
@@ -250,40 +255,37 @@ def _element(b: ir.IRBuilder, table: ir.Value, index: ir.Value, typ: ir.Type) ->
     return b.load(at, typ=typ)
 
 
-def _emit_template(
-    b: ir.IRBuilder, lw: Emitter, plan: _Plan, template: Template, bases: Bases, name: str
+def _emit_loop(
+    b: ir.IRBuilder, lw: Emitter, plan: _Plan, loop: Loop, bases: Bases, name: str
 ) -> None:
-    """``out[k] = tree(holes of k)`` for every member ``k``, as one loop over index tables."""
+    """``target[t] = tree(holes of member t)`` for every member, as one loop over index tables."""
     module = lw.module
-    columns = _table(module, f"{name}.outputs", template.outputs, I64)
+    where = _table(module, f"{name}.slots", loop.slots, I64)
     tables = []
-    for h, kind in enumerate(template.kinds):
-        values = [binding[h] for binding in template.bindings]
-        if kind == "c":
-            tables.append(_table(module, f"{name}.hole{h}", [float(v) for v in values], DOUBLE))  # type: ignore[arg-type]
-        else:
-            if kind in ("r", "b"):
-                values = [plan.slot_of[int(v)] for v in values]  # type: ignore[call-overload]
-            tables.append(_table(module, f"{name}.hole{h}", values, I64))
+    for h, kind in enumerate(loop.kinds):
+        column: list[Any] = [binding[h] for binding in loop.bindings]
+        if kind in ("r", "b"):  # shared values: their spill slots
+            column = [plan.schedule.slots[v] for v in column]
+        tables.append(_table(module, f"{name}.hole{h}", column, DOUBLE if kind == "c" else I64))
     region = {"x": X, "p": P, "r": SPILL, "b": SPILL}
     rows = (Soa(bases[X]), Soa(bases[P]))
-    with for_range(b, _i64(len(template.outputs)), name) as t:
-        values = []
-        for (op, attr, args) in template.program:
+    with for_range(b, _i64(len(loop.registers)), name) as t:
+        values: list[ir.Value] = []
+        for op, attr, args in loop.program:
             if op is not None:
-                vals = [values[a] for a in args]
-                values.append(lw.instruction(b, op, vals, attr, rows))
+                values.append(lw.instruction(b, op, [values[a] for a in args], attr, rows))
                 continue
-            kind = template.kinds[attr]  # type: ignore[index]
-            table = tables[attr]  # type: ignore[index]
+            hole_index = int(attr)  # type: ignore[call-overload]
+            kind, table = loop.kinds[hole_index], tables[hole_index]
             if kind == "c":
                 values.append(lw.splat(b, _element(b, table, t, DOUBLE)))
-            else:
-                hole = lw.load(b, Soa(bases[region[kind]]), _element(b, table, t, I64))
-                if kind == "b":
-                    hole = b.fcmp_unordered("!=", hole, lw.const(0.0))
-                values.append(hole)
-        lw.store(b, values[-1], Soa(bases[OUT]), _element(b, columns, t, I64))
+                continue
+            hole = lw.load(b, Soa(bases[region[kind]]), _element(b, table, t, I64))
+            values.append(b.fcmp_unordered("!=", hole, lw.const(0.0)) if kind == "b" else hole)
+        result = values[-1]
+        if loop.region == SPILL and result.type == lw.bool_ty:  # truth values as 0.0 / 1.0
+            result = b.uitofp(result, lw.ty)
+        lw.store(b, result, Soa(bases[loop.region]), _element(b, where, t, I64))
 
 
 def _frame(b: ir.IRBuilder, size: int, work: ir.Value) -> tuple[ir.Value, int]:
@@ -312,21 +314,28 @@ def _new_kernel(module: ir.Module, name: str, internal: bool) -> tuple[ir.Functi
     return fn, ir.IRBuilder(fn.append_basic_block("entry"))
 
 
-def _emit_body_kernel(lw: Emitter, plan: _Plan, name: str, internal: bool) -> int:
-    """The packed kernel of ``plan``'s tape; returns the work buffer size it needs."""
+def _emit_body_kernel(lw: Emitter, plan: _Plan, name: str, internal: bool) -> tuple[int, int]:
+    """The packed kernel of ``plan``'s tape; returns the work buffer and frame sizes (doubles)."""
     tape, lanes = plan.tape, lw.lanes
     n_vars, n_params, width = tape.n_vars, tape.n_params, len(tape.outputs)
     fn, b = _new_kernel(lw.module, name, internal)
     x, p, out, n, p_stride, work = fn.args
-    spill_slots = plan.body.slots
+    spill_slots = plan.slots
     if lanes == 1:
-        frame, work_size = _frame(b, spill_slots, work)
+        frame_size = spill_slots
     else:
         offsets = [0, _padded(n_vars, lanes), _padded(n_params, lanes), _padded(width, lanes)]
         for i in (1, 2, 3):
             offsets[i] += offsets[i - 1]
-        frame, work_size = _frame(b, lanes * (offsets[3] + spill_slots), work)
+        frame_size = lanes * (offsets[3] + spill_slots)
+    frame, work_size = _frame(b, frame_size, work)
     groups = n if lanes == 1 else b.sdiv(b.add(n, _i64(lanes - 1)), _i64(lanes))
+    shared_p = b.icmp_signed("==", p_stride, _i64(0))
+    if lanes > 1 and n_params:
+        # one parameter vector for every point (the usual case): transposed once, not per group
+        with b.if_then(b.and_(shared_p, b.icmp_signed(">", n, _i64(0)))):
+            p_soa = element_at(b, frame, _i64(lanes * offsets[P]))
+            rows_to_soa(b, [p] * lanes, p_soa, n_params, "p.shared")
     with for_range(b, groups, "group") as g:
         if lanes == 1:
             row = lambda base, stride: b.gep(base, [b.mul(g, stride)], source_etype=DOUBLE)  # noqa: E731
@@ -342,13 +351,16 @@ def _emit_body_kernel(lw: Emitter, plan: _Plan, name: str, internal: bool) -> in
             def rows(base: ir.Value, stride: ir.Value) -> list[ir.Value]:
                 return [b.gep(base, [b.mul(i, stride)], source_etype=DOUBLE) for i in points]
 
-            bases = tuple(element_at(b, frame, _i64(lanes * o)) for o in offsets)  # type: ignore[assignment]
+            at = [element_at(b, frame, _i64(lanes * o)) for o in offsets]
+            bases = (at[0], at[1], at[2], at[3])
             rows_to_soa(b, rows(x, _i64(n_vars)), bases[X], n_vars, "x")
             if n_params:
-                rows_to_soa(b, rows(p, p_stride), bases[P], n_params, "p")
-        plan.body.emit(b, bases)
-        for index, template in enumerate(plan.templates):
-            _emit_template(b, lw, plan, template, bases, f"{name}.template{index}")
+                with b.if_then(b.not_(shared_p)):
+                    rows_to_soa(b, rows(p, p_stride), bases[P], n_params, "p")
+        for s, (step, body) in enumerate(zip(plan.schedule.steps, plan.bodies)):
+            body.emit(b, bases)
+            for index, loop in enumerate(step.loops):
+                _emit_loop(b, lw, plan, loop, bases, f"{name}.step{s}.template{index}")
         if lanes > 1:
             whole = b.icmp_signed("<=", b.add(first, _i64(lanes)), n)
             with b.if_else(whole) as (full, partial):
@@ -357,7 +369,7 @@ def _emit_body_kernel(lw: Emitter, plan: _Plan, name: str, internal: bool) -> in
                 with partial:  # a single point or the batch's tail: store only the lanes it owns
                     _lanes_to_rows(b, bases[OUT], out, first, b.sub(n, first), width, lanes)
     b.ret_void()
-    return work_size
+    return work_size, frame_size
 
 
 def _lanes_to_rows(
@@ -422,8 +434,8 @@ class Lowered:
     >>> g = Graph(); x = g.var(0)
     >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
     >>> low = lower([spec])
-    >>> low.work_sizes, low.outlined, low.lanes
-    ({'f': 0}, False, 1)
+    >>> low.work_sizes, low.outlined, low.lanes, low.frames
+    ({'f': 0}, False, 1, {'f': 0})
     >>> 'define void @"f"(' in str(low.module)
     True
     """
@@ -434,6 +446,8 @@ class Lowered:
     outlined: bool = False
     #: points computed together in SIMD lanes
     lanes: int = 1
+    #: doubles of scratch memory one group of points streams through, per kernel
+    frames: dict[str, int] = field(default_factory=dict)
 
 
 def lower(
@@ -444,6 +458,7 @@ def lower(
     templates: bool = True,
     lanes: int = 1,
     vector_libm: bool = False,
+    libm_width: int | None = None,
 ) -> Lowered:
     """Build an LLVM module with one batched entry point per spec.
 
@@ -451,7 +466,9 @@ def lower(
     ``templates``, outputs that repeat one small expression shape become loops
     over index tables (:mod:`.templates`). ``lanes`` points are computed at
     once in SIMD vectors; ``vector_libm`` calls glibc's libmvec for elementary
-    functions on them (see :mod:`.emitter`). The defaults give portable scalar code.
+    functions on them (see :mod:`.emitter`); ``libm_width`` calls them on that
+    many lanes instead (one-lane kernels whose bits match a SIMD kernel's).
+    The defaults give portable scalar code.
 
     >>> from symjac.graph import Graph
     >>> g = Graph(); x = g.var(0)
@@ -465,18 +482,20 @@ def lower(
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
     module = ir.Module(name=module_name)
-    lw = Emitter(module, fastmath, lanes, lanes if vector_libm and lanes > 1 else 0)
+    width = (libm_width or lanes) if vector_libm else 0
+    lw = Emitter(module, fastmath, lanes, width if width > 1 else 0)
     plans: dict[int, _Plan] = {}
-    bodies: dict[int, tuple[ir.Function, int]] = {}
+    bodies: dict[int, tuple[ir.Function, int, int]] = {}
     work_sizes: dict[str, int] = {}
+    frames: dict[str, int] = {}
 
-    def body_of(tape: Tape, name: str, internal: bool) -> tuple[ir.Function, int]:
+    def body_of(tape: Tape, name: str, internal: bool) -> tuple[ir.Function, int, int]:
         key = id(tape)
         if key not in bodies:
             tag = f"body{len(plans)}"
             plan = plans[key] = _plan(lw, tape, chunk_size, tag, templates)
-            work = _emit_body_kernel(lw, plan, name, internal)
-            bodies[key] = (module.get_global(name), work)
+            sizes = _emit_body_kernel(lw, plan, name, internal)
+            bodies[key] = (module.get_global(name), *sizes)
         return bodies[key]
 
     def packed(spec: KernelSpec) -> bool:
@@ -484,10 +503,10 @@ def lower(
 
     for spec in specs:  # packed kernels first: they are their tape's body
         if packed(spec) and id(spec.tape) not in bodies:
-            work_sizes[spec.name] = body_of(spec.tape, spec.name, internal=False)[1]
+            _, work_sizes[spec.name], frames[spec.name] = body_of(spec.tape, spec.name, False)
     for spec in specs:
         if spec.name not in work_sizes:
-            body, work = body_of(spec.tape, f"{spec.name}.body", internal=True)
+            body, work, frames[spec.name] = body_of(spec.tape, f"{spec.name}.body", True)
             work_sizes[spec.name] = _emit_wrapper(module, spec, body, work)
-    outlined = any(plan.body.functions for plan in plans.values())
-    return Lowered(module, work_sizes, outlined, lanes)
+    outlined = any(plan.outlined for plan in plans.values())
+    return Lowered(module, work_sizes, outlined, lanes, frames)

@@ -96,6 +96,7 @@ class _Shapes:
     """Every register's shape as its users see it, given which shapes are cut into holes."""
 
     shape: list[int]  # interned shape id as seen by users; -1: too big
+    own: list[int]  # the register's own tree's shape (a hole's too); -1: too big or a leaf
     is_hole: list[bool]
     cut: set[int]  # the shapes that have a shared instance and an unshared one
 
@@ -109,6 +110,7 @@ def _shapes(
     """
     n = len(tape.ops)
     seen = [-1] * n
+    owns = [-1] * n
     size = [0] * n
     is_hole = [False] * n
     shared: set[int] = set()
@@ -126,6 +128,7 @@ def _shapes(
                     total += size[a]
                 if total <= MAX_NODES and all(seen[a] >= 0 for a in args):
                     own = interned.setdefault((op, attr, *[seen[a] for a in args]), len(interned))
+            owns[r] = own
             if uses[r] > 1:
                 if own >= 0:
                     shared.add(own)
@@ -140,7 +143,7 @@ def _shapes(
         is_hole[r] = True
         seen[r] = hole_ids[kind]
         size[r] = 1
-    return _Shapes(seen, is_hole, cut | (shared & unshared))
+    return _Shapes(seen, owns, is_hole, cut | (shared & unshared))
 
 
 #: passes of cutting shapes that have a shared instance (each pass can expose more)
@@ -162,6 +165,35 @@ def find_templates(tape: Tape) -> list[Template]:
     >>> len(t.outputs), t.kinds, t.bindings[3]
     (40, ('x', 'x'), (3, 4))
     """
+    shapes = classify(tape)
+    groups: dict[int, list[int]] = {}
+    for k, r in enumerate(tape.outputs):
+        if shapes.shape[r] >= 0 and tape.ops[r] is not Op.BOOL:
+            groups.setdefault(shapes.shape[r], []).append(k)
+    templates = []
+    for members in groups.values():
+        if len(members) >= MIN_GROUP:
+            roots = [tape.outputs[k] for k in members]
+            if shapes.is_hole[roots[0]]:  # a copy of an input, a constant, a shared value
+                program: tuple[Node, ...] = ((None, 0, ()),)
+                kinds: tuple[str, ...] = (_kind(tape, roots[0]),)
+                bindings: tuple[tuple[object, ...], ...] = tuple((_value(tape, r),) for r in roots)
+            else:
+                program, kinds = _program(tape, shapes.is_hole, roots[0])
+                bindings = tuple(tuple(_holes(tape, shapes.is_hole, r)) for r in roots)
+            templates.append(Template(roots[0], tuple(members), kinds, bindings, program))
+    return templates
+
+
+def classify(tape: Tape) -> _Shapes:
+    """Which registers are holes, and every register's shape (see :func:`find_templates`).
+
+    >>> from symjac.graph import Graph
+    >>> g = Graph(); s = g.sin(g.var(0))
+    >>> shapes = classify(Tape.from_graph(g, [g.mul(s, s)], 1, 0))
+    >>> shapes.is_hole   # x, and sin(x), used twice; the product is not a hole
+    [True, True, False]
+    """
     counts: Counter[int] = Counter(a for args in tape.args for a in args)
     counts.update(tape.outputs)
     uses = [counts[r] for r in range(len(tape.ops))]
@@ -172,18 +204,7 @@ def find_templates(tape: Tape) -> list[Template]:
         if shapes.cut == cut:
             break
         cut = shapes.cut
-    groups: dict[int, list[int]] = {}
-    for k, r in enumerate(tape.outputs):
-        if shapes.shape[r] >= 0 and tape.ops[r] is not Op.BOOL:
-            groups.setdefault(shapes.shape[r], []).append(k)
-    templates = []
-    for members in groups.values():
-        if len(members) >= MIN_GROUP:
-            roots = [tape.outputs[k] for k in members]
-            program, kinds = _program(tape, shapes.is_hole, roots[0])
-            bindings = tuple(tuple(_holes(tape, shapes.is_hole, r)) for r in roots)
-            templates.append(Template(roots[0], tuple(members), kinds, bindings, program))
-    return templates
+    return shapes
 
 
 def _kind(tape: Tape, r: int) -> str:
@@ -193,23 +214,25 @@ def _kind(tape: Tape, r: int) -> str:
 
 def _holes(tape: Tape, is_hole: list[bool], root: int) -> list[object]:
     """What fills the holes of ``root``'s tree, left to right (as :func:`_program` numbers them)."""
-    if is_hole[root]:
-        found = [root]
-    else:
-        found, stack = [], list(reversed(tape.args[root]))
-        while stack:
-            r = stack.pop()
-            if is_hole[r]:
-                found.append(r)
-            else:
-                stack.extend(reversed(tape.args[r]))
-    return [tape.attrs[r] if tape.ops[r] in _LEAF_KINDS else r for r in found]
+    found, stack = [], list(reversed(tape.args[root]))
+    while stack:
+        r = stack.pop()
+        if is_hole[r]:
+            found.append(r)
+        else:
+            stack.extend(reversed(tape.args[r]))
+    return [_value(tape, r) for r in found]
 
 
-def _program(tape: Tape, is_hole: list[bool], root: int) -> tuple[tuple[Node, ...], tuple[str, ...]]:
+def _value(tape: Tape, r: int) -> object:
+    """What fills a hole that register ``r`` is: an input or parameter index, a constant, ``r``."""
+    return tape.attrs[r] if tape.ops[r] in _LEAF_KINDS else r
+
+
+def _program(
+    tape: Tape, is_hole: list[bool], root: int
+) -> tuple[tuple[Node, ...], tuple[str, ...]]:
     """The tree under ``root`` as nodes, children first, and the kinds of its holes in order."""
-    if is_hole[root]:  # a copy: the output is an input, a constant, a shared register
-        return ((None, 0, ()),), (_kind(tape, root),)
     nodes: list[Node] = []
     kinds: list[str] = []
     # iterative post-order, left to right like _holes

@@ -95,7 +95,7 @@ def store_row(b: ir.IRBuilder, value: ir.Value, at: ir.Value, lanes: int, count:
     >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [v2, PTR]), "g")
     >>> b = ir.IRBuilder(fn.append_basic_block())
     >>> store_row(b, fn.args[0], fn.args[1], 2, 1)
-    >>> "@llvm.masked.store.v2f64.p0(" in str(m), "<2 x i1> <i1 1, i1 0>" in str(m)
+    >>> 'llvm.masked.store.v2f64.p0"(' in str(m), "<2 x i1> <i1 1, i1 0>" in str(m)
     (True, True)
     """
     if count >= lanes:
@@ -140,7 +140,7 @@ def rows_to_soa(
     >>> rows_to_soa(b, fn.args[:4], fn.args[4], 6, "in")   # one full block of 4, then 2 fields
     >>> _ = b.ret_void()
     >>> text = str(m)
-    >>> text.count("load <4 x double>"), text.count("@llvm.masked.load.v4f64.p0(")
+    >>> text.count("load <4 x double>"), text.count('llvm.masked.load.v4f64.p0"(')
     (4, 5)
     """
     lanes = len(rows)
@@ -168,7 +168,7 @@ def soa_to_rows(
     >>> b = ir.IRBuilder(fn.append_basic_block())
     >>> soa_to_rows(b, fn.args[8], fn.args[:8], 3, "out")   # 3 fields of 8 points
     >>> _ = b.ret_void()
-    >>> str(m).count("@llvm.masked.store.v8f64.p0(")
+    >>> str(m).count('llvm.masked.store.v8f64.p0"(')
     9
     """
     lanes = len(rows)

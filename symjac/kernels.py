@@ -8,6 +8,7 @@ and function pointers never leave the process.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +70,37 @@ class Kernels:
     build: Build = Build()
     #: kernel name → its Python-object entry point (:mod:`symjac.codegen.pycall`)
     entries: dict[str, Any] = field(default_factory=dict)
+    #: SIMD lanes of these kernels (1: one point at a time)
+    lanes: int = 1
+    #: SIMD lanes of the host's batch kernels (the same as ``lanes`` unless built one-lane)
+    simd_lanes: int = 1
+    #: the SIMD build of one-lane kernels, made on first use
+    _batched: dict[str, Kernels] = field(default_factory=dict, compare=False, repr=False)
+
+    def batched(self) -> Kernels:
+        """The kernels to run a large batch with: these, or their SIMD build (made once).
+
+        Large systems are built one lane wide (:func:`build_kernels`); their
+        SIMD build is compiled the first time a batch asks for it, and computes
+        every point with the same bits (its elementary functions are the same
+        vector functions, which the one-lane code calls on a splat).
+
+        >>> from symjac.graph import Graph
+        >>> from symjac.tape import Tape
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+        >>> one = build_kernels([spec], Build(), lanes=1)
+        >>> one.lanes, one.batched().lanes == one.simd_lanes, one.batched() is one.batched()
+        (1, True, True)
+        """
+        if self.lanes == self.simd_lanes:
+            return self
+        with _batched_lock:
+            built = self._batched.get("kernels")
+            if built is None:
+                built = build_kernels(self.specs, self.build, lanes=self.simd_lanes)
+                self._batched["kernels"] = built
+            return built
 
     def cost(self, name: str) -> int:
         """Work per point of kernel ``name``: its instructions plus the values it stores.
@@ -121,12 +153,34 @@ class Kernels:
         return build_kernels, (self.specs, self.build)
 
 
+#: a system whose SIMD group of points streams more than this many doubles (inputs,
+#: parameters and outputs of every lane) is built one lane wide first, its SIMD build made on
+#: the first large batch: solvers call it one point at a time, and a lone point in a SIMD kernel
+#: streams ``lanes`` times the memory (2 048-state stencil: 35 µs a point instead of 7-9)
+ONE_LANE_FRAME = 4096
+#: batches of at least this many points take the SIMD build of a one-lane-first system
+SIMD_BATCH = 64
+_batched_lock = threading.Lock()
+
+
+def _large(specs: Sequence[KernelSpec], lanes: int) -> bool:
+    def padded(count: int) -> int:
+        return -(-count // lanes) * lanes
+
+    return any(
+        lanes * (padded(s.tape.n_vars) + padded(s.tape.n_params) + padded(len(s.tape.outputs)))
+        > ONE_LANE_FRAME
+        for s in specs
+    )
+
+
 def build_kernels(
     specs: Sequence[KernelSpec],
     build: Build,
     say: Callable[[str], None] | None = None,
     timings: dict[str, float] | None = None,
     cache: ObjectCache | None = None,
+    lanes: int | None = None,
 ) -> Kernels:
     """Lower ``specs`` to LLVM IR, verify, optimise and JIT them for this host.
 
@@ -140,8 +194,12 @@ def build_kernels(
     (0, [9.0])
     """
     t0 = time.perf_counter()
-    lanes, vector_libm = build.lanes()
-    lowered = lower(specs, fastmath=build.fastmath, lanes=lanes, vector_libm=vector_libm)
+    width, vector_libm = build.lanes()
+    if lanes is None:  # large systems: one lane first (see ONE_LANE_FRAME)
+        lanes = 1 if width > 1 and _large(specs, width) else width
+    lowered = lower(
+        specs, fastmath=build.fastmath, lanes=lanes, vector_libm=vector_libm, libm_width=width
+    )
     names = add_entries(lowered.module, specs) if pyabi.layout_ok() else []
     if timings is not None:
         timings["lower"] = timings.get("lower", 0.0) + time.perf_counter() - t0
@@ -149,6 +207,7 @@ def build_kernels(
         say("LLVM: verify, optimise, generate machine code ...")
     # symjac's IR is CSE'd and vectorised already: a lean pass pipeline suffices (see optimise)
     context = {"symjac": __version__, "build": repr(build), "lanes": lanes, "libm": vector_libm}
+    context["libm_width"] = width
     jit = JitModule(lowered.module, build.opt_level, lean=True, cache=cache, context=context)
     if timings is not None:
         timings.update(jit.timings)
@@ -156,4 +215,4 @@ def build_kernels(
         for name, value in zip(GLOBALS, pyabi.addresses()):
             jit.set_global(name, value)
     entries = {name: jit.entry(name) for name in names}
-    return Kernels(jit, lowered.work_sizes, tuple(specs), build, entries)
+    return Kernels(jit, lowered.work_sizes, tuple(specs), build, entries, lanes, width)

@@ -17,7 +17,7 @@ import numpy.typing as npt
 
 from . import parallel
 from .arguments import F64, Array, address, as_params, as_points, check_out
-from .kernels import Kernels
+from .kernels import SIMD_BATCH, Kernels
 from .pattern import SparsityPattern
 from .stats import Stats
 from .tape import Tape
@@ -130,7 +130,7 @@ class _Compiled:
 
         >>> import sympy as sp, symjac
         >>> x = sp.Symbol("x")
-        >>> "@llvm.sqrt.f64" in symjac.function([sp.sqrt(x)], wrt=[x]).llvm_ir()
+        >>> "@llvm.sqrt." in symjac.function([sp.sqrt(x)], wrt=[x]).llvm_ir()
         True
         """
         return self._kernels.jit.optimised_ir()
@@ -239,6 +239,8 @@ class _Compiled:
     ) -> Array:
         """Validate ``p`` and ``out`` and run kernel ``name`` over the validated ``points``."""
         n = points.shape[0]
+        if n >= SIMD_BATCH:  # a large system built one lane wide: its SIMD build, made once
+            kernels = kernels.batched()
         params, p_stride = as_params(p, self._params, self._param_names, n, batched)
         shape = (n, *row_shape) if batched else row_shape
         if out is None:

@@ -36,11 +36,12 @@ D, K = sp.symbols("D k", real=True)
 # -- helpers -----------------------------------------------------------------------------------
 
 
-def build_all(exprs, wrt, params, templates):
+def build_all(exprs, wrt, params, templates, **options):
     """Jacobian, function and function-and-Jacobian, compiled with or without templates."""
     with pytest.MonkeyPatch.context() as mp:
-        if not templates:
-            mp.setattr(symjac.kernels, "lower", functools.partial(lower, templates=False))
+        if not templates or options:
+            patched = functools.partial(lower, templates=templates, **options)
+            mp.setattr(symjac.kernels, "lower", patched)
         return {
             "jac": symjac.jacobian(exprs, wrt, params, sparse=False),
             "fun": symjac.function(exprs, wrt, params),
@@ -268,7 +269,8 @@ def mixed():
     exprs, wrt, params = mixed_system()
     return (
         Reference(exprs, wrt, params),
-        build_all(exprs, wrt, params, templates=True),
+        # small chunks: the straight-line steps are split into outlined functions
+        build_all(exprs, wrt, params, templates=True, chunk_size=16),
         build_all(exprs, wrt, params, templates=False),
     )
 
