@@ -147,16 +147,17 @@ def test_loops_over_shared_values_equal_straight_line_code():
 def test_a_schedule_reads_only_values_computed_before_it():
     """Levels: every hole a step reads is an input, a constant or a slot an earlier step wrote."""
     g = Graph()
-    n = 48
+    n = 300  # groups worth a loop
     x = [g.var(i) for i in range(n + 1)]
     pair = [g.add(x[i], x[i + 1]) for i in range(n)]
     s = [g.sin(pair[i]) for i in range(n)]
     outs = [g.mul(s[i], pair[i]) for i in range(n)] + [
         g.mul(s[i], s[(i + 1) % n]) for i in range(n)
     ]
-    outs += s[:3] + [x[0]] * 40  # outputs that are shared values, inputs
+    outs += s[:3] + [x[0]] * 300  # outputs that are shared values, inputs
     tape = Tape.from_graph(g, outs, n + 1, 0)
     plan = schedule(tape)
+    assert len(plan.steps) == 3 and all(step.loops for step in plan.steps)  # pairs, sines, products
     written: set[int] = set()
     columns: set[int] = set()
 

@@ -483,12 +483,12 @@ def test_templates_never_do_more_arithmetic_than_the_tape(name):
 
 def test_lowered_templates_scatter_to_the_right_positions():
     g = Graph()
-    n = 40
+    n = 300  # groups large enough to be worth a loop (schedule.LOOP_MIN_WORK)
     p0 = g.param(0)
     outs = []
     outs += [g.mul(g.var(i), g.sin(g.var(i + 1))) for i in range(n)]  # 2 holes
     outs += [g.var(i) for i in range(n)]  # bare inputs
-    outs += [g.const(2.5)] * 35  # constants
+    outs += [g.const(2.5)] * n  # constants
     outs += [g.mul(p0, g.powi(g.var(i), 3)) for i in range(n)]  # a parameter inside
     lt = [g.call(Op.LT, g.var(i), g.var(i + 1)) for i in range(n)]
     outs += [g.select(lt[i], g.var(i), g.neg(g.var(i + 1))) for i in range(n)]  # a select
@@ -529,7 +529,7 @@ def test_lowered_templates_scatter_to_the_right_positions():
         [
             x[:, :n] * np.sin(x[:, 1:]),
             x[:, :n],
-            np.full((5, 35), 2.5),
+            np.full((5, n), 2.5),
             ps[:, :1] * x[:, :n] ** 3,
             np.where(x[:, :n] < x[:, 1:], x[:, :n], -x[:, 1:]),
             np.cosh(x[:, :31]),
