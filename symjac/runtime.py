@@ -58,8 +58,10 @@ class _Compiled:
         self._param_names = tuple(str(s) for s in params)
         self._symbolic = symbolic
         self.stats = stats
-        #: threads a large batch is split across (default: the cores available); 1 = serial
+        #: threads a large batch may be split across (default: the cores available); 1 = serial
         self.threads = parallel.available_cores()
+        # per kernel: its measured batch timings, which decide when to split (parallel.Timing)
+        self._timings: dict[str, parallel.Timing] = {}
 
     @property
     def wrt(self) -> tuple[Any, ...]:
@@ -171,13 +173,14 @@ class _Compiled:
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        # per-thread scratch buffers and native entry points stay in their process
-        del state["_local"], state["_natives"]
+        # per-thread scratch buffers, native entry points and timings stay in their process
+        del state["_local"], state["_natives"], state["_timings"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._local = threading.local()
+        self._timings = {}
         self._natives = _entry_table(self._kernels)
 
     def _fast_single(
@@ -256,9 +259,16 @@ class _Compiled:
                 p_stride,
                 kernels.work_sizes[name],
                 self.threads,
-                kernels.cost(name),
+                self._timing(name),
             )
         return result
+
+    def _timing(self, name: str) -> parallel.Timing:
+        """The measured batch timings of kernel ``name`` (made on first use)."""
+        timing = self._timings.get(name)
+        if timing is None:
+            timing = self._timings.setdefault(name, parallel.Timing())
+        return timing
 
     def _signature(self) -> str:
         args = _abbreviate([str(s) for s in self._wrt])
