@@ -181,7 +181,7 @@ def _partition(
 
     >>> from symjac.graph import Graph
     >>> g = Graph(); x = g.var(0)
-    >>> tape = Tape.from_graph(g, [x, g.sin(x), g.cos(x)], 1, 0)
+    >>> tape = Tape.from_graph(g, [x, g.sin(x), g.sq(x)], 1, 0)
     >>> _partition(tape, [1, 2], [(0, 2, 0), (1, 2, 1), (2, 2, 2)], 2)
     ([[1], [2]], [[(0, 2, 0), (1, 2, 1)], [(2, 2, 2)]])
     """
@@ -341,35 +341,63 @@ def _emit_body_kernel(lw: Emitter, plan: _Plan, name: str, internal: bool) -> tu
             row = lambda base, stride: b.gep(base, [b.mul(g, stride)], source_etype=DOUBLE)  # noqa: E731
             bases: Bases = (row(x, _i64(n_vars)), row(p, p_stride), row(out, _i64(width)), frame)
         else:
-            # the last group repeats its last point in the lanes past n: same values, same stores
-            first, last = b.mul(g, _i64(lanes)), b.sub(n, _i64(1))
-            points = []
-            for lane in range(lanes):
-                i = b.add(first, _i64(lane)) if lane else first
-                points.append(b.select(b.icmp_signed("<", i, n), i, last) if lane else i)
-
-            def rows(base: ir.Value, stride: ir.Value) -> list[ir.Value]:
-                return [b.gep(base, [b.mul(i, stride)], source_etype=DOUBLE) for i in points]
-
+            first = b.mul(g, _i64(lanes))
+            whole = b.icmp_signed("<=", b.add(first, _i64(lanes)), n)
             at = [element_at(b, frame, _i64(lanes * o)) for o in offsets]
             bases = (at[0], at[1], at[2], at[3])
-            rows_to_soa(b, rows(x, _i64(n_vars)), bases[X], n_vars, "x")
+
+            def rows(base: ir.Value, stride: int) -> list[ir.Value]:
+                # a full group's rows: one base and constant offsets (no per-lane arithmetic)
+                start = b.gep(base, [b.mul(first, _i64(stride))], source_etype=DOUBLE)
+                return [element_at(b, start, _i64(lane * stride)) for lane in range(lanes)]
+
+            with b.if_else(whole) as (full, partial):
+                with full:
+                    rows_to_soa(b, rows(x, n_vars), bases[X], n_vars, "x")
+                with partial:  # the batch's tail, or one point: its last point fills the lanes
+                    _rows_to_lanes(b, x, _i64(n_vars), first, n, bases[X], n_vars, lanes, "x")
             if n_params:
-                with b.if_then(b.not_(shared_p)):
-                    rows_to_soa(b, rows(p, p_stride), bases[P], n_params, "p")
+                with b.if_then(b.not_(shared_p)):  # a parameter row per point
+                    _rows_to_lanes(b, p, p_stride, first, n, bases[P], n_params, lanes, "p")
         for s, (step, body) in enumerate(zip(plan.schedule.steps, plan.bodies)):
             body.emit(b, bases)
             for index, loop in enumerate(step.loops):
                 _emit_loop(b, lw, plan, loop, bases, f"{name}.step{s}.template{index}")
         if lanes > 1:
-            whole = b.icmp_signed("<=", b.add(first, _i64(lanes)), n)
             with b.if_else(whole) as (full, partial):
                 with full:
-                    soa_to_rows(b, bases[OUT], rows(out, _i64(width)), width, "out")
-                with partial:  # a single point or the batch's tail: store only the lanes it owns
+                    soa_to_rows(b, bases[OUT], rows(out, width), width, "out")
+                with partial:  # store only the lanes the group owns
                     _lanes_to_rows(b, bases[OUT], out, first, b.sub(n, first), width, lanes)
     b.ret_void()
     return work_size, frame_size
+
+
+def _rows_to_lanes(
+    b: ir.IRBuilder,
+    base: ir.Value,
+    stride: ir.Value,
+    first: ir.Value,
+    n: ir.Value,
+    soa: ir.Value,
+    count: int,
+    lanes: int,
+    name: str,
+) -> None:
+    """``soa[f * lanes + lane] = base[min(first + lane, n - 1) * stride + f]``, one by one.
+
+    For a partial group (and rows of parameters, whose stride is only known at run
+    time): lanes past the batch repeat its last point, so every lane holds a real
+    point and the stores of the spare lanes can be dropped.
+    """
+    last = b.sub(n, _i64(1))
+    with for_range(b, _i64(lanes), f"{name}.lane") as lane:
+        point = b.add(first, lane)
+        point = b.select(b.icmp_signed("<", point, n), point, last)
+        row = b.gep(base, [b.mul(point, stride)], source_etype=DOUBLE)
+        with for_range(b, _i64(count), f"{name}.field") as f:
+            value = b.load(element_at(b, row, f), typ=DOUBLE)
+            b.store(value, element_at(b, soa, b.add(b.mul(f, _i64(lanes)), lane)))
 
 
 def _lanes_to_rows(

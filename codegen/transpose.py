@@ -160,8 +160,12 @@ def soa_to_rows(
 ) -> None:
     """``rows[lane][f] = soa[f * W + lane]`` for ``f < count``: the inverse of :func:`rows_to_soa`.
 
-    ``soa`` must hold whole blocks (``count`` rounded up to ``W`` slots): the
-    last block is read whole, and only its first fields are stored.
+    Each block is transposed in place (its slots then hold rows), and the rows are
+    then written one after another: the caller's memory sees sequential stores
+    (writing the ``W`` rows block by block, eight streams at once, ran 1.7x slower
+    on a 82-entry Jacobian at 10^4 points). ``soa`` must hold whole blocks
+    (``count`` rounded up to ``W`` slots); only the first ``count`` fields of
+    each row are stored.
 
     >>> m = ir.Module()
     >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR] * 9), "g")
@@ -174,13 +178,23 @@ def soa_to_rows(
     lanes = len(rows)
     vec = ir.VectorType(DOUBLE, lanes)
 
-    def block(i: ir.Value, fields: int) -> None:
-        first = b.mul(i, ir.Constant(I64, lanes))
-        columns = []
-        for f in range(lanes):
-            slot = b.mul(b.add(first, ir.Constant(I64, f)), ir.Constant(I64, lanes))
-            columns.append(b.load(element_at(b, soa, slot), typ=vec, align=8))
-        for row, value in zip(rows, transpose(b, columns)):
-            store_row(b, value, element_at(b, row, first), lanes, fields)
+    def slot(i: ir.Value, k: int) -> ir.Value:
+        at = b.mul(
+            b.add(b.mul(i, ir.Constant(I64, lanes)), ir.Constant(I64, k)), ir.Constant(I64, lanes)
+        )
+        return element_at(b, soa, at)
 
-    blocks(b, count, lanes, name, block)
+    def transpose_block(i: ir.Value, fields: int) -> None:
+        columns = [b.load(slot(i, f), typ=vec, align=8) for f in range(lanes)]
+        for lane, value in enumerate(transpose(b, columns)):
+            b.store(value, slot(i, lane), align=8)
+
+    blocks(b, count, lanes, f"{name}.transpose", transpose_block)
+    for lane, row in enumerate(rows):
+
+        def store_block(i: ir.Value, fields: int, lane: int = lane, row: ir.Value = row) -> None:
+            value = b.load(slot(i, lane), typ=vec, align=8)
+            at = element_at(b, row, b.mul(i, ir.Constant(I64, lanes)))
+            store_row(b, value, at, lanes, fields)
+
+        blocks(b, count, lanes, f"{name}.row{lane}", store_block)

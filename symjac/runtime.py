@@ -132,7 +132,7 @@ class _Compiled:
 
         >>> import sympy as sp, symjac
         >>> x = sp.Symbol("x")
-        >>> "@llvm.sqrt." in symjac.function([sp.sqrt(x)], wrt=[x]).llvm_ir()
+        >>> "@llvm.sqrt.f64" in symjac.function([sp.sqrt(x)], wrt=[x]).llvm_ir()
         True
         """
         return self._kernels.jit.optimised_ir()
