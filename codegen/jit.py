@@ -177,12 +177,18 @@ class JitModule:
         lean: bool = False,
         cache: ObjectCache | None = None,
         context: dict[str, Any] | None = None,
+        codegen_level: int | None = None,
     ):
         """``cache``: reuse object code compiled earlier (any process) for the same IR and
-        ``context`` (whatever else changes the machine code; the host is added here)."""
+        ``context`` (whatever else changes the machine code; the host is added here).
+        ``codegen_level``: the code generator's optimisation level (default ``opt_level``);
+        0 selects instructions fast (FastISel) and allocates registers simply."""
         if opt_level not in (0, 1, 2, 3):
             raise ValueError(f"opt_level must be 0, 1, 2 or 3, not {opt_level!r}")
-        tm = host_target_machine(opt_level)
+        codegen_level = opt_level if codegen_level is None else codegen_level
+        if codegen_level not in (0, 1, 2, 3):
+            raise ValueError(f"codegen_level must be 0, 1, 2 or 3, not {codegen_level!r}")
+        tm = host_target_machine(codegen_level)
         module.triple = tm.triple
         module.data_layout = str(tm.target_data)
         self._tm, self._opt_level, self._lean = tm, opt_level, lean
@@ -193,6 +199,7 @@ class JitModule:
         self.cache_key = None
         if cache is not None:
             full = {**(context or {}), **host_description(), "opt": opt_level, "lean": lean}
+            full["codegen"] = codegen_level
             self.cache_key = key(self.ir_text, full)
             data = cache.load(self.cache_key)
             if data is not None:
