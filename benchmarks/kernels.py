@@ -21,6 +21,7 @@ Measured per problem:
   in this process after every tool has compiled a small problem (warm), and in a fresh
   subprocess that imports the tool first (``import symjac`` included; the SymPy model is built
   before the clock starts);
+* **first batch**: the first call on 1000 points (a build done on first use shows here);
 * **latency**: one point, ``jac.values(x, p, out=buf)`` for symjac;
 * **throughput** at each N: symjac ``jac.values(X, p)`` and ``jac.values(X, p, out=buf)`` with
   one thread (``jac.threads = 1``) and the default; each peer as it runs (see ``NOTES``), with
@@ -711,6 +712,16 @@ def run_problem(name: str, problem, tools: list[str], args) -> dict[str, object]
             del made[tool]
     print(f"{name}: compiled", flush=True)
 
+    # the first call on 1000 points: lazy builds (symjac's SIMD kernel, JAX's per-shape jit)
+    first = rng.uniform(0.1, 1.0, (1000, len(x))) * scale
+    for tool, t in made.items():
+        t0 = time.perf_counter()
+        try:
+            t.batch(first, par)
+            row[f"{tool}_first_batch_s"] = time.perf_counter() - t0
+        except Exception as exc:
+            row[f"{tool}_first_batch_s"] = f"failed: {type(exc).__name__}"
+
     # single point
     cases = {t: (lambda t=t: made[t].single(pt, par)) for t in made}
     cases["symjac_call"] = lambda: jac(pt, par)
@@ -756,7 +767,10 @@ def machine() -> dict[str, object]:
         except metadata.PackageNotFoundError:
             versions[dist] = None
     gcc = subprocess.run(["gcc", "--version"], capture_output=True, text=True).stdout.split("\n")[0]
+    git = ["git", "-C", str(HERE), "describe", "--always", "--dirty"]
+    commit = subprocess.run(git, capture_output=True, text=True).stdout.strip()
     return {
+        "commit": commit,  # the symjac being measured (an editable install: this checkout)
         "cpu": cpu,
         "cores": len(os.sched_getaffinity(0)),
         "python": platform.python_version(),
@@ -861,7 +875,10 @@ def markdown(
     out: list[str] = []
     if meta:
         m = meta["machine"]
-        out.append(f"Machine: {m['cpu']}, {m['cores']} cores; {m['date']}; {m['versions']}\n")
+        out.append(
+            f"Machine: {m['cpu']}, {m['cores']} cores; {m['date']}; symjac at {m.get('commit')};"
+            f" {m['versions']}\n"
+        )
 
     out.append("**Compile** (s): SymPy expressions → first point and first 16-point batch; warm")
     out.append("process (`w`) and fresh process, import included (`f`).\n")
@@ -873,6 +890,13 @@ def markdown(
         for t in tools:
             cells += [_fmt(r.get(f"{t}_compile")), _fmt(r.get(f"{t}_fresh_compile"))]
         rows.append(cells)
+    out += _table(head, rows)
+
+    out.append("\n**First call on 1000 points** (s; includes builds done on first use).\n")
+    head = ["problem", *tools]
+    rows = [
+        [str(r["problem"])] + [_fmt(r.get(f"{t}_first_batch_s")) for t in tools] for r in results
+    ]
     out += _table(head, rows)
 
     out.append("\n**Single point** (µs): symjac `jac.values(x, p, out=buf)`; `jac(x,p)` dense.\n")
