@@ -93,6 +93,12 @@ JAX_MAX_DENSE_BYTES = 2 * 10**9  # jacfwd builds the dense m×n Jacobian of ever
 JAX_MAX_ENTRIES = 10**4
 
 
+#: every problem's compiled tools, kept until the process exits: releasing a JAX-compiled
+#: function in this process sometimes segfaults (seen in 1 of 3 runs with jax 0.10.2 beside
+#: symjac's thread pool and the other JITs), which would end a half-hour run
+KEPT: list[dict[str, object]] = []
+
+
 class Skipped(Exception):
     """A tool not run on a problem, for a stated reason (reported in the tables as "skipped")."""
 
@@ -746,6 +752,7 @@ def run_problem(name: str, problem, tools: list[str], args) -> dict[str, object]
             print(f"{name}: {points} points done", flush=True)
         for case, value in done[points].items():
             row[f"{case}_{size}_pts_per_s"] = value
+    KEPT.append(made)
     return row
 
 
