@@ -787,6 +787,46 @@ def machine() -> dict[str, object]:
     }
 
 
+def problem_child(args) -> None:
+    """One problem in its own process: warm every tool up, measure, write the row."""
+    _warm_up(args.tools, args)
+    name = args.problems[0]
+    t0 = time.perf_counter()
+    problem = corpus_problems([name])[name]
+    print(f"{name}: SymPy model built in {time.perf_counter() - t0:.2f} s", flush=True)
+    row = run_problem(name, problem, args.tools, args)
+    args.problem_child.write_text(json.dumps(row))
+    sys.stdout.flush()
+    os._exit(0)  # no interpreter teardown: releasing the JITs' objects has crashed
+
+
+def warm_process(name: str, tools: list[str], args) -> dict[str, object]:
+    """Run :func:`problem_child` for ``name`` in a subprocess (a crash loses one problem, not
+    the run). A process that crashes is retried once, then without JAX (JAX's compiles have
+    segfaulted in a process holding all the tools: see ``KEPT``)."""
+    attempts = [tools, tools] + ([[t for t in tools if t != "jax"]] if "jax" in tools else [])
+    crashes = []
+    for attempt in attempts:
+        with tempfile.TemporaryDirectory() as tmp:
+            out = Path(tmp) / "row.json"
+            cmd = [sys.executable, "-X", "faulthandler", __file__, "--problems", name]
+            cmd += ["--tools", *attempt, "--sizes", *map(str, args.sizes)]
+            cmd += ["--reps", str(args.reps), "--sample", str(args.sample)]
+            cmd += ["--slow", str(args.slow), "--compile-reps", str(args.compile_reps)]
+            cmd += ["--problem-child", str(out)]
+            done = subprocess.run(cmd)
+            if done.returncode == 0 and out.exists():
+                row = json.loads(out.read_text())
+                if crashes:
+                    row["crashes"] = crashes
+                    if "jax" not in attempt:
+                        row["jax_compile"] = "crashed: the process died twice with JAX in it"
+                return row
+        crashes.append(f"exit {done.returncode} with tools {' '.join(attempt)}")
+        print(f"{name}: the measuring process failed ({crashes[-1]})", file=sys.stderr)
+    return {"problem": name, "crashes": crashes}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--problems", nargs="+", default=None, choices=list(CORPUS))
@@ -802,9 +842,13 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="per fresh-process compile")
     parser.add_argument("--output", type=Path, default=HERE / "results" / "corpus.json")
     parser.add_argument("--fresh-child", nargs=3, help=argparse.SUPPRESS)
+    parser.add_argument("--problem-child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.fresh_child:
         fresh_child(*args.fresh_child)
+        return
+    if args.problem_child:
+        problem_child(args)
         return
     quick = args.quick
     args.problems = args.problems or (QUICK_PROBLEMS if quick else list(CORPUS))
@@ -829,13 +873,9 @@ def main() -> None:
             NOTES["symbolica"] = f"not run: {refused}"
     meta = {"machine": machine(), "tools": tools, "sizes": args.sizes, "notes": NOTES}
     fresh = fresh_compiles(args.problems, tools, args) if args.fresh else {}
-    _warm_up(tools, args)
     results = []
     for name in args.problems:
-        t0 = time.perf_counter()
-        problem = corpus_problems([name])[name]
-        print(f"{name}: SymPy model built in {time.perf_counter() - t0:.2f} s", flush=True)
-        row = run_problem(name, problem, tools, args)
+        row = warm_process(name, tools, args)
         row.update(fresh.get(name, {}))
         results.append(row)
         print(json.dumps(row), flush=True)
@@ -893,7 +933,7 @@ def markdown(
     head += [f"{t} {k}" for t in tools for k in ("w", "f")]
     rows = []
     for r in results:
-        cells = [str(r["problem"]), str(r["n"]), str(r["m"]), str(r["nnz"])]
+        cells = [str(r["problem"])] + [str(r.get(k, "-")) for k in ("n", "m", "nnz")]
         for t in tools:
             cells += [_fmt(r.get(f"{t}_compile")), _fmt(r.get(f"{t}_fresh_compile"))]
         rows.append(cells)
