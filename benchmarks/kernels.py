@@ -819,7 +819,7 @@ def warm_process(name: str, tools: list[str], args) -> dict[str, object]:
                 row = json.loads(out.read_text())
                 if crashes:
                     row["crashes"] = crashes
-                    if "jax" not in attempt:
+                    if "jax" in tools and "jax" not in attempt:
                         row["jax_compile"] = "crashed: the process died twice with JAX in it"
                 return row
         crashes.append(f"exit {done.returncode} with tools {' '.join(attempt)}")

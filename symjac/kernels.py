@@ -196,7 +196,12 @@ def build_kernels(
     if lanes is None:  # one lane first: see Kernels.batched
         lanes = 1
     lowered = lower(
-        specs, fastmath=build.fastmath, lanes=lanes, vector_libm=vector_libm, libm_width=width
+        specs,
+        fastmath=build.fastmath,
+        lanes=lanes,
+        vector_libm=vector_libm,
+        libm_width=width,
+        packed_tables=True,  # the JIT runs the code on this host (see codegen.lower._table)
     )
     # single points take the one-lane kernels: only they need the Python-object entry points
     names = add_entries(lowered.module, specs) if lanes == 1 and pyabi.layout_ok() else []

@@ -144,6 +144,28 @@ def test_loops_over_shared_values_equal_straight_line_code():
         assert np.array_equal(bits(looped.values(x, [0.7])), bits(plain.values(x, [0.7])))
 
 
+def test_packed_tables_equal_typed_tables():
+    """The JIT's byte-string tables hold exactly what the portable typed arrays hold."""
+    f, u, d = stencil(96)
+
+    def typed(*args, **options):
+        return lower(*args, **{**options, "packed_tables": False})
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(symjac.kernels, "lower", typed)
+        portable = symjac.jacobian(f, u, d, cache=False, sparse=False)
+    packed = symjac.jacobian(f, u, d, cache=False, sparse=False)
+    assert 'x i8] c"' in packed._kernels.jit.ir_text
+    assert 'x i8] c"' not in portable._kernels.jit.ir_text
+    assert "x i32] [i32" in portable._kernels.jit.ir_text
+    rng = np.random.default_rng(8)
+    for count in (1, 2 * LANES + 3, symjac.kernels.SIMD_BATCH + 1):
+        x = rng.uniform(-1.0, 1.0, (count, len(u)))
+        for call in ("values", "dense"):  # dense scatters through a positions table
+            got, want = getattr(packed, call)(x, [0.7]), getattr(portable, call)(x, [0.7])
+            assert np.array_equal(bits(got), bits(want)), (call, count)
+
+
 def test_a_schedule_reads_only_values_computed_before_it():
     """Levels: every hole a step reads is an input, a constant or a slot an earlier step wrote."""
     g = Graph()
