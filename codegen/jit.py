@@ -20,7 +20,6 @@ from llvmlite import ir
 
 from .cache import ObjectCache, key
 from .emitter import vector_symbol
-from .pycall import entry_name
 
 #: ctypes signature of every kernel: (x, p, out, n, p_stride, work)
 KERNEL_CFUNC = ctypes.CFUNCTYPE(
@@ -31,12 +30,6 @@ KERNEL_CFUNC = ctypes.CFUNCTYPE(
     ctypes.c_int64,
     ctypes.c_int64,
     ctypes.c_void_p,
-)
-
-
-#: ctypes signature of the Python-object entry points: (x, p, out, work) -> 0, or 1 to decline
-ENTRY_CFUNC = ctypes.CFUNCTYPE(
-    ctypes.c_int, ctypes.py_object, ctypes.py_object, ctypes.py_object, ctypes.c_void_p
 )
 
 
@@ -275,38 +268,6 @@ class JitModule:
             fn = KERNEL_CFUNC(self.address(name))
             fn._owner = self  # type: ignore[attr-defined]  # the engine must outlive every pointer into it
             self._cfuncs[name] = fn
-        return fn
-
-    def entry(self, name: str) -> Any:
-        """The Python-object entry point of kernel ``name`` (:mod:`.pycall`), kept alive too.
-
-        It declines (returns 1) until :meth:`set_global` has stored the addresses it
-        compares against:
-
-        >>> import numpy as np
-        >>> from symjac import pyabi
-        >>> from symjac.graph import Graph
-        >>> from symjac.tape import Tape, KernelSpec
-        >>> from symjac.codegen.lower import lower
-        >>> from symjac.codegen.pycall import GLOBALS, add_entries
-        >>> g = Graph(); x = g.var(0)
-        >>> spec = KernelSpec("sq", Tape.from_graph(g, [g.mul(x, x)], 1, 0), 1, (0,))
-        >>> low = lower([spec]); add_entries(low.module, [spec])
-        ['sq']
-        >>> jit, out = JitModule(low.module, opt_level=0), np.empty(1)
-        >>> jit.entry("sq")(np.array([3.0]), None, out, None)
-        1
-        >>> for name, value in zip(GLOBALS, pyabi.addresses()):
-        ...     jit.set_global(name, value)
-        >>> jit.entry("sq")(np.array([3.0]), None, out, None), out.tolist()
-        (0, [9.0])
-        """
-        key = ("entry", name)
-        fn = self._cfuncs.get(key)
-        if fn is None:
-            fn = ENTRY_CFUNC(self.address(entry_name(name)))
-            fn._owner = self  # type: ignore[attr-defined]
-            self._cfuncs[key] = fn
         return fn
 
     def set_global(self, name: str, value: int) -> None:

@@ -18,7 +18,7 @@ from . import __version__, pyabi
 from .codegen import JitModule, lower
 from .codegen.cache import ObjectCache
 from .codegen.jit import host_vector
-from .codegen.pycall import GLOBALS, add_entries
+from .codegen.lower import CHUNK_SIZE
 from .tape import KernelSpec
 
 
@@ -68,8 +68,6 @@ class Kernels:
     work_sizes: dict[str, int]
     specs: tuple[KernelSpec, ...] = ()
     build: Build = Build()
-    #: kernel name → its Python-object entry point (:mod:`symjac.codegen.pycall`)
-    entries: dict[str, Any] = field(default_factory=dict)
     #: SIMD lanes of these kernels (1: one point at a time)
     lanes: int = 1
     #: SIMD lanes of the host's batch kernels (``lanes`` is 1 until :meth:`batched`)
@@ -108,6 +106,40 @@ class Kernels:
                 )
                 self._batched["kernels"] = built
             return built
+
+    def native(self, name: str, fallback: Callable[..., Any], doc: str | None = None) -> Any:
+        """Kernel ``name`` as a native method ``(x, p=None, *, out=None)`` for one point.
+
+        It runs the one-lane kernel on one exact float64 point in about the time of a
+        NumPy ufunc call and passes any other call to ``fallback`` unchanged
+        (:mod:`symjac.codegen.pycall`). None when that is not available: SIMD
+        kernels, or an object layout the native code does not know.
+
+        >>> from symjac.graph import Graph
+        >>> from symjac.tape import Tape
+        >>> import numpy as np
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+        >>> k = build_kernels([spec], Build())
+        >>> f = k.native("f", lambda *args, **kw: "the Python path")
+        >>> f(np.array([0.0])).tolist(), f([0.0])
+        ([0.0], 'the Python path')
+        """
+        if self.lanes != 1 or not pyabi.layout_ok():
+            return None
+        spec = next(spec for spec in self.specs if spec.name == name)
+        tape = spec.tape
+        return pyabi.native_method(
+            self.jit.address(name),
+            self.jit,
+            tape.n_vars,
+            tape.n_params,
+            spec.shape,
+            self.work_sizes[name],
+            fallback,
+            name,
+            doc,
+        )
 
     def cost(self, name: str) -> int:
         """Work per point of kernel ``name``: its instructions plus the values it stores.
@@ -187,24 +219,26 @@ def build_kernels(
     >>> g = Graph(); x = g.var(0)
     >>> tape = Tape.from_graph(g, [g.mul(x, x)], 1, 0)
     >>> k = build_kernels([KernelSpec("f", tape, 1, (0,))], Build())
-    >>> import numpy as np; out = np.empty(1)
-    >>> k.entries["f"](np.array([3.0]), None, out, None), out.tolist()
-    (0, [9.0])
+    >>> import numpy as np
+    >>> k.native("f", print)(np.array([3.0])).tolist()
+    [9.0]
     """
     t0 = time.perf_counter()
     width, vector_libm = build.lanes()
     if lanes is None:  # one lane first: see Kernels.batched
         lanes = 1
+    size = sum(len(tape) for tape in {id(spec.tape): spec.tape for spec in specs}.values())
+    fast = lanes == 1 and size <= FAST_CODEGEN
     lowered = lower(
         specs,
+        # FastISel's time is linear in the function: one straight-line function, no spills
+        chunk_size=FAST_CODEGEN if fast else CHUNK_SIZE,
         fastmath=build.fastmath,
         lanes=lanes,
         vector_libm=vector_libm,
         libm_width=width,
         packed_tables=True,  # the JIT runs the code on this host (see codegen.lower._table)
     )
-    # single points take the one-lane kernels: only they need the Python-object entry points
-    names = add_entries(lowered.module, specs) if lanes == 1 and pyabi.layout_ok() else []
     if timings is not None:
         timings["lower"] = timings.get("lower", 0.0) + time.perf_counter() - t0
     if say is not None:
@@ -214,8 +248,7 @@ def build_kernels(
     context["libm_width"] = width
     # a small one-lane kernel spends its single-point call in the call itself: LLVM's fast
     # instruction selection builds it ~6x sooner for the same latency (see FAST_CODEGEN)
-    size = sum(len(tape) for tape in {id(spec.tape): spec.tape for spec in specs}.values())
-    codegen = 0 if lanes == 1 and size <= FAST_CODEGEN else build.opt_level
+    codegen = 0 if fast else build.opt_level
     # (and skips the IR passes, which find little in symjac's CSE'd IR: 4 ms of a 17 ms build)
     jit = JitModule(
         lowered.module,
@@ -227,8 +260,4 @@ def build_kernels(
     )
     if timings is not None:
         timings.update(jit.timings)
-    if names:
-        for name, value in zip(GLOBALS, pyabi.addresses()):
-            jit.set_global(name, value)
-    entries = {name: jit.entry(name) for name in names}
-    return Kernels(jit, lowered.work_sizes, tuple(specs), build, entries, lanes, width, cache=cache)
+    return Kernels(jit, lowered.work_sizes, tuple(specs), build, lanes, width, cache=cache)

@@ -1,18 +1,38 @@
-"""The NumPy object layout the native entry points read (:mod:`symjac.codegen.pycall`).
+"""Native methods (:mod:`symjac.codegen.pycall`): the object layout they read, and making them.
 
-:func:`layout_ok` checks, once, on real arrays, that the field offsets and flag
-bits compiled into the entry points are this NumPy's; if they are not, the
-entry points are not used and every call takes the general path.
+:func:`layout_ok` checks, once, on real objects, that the field offsets and
+flag bits compiled into the native method are this NumPy's and this
+CPython's; if they are not, no native method is made and every call takes
+the Python path. :func:`native_method` makes one: a builtin function (like a
+method written in C) that runs a one-lane kernel on one point, and calls a
+Python fallback for anything else.
 """
 
 from __future__ import annotations
 
 import ctypes
 import functools
+import sys
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from .codegen.pycall import OFFSETS, READABLE, WRITEABLE
+from .codegen.jit import JitModule
+from .codegen.pycall import (
+    FIELDS,
+    GLOBALS,
+    METHOD,
+    OFFSETS,
+    READABLE,
+    TUPLE_ITEMS,
+    TUPLE_SIZE,
+    WRITEABLE,
+    caller_module,
+)
+
+#: CPython's METH_FASTCALL | METH_KEYWORDS (stable since 3.7 / 3.10)
+_FASTCALL_KEYWORDS = 0x0080 | 0x0002
 
 
 def _read(address: int, ctype: type) -> int:
@@ -21,12 +41,12 @@ def _read(address: int, ctype: type) -> int:
 
 @functools.lru_cache(maxsize=1)
 def layout_ok() -> bool:
-    """True when NumPy's ``PyArrayObject`` layout is the one the entry points assume.
+    """True when NumPy's and CPython's object layouts are the ones the native method reads.
 
     >>> layout_ok()
     True
     """
-    if ctypes.sizeof(ctypes.c_void_p) != 8:
+    if ctypes.sizeof(ctypes.c_void_p) != 8 or not hasattr(ctypes, "pythonapi"):
         return False
     try:
         for a in (np.zeros((3, 2)), np.zeros(5)[::2], np.zeros(4).reshape(2, 2).T):
@@ -50,15 +70,102 @@ def layout_ok() -> bool:
                 return False
         frozen = np.zeros(2)
         frozen.flags.writeable = False
-        return not _read(id(frozen) + OFFSETS["flags"], ctypes.c_int32) & WRITEABLE
-    except (ValueError, OSError):
+        if _read(id(frozen) + OFFSETS["flags"], ctypes.c_int32) & WRITEABLE:
+            return False
+        items = ("first", 2.5, None)
+        if _read(id(items) + TUPLE_SIZE, ctypes.c_ssize_t) != len(items):
+            return False
+        return all(
+            _read(id(items) + TUPLE_ITEMS + 8 * k, ctypes.c_void_p) == id(item)
+            for k, item in enumerate(items)
+        )
+    except (ValueError, OSError, AttributeError):
         return False
 
 
-def addresses() -> tuple[int, int, int]:
-    """What the entry points compare against: ``numpy.ndarray``, the float64 dtype, ``None``.
+def addresses() -> tuple[int, ...]:
+    """The values of the native method's :data:`~symjac.codegen.pycall.GLOBALS`, in order.
 
-    >>> addresses() == (id(np.ndarray), id(np.dtype(np.float64)), id(None))
+    >>> addresses()[:3] == (id(np.ndarray), id(np.dtype(np.float64)), id(None))
     True
     """
-    return id(np.ndarray), id(np.dtype(np.float64)), id(None)
+    api = ctypes.pythonapi
+    functions = [
+        ctypes.cast(f, ctypes.c_void_p).value for f in (api.Py_IncRef, api.PyObject_Vectorcall)
+    ]
+    objects = (np.ndarray, np.dtype(np.float64), None, sys.intern("out"), np.empty)
+    return (*map(id, objects), *(int(f or 0) for f in functions))
+
+
+class _MethodDef(ctypes.Structure):
+    """CPython's ``PyMethodDef``."""
+
+    _fields_ = [
+        ("ml_name", ctypes.c_char_p),
+        ("ml_meth", ctypes.c_void_p),
+        ("ml_flags", ctypes.c_int),
+        ("ml_doc", ctypes.c_char_p),
+    ]
+
+
+@functools.lru_cache(maxsize=1)
+def _caller() -> tuple[JitModule, int]:
+    """The process's one compiled native method (a few milliseconds, once)."""
+    jit = JitModule(caller_module(), opt_level=2)
+    for name, value in zip(GLOBALS, addresses()):
+        jit.set_global(name, value)
+    return jit, jit.address(METHOD)
+
+
+_new_function = None
+
+
+def native_method(
+    kernel: int,
+    owner: object,
+    n_vars: int,
+    n_params: int,
+    shape: tuple[int, ...],
+    work: int,
+    fallback: Callable[..., Any],
+    name: str,
+    doc: str | None = None,
+) -> Any:
+    """A builtin function ``name(x, p=None, *, out=None)`` that runs one point of a kernel.
+
+    ``kernel`` is the address of a one-lane kernel of ``owner`` (kept alive by the
+    result), reading ``n_vars`` inputs and ``n_params`` parameters and writing the
+    ``shape`` result (one or two axes); ``work`` doubles of scratch space are kept
+    with it. Calls that are not one exact float64 point go to ``fallback`` unchanged.
+
+    >>> import sympy as sp, symjac
+    >>> x = sp.Symbol("x")
+    >>> f = symjac.function([x * x], wrt=[x], cache=False)
+    >>> k = f._kernels
+    >>> square = native_method(
+    ...     k.jit.address("function"), k.jit, 1, 0, (1,), 0, lambda *a, **kw: "python", "square"
+    ... )
+    >>> square(np.array([3.0])).tolist(), square([3.0]), square.__name__
+    ([9.0], 'python', 'square')
+    """
+    global _new_function
+    if len(shape) not in (1, 2):
+        raise ValueError(f"a native method's result has one or two axes, not {shape!r}")
+    jit, address = _caller()
+    if _new_function is None:
+        make = ctypes.pythonapi.PyCFunction_NewEx
+        make.restype = ctypes.py_object
+        make.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p]
+        _new_function = make
+    buffer = np.empty(work) if work else None
+    dims = (shape[0], shape[1] if len(shape) == 2 else 1)
+    values = {"kernel": kernel, "n_vars": n_vars, "n_params": n_params, "out_nd": len(shape)}
+    values.update(dim0=dims[0], dim1=dims[1], busy=0)
+    values["work"] = 0 if buffer is None else buffer.ctypes.data
+    descriptor = np.array([values[f] for f in FIELDS], dtype=np.int64)
+    text = (doc or "").encode()
+    definition = _MethodDef(name.encode(), address, _FASTCALL_KEYWORDS, text)
+    # what the compiled code reads comes first (pycall.SELF_ITEMS); the rest is kept alive:
+    # the method definition CPython points to, the scratch buffer, the kernel's engine
+    me = (descriptor, fallback, tuple(shape), definition, buffer, owner, jit)
+    return _new_function(ctypes.addressof(definition), me, None)

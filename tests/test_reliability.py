@@ -6,7 +6,8 @@
 * SIMD kernels: without libmvec they equal the scalar kernels bit for bit; with it, a
   point's result is the same bits alone or anywhere in a batch, and libmvec stays within
   its documented 4 ulp of mpmath;
-* the native one-point entry points decline (and write nothing) for anything unusual.
+* the native one-point methods pass anything unusual, untouched, to the Python path; they
+  return the right objects with the right reference counts and keep their engine alive.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import gc
 import multiprocessing
 import pickle
+import sys
 import threading
 import weakref
 
@@ -106,7 +108,7 @@ def test_compiling_and_dropping_kernels_keeps_memory_bounded():
         for _ in range(times):
             k = build_kernels(specs, Build())
             out = np.empty(2)
-            assert k.entries["f"](np.array([0.5]), None, out, None) == 0
+            assert k.native("f", _no_fallback)(np.array([0.5]), out=out) is out
         del k
         gc.collect()
         return _rss_mb()
@@ -238,39 +240,147 @@ def test_libmvec_within_four_ulp_of_mpmath(op):
     assert int(ulp_distance(out[:, 0], ref).max()) <= 4
 
 
-# -- the native one-point entry points --------------------------------------------------------
+# -- the native one-point methods ------------------------------------------------------------
 
 
-def test_entry_points_decline_unusual_arguments_without_writing(jac):
-    entry = jac._kernels.entries["values"]
+def _no_fallback(*args, **kwargs):
+    raise AssertionError(f"the native method declined {args!r} {kwargs!r}")
+
+
+class _Recorder:
+    """A fallback that records what it was given."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, *args, **kwargs):
+        self.calls.append((args, kwargs))
+        return "fallback"
+
+
+def _native(jac, fallback):
+    return jac._kernels.native("values", fallback)
+
+
+def test_native_method_runs_one_exact_point(jac):
+    native = _native(jac, _no_fallback)
     good_x, good_p = _points(1)[0], np.array([0.3])
+    expected = jac.values(good_x.tolist(), 0.3)
+    np.testing.assert_array_equal(native(good_x, good_p), expected)
     out = np.full(jac.nnz, -7.0)
-    assert entry(good_x, good_p, out, None) == 0
-    np.testing.assert_array_equal(out, jac.values(good_x.tolist(), 0.3))
+    assert native(good_x, good_p, out=out) is out
+    np.testing.assert_array_equal(out, expected)
+    # references: a fresh result is owned by the caller alone; out= gains exactly one
+    fresh = native(good_x, good_p)
+    assert sys.getrefcount(fresh) == 2
+    before = sys.getrefcount(out)
+    kept = [native(good_x, good_p, out=out) for _ in range(100)]
+    assert sys.getrefcount(out) == before + 100
+    del kept
+    assert sys.getrefcount(out) == before
+
+
+def test_native_method_passes_unusual_calls_on_untouched(jac):
+    good_x, good_p = _points(1)[0], np.array([0.3])
     buffer = np.zeros(jac.nnz + len(X))
-    cases = [
-        (good_x.astype(np.float32), good_p, None),
-        (_points(2)[:, 0], good_p, None),
-        (np.concatenate([good_x, good_x])[::2], good_p, None),
-        (good_x[None, :], good_p, None),
-        (good_x.tolist(), good_p, None),
-        (good_x, np.array([0.3, 0.4]), None),
-        (good_x, [0.3], None),
-        (good_x, None, None),
-        (good_x, good_p, np.full(jac.nnz + 1, -7.0)),
-        (good_x, good_p, np.full(jac.nnz, -7.0, dtype=np.float32)),
-        (good_x, good_p, np.full(2 * jac.nnz, -7.0)[::2]),
-        (buffer[: len(X)], good_p, buffer[2 : 2 + jac.nnz]),  # out overlaps x
-    ]
     frozen = np.full(jac.nnz, -7.0)
     frozen.flags.writeable = False
-    cases.append((good_x, good_p, frozen))
-    for x, p, bad_out in cases:
+    cases = [
+        ((good_x.astype(np.float32), good_p), None),
+        ((_points(2)[:, 0], good_p), None),
+        ((np.concatenate([good_x, good_x])[::2], good_p), None),
+        ((good_x[None, :], good_p), None),
+        ((good_x.tolist(), good_p), None),
+        ((good_x, np.array([0.3, 0.4])), None),
+        ((good_x, [0.3]), None),
+        ((good_x, None), None),
+        ((good_x,), None),
+        ((good_x, good_p), np.full(jac.nnz + 1, -7.0)),
+        ((good_x, good_p), np.full(jac.nnz, -7.0, dtype=np.float32)),
+        ((good_x, good_p), np.full(2 * jac.nnz, -7.0)[::2]),
+        ((good_x, good_p), np.full((1, jac.nnz), -7.0)),
+        ((buffer[: len(X)], good_p), buffer[2 : 2 + jac.nnz]),  # out overlaps x
+        ((good_x, good_p), frozen),
+    ]
+    for args, bad_out in cases:
         target = np.full(jac.nnz, -7.0) if bad_out is None else bad_out
         before = target.copy()
-        assert entry(x, p, target, None) == 1, (x, p)
+        recorder = _Recorder()
+        assert _native(jac, recorder)(*args, out=target) == "fallback", args
+        assert len(recorder.calls) == 1
+        passed, kwargs = recorder.calls[0]
+        assert len(passed) == len(args) and all(a is b for a, b in zip(passed, args))
+        assert kwargs == {"out": target} and kwargs["out"] is target
         np.testing.assert_array_equal(target, before)
-    # the public call still gives the right answer, or the documented error
+    # calls the native method does not parse: other keywords, too many arguments, none
+    for args, kwargs in [
+        ((good_x,), {"p": good_p}),
+        ((good_x, good_p), {"output": None}),
+        ((good_x, good_p, None), {}),
+        ((), {}),
+        ((good_x, good_p), {"out": None, "p": good_p}),
+    ]:
+        recorder = _Recorder()
+        assert _native(jac, recorder)(*args, **kwargs) == "fallback"
+        assert recorder.calls == [(args, kwargs)]
+
+
+def test_native_method_of_a_kernel_without_parameters():
+    x, y = sp.symbols("x y")
+    f = symjac.function([x * y, x + y], wrt=[x, y], cache=False)
+    native = f._kernels.native("function", _Recorder())
+    pt = np.array([2.0, 3.0])
+    assert native(pt).tolist() == [6.0, 5.0]
+    assert native(pt, None).tolist() == [6.0, 5.0]
+    assert native(pt, np.empty(0)).tolist() == [6.0, 5.0]
+    assert native(pt, np.ones(1)) == "fallback"
+
+
+def test_native_method_keeps_its_engine_alive():
+    x = sp.Symbol("x")
+    f = symjac.function([x * x + 1], wrt=[x], cache=False)
+    native = f._kernels.native("function", _no_fallback)
+    engine = weakref.ref(f._kernels.jit)
+    del f
+    gc.collect()
+    assert engine() is not None
+    assert native(np.array([0.5])).tolist() == [1.25]
+    del native
+    gc.collect()
+    assert engine() is None
+
+
+def test_native_method_with_a_scratch_buffer_from_many_threads(monkeypatch):
+    # small chunks spill registers, and a frame of any size goes to the work buffer: the
+    # native method must take its buffer atomically (the batch path uses per-thread ones)
+    monkeypatch.setattr("symjac.kernels.FAST_CODEGEN", 0)
+    monkeypatch.setattr("symjac.kernels.CHUNK_SIZE", 8)
+    monkeypatch.setattr(sys.modules["symjac.codegen.lower"], "STACK_WORK", 0)
+    jac = symjac.jacobian(EXPRS, X, [K], cache=False)
+    assert jac._kernels.work_sizes["values"] > 0
+    pts = np.concatenate([_points(1, seed=3)[0], [0.3]])[:7]
+    pts, k = pts[:6], pts[6:]
+    expected = jac.values(pts[None, :], k)[0]
+    results = []
+
+    def worker():
+        results.append([jac.values(pts, k) for _ in range(300)])
+
+    threads = [threading.Thread(target=worker) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for batch in results:
+        for r in batch:
+            np.testing.assert_array_equal(r, expected)
+
+
+def test_the_public_call_still_validates(jac):
+    good_x, good_p = _points(1)[0], np.array([0.3])
+    buffer = np.zeros(jac.nnz + len(X))
+    frozen = np.full(jac.nnz, -7.0)
+    frozen.flags.writeable = False
     np.testing.assert_array_equal(
         jac.values(good_x.astype(np.float32), good_p),
         jac.values(good_x.astype(np.float32).astype(float), good_p),
