@@ -18,7 +18,6 @@ from . import __version__, pyabi
 from .codegen import JitModule, lower
 from .codegen.cache import ObjectCache
 from .codegen.jit import host_vector
-from .codegen.lower import CHUNK_SIZE
 from .tape import KernelSpec
 
 
@@ -76,16 +75,67 @@ class Kernels:
     _batched: dict[str, Kernels] = field(default_factory=dict, compare=False, repr=False)
     #: the on-disk cache the kernels were built with (the SIMD build uses it too)
     cache: ObjectCache | None = field(default=None, compare=False, repr=False)
+    #: seconds these kernels took to build (lower, LLVM, machine code)
+    build_seconds: float = field(default=0.0, compare=False, repr=False)
+    #: seconds and points of batches run on these one-lane kernels so far (see for_batch)
+    _rent: list[float] = field(default_factory=lambda: [0.0, 0.0], compare=False, repr=False)
+
+    def for_batch(self, n: int) -> Kernels:
+        """The kernels to run a batch of ``n`` points on: these, or their SIMD build.
+
+        The SIMD build costs several times the one-lane build (AVX-512, measured:
+        2.8-10x, 34-350 ms on the corpus) and saves from 1 ns to 500 ns a point,
+        so it pays only after 10^5 to 10^8 points. It is bought the way one buys
+        skis one rents: once the batches run one lane wide, this one included
+        (estimated from the time per point so far), have cost what the build is
+        expected to cost, :data:`SIMD_BUILD_RATIO` times the one-lane build. A
+        batch never takes more than about twice the time of the better choice
+        made in hindsight, and a solver calling one point at a time never pays.
+
+        >>> from symjac.graph import Graph
+        >>> from symjac.tape import Tape
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+        >>> one = build_kernels([spec], Build())
+        >>> one.for_batch(100) is one  # nothing run yet, a short batch: one lane
+        True
+        >>> one.charge(10_000, 3600.0)  # an hour of batches
+        >>> one.for_batch(100) is one.batched()
+        True
+        """
+        if self.lanes == self.simd_lanes or n < SIMD_BATCH:
+            return self
+        built = self._batched.get("kernels")
+        if built is not None:
+            return built
+        seconds, points = self._rent
+        per_point = seconds / points if points else _PER_INSTRUCTION * self.cost(self.specs[0].name)
+        if seconds + n * per_point >= SIMD_BUILD_RATIO * self.build_seconds:
+            return self.batched()
+        return self
+
+    def charge(self, n: int, seconds: float) -> None:
+        """Count a batch of ``n`` points that ran ``seconds`` on these kernels (see for_batch).
+
+        >>> from symjac.graph import Graph
+        >>> from symjac.tape import Tape
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("f", Tape.from_graph(g, [x], 1, 0), 1, (0,))
+        >>> k = build_kernels([spec], Build(opt_level=0)); k.charge(100, 0.5); k._rent
+        [0.5, 100.0]
+        """
+        self._rent[0] += seconds
+        self._rent[1] += n
 
     def batched(self) -> Kernels:
-        """The kernels to run a large batch with: these, or their SIMD build (made once).
+        """These kernels' SIMD build (made once), or these when they are the SIMD build.
 
         Kernels are built one lane wide first (:func:`build_kernels`): that is
         what single points want (a lone point in SIMD code runs all its lanes and
         transposes: 7-joint arm 1.29 µs against 0.81 µs one-lane), and all that
         a solver calling them point by point ever needs. Their SIMD build is
-        compiled the first time a batch of :data:`SIMD_BATCH` points or more
-        asks for it, and computes every point with the same bits: its elementary
+        compiled when batches have run long enough to pay for it
+        (:meth:`for_batch`), and computes every point with the same bits: its elementary
         functions are the vector functions the one-lane code calls on a splat.
 
         >>> from symjac.graph import Graph
@@ -192,13 +242,19 @@ class Kernels:
         return build_kernels, (self.specs, self.build)
 
 
-#: batches of at least this many points run on the SIMD build (compiled on the first such batch)
+#: batches of fewer points always run one lane wide
 SIMD_BATCH = 64
+#: the SIMD build is expected to cost this many times the one-lane build (measured on the
+#: corpus with AVX-512: 2.8x for a planar flow to 10x for a dense 20x20 layer; 4-5x typical)
+SIMD_BUILD_RATIO = 4.0
+#: seconds per tape instruction and point on one lane, before any batch was timed (measured:
+#: 0.2-0.6 ns for tapes of 100-2000 instructions)
+_PER_INSTRUCTION = 0.3e-9
 #: one-lane kernels of at most this many tape instructions get LLVM's fast code generator
 #: (FastISel): measured on this machine, machine code 15.9 -> 2.7 ms for a 82-nonzero
 #: kinetics Jacobian, 31 -> 7 ms for a 7-joint arm, at the same single-point latency
 #: (0.66 / 0.95 us); a 1 850-instruction tape already ran 6 % slower, a 9 000 one 1.8x
-FAST_CODEGEN = 1500
+FAST_CODEGEN = 4000
 _batched_lock = threading.Lock()
 
 
@@ -232,7 +288,7 @@ def build_kernels(
     lowered = lower(
         specs,
         # FastISel's time is linear in the function: one straight-line function, no spills
-        chunk_size=FAST_CODEGEN if fast else CHUNK_SIZE,
+        **({"chunk_size": FAST_CODEGEN} if fast else {}),
         fastmath=build.fastmath,
         lanes=lanes,
         vector_libm=vector_libm,
@@ -260,4 +316,14 @@ def build_kernels(
     )
     if timings is not None:
         timings.update(jit.timings)
-    return Kernels(jit, lowered.work_sizes, tuple(specs), build, lanes, width, cache=cache)
+    seconds = time.perf_counter() - t0
+    return Kernels(
+        jit,
+        lowered.work_sizes,
+        tuple(specs),
+        build,
+        lanes,
+        width,
+        cache=cache,
+        build_seconds=seconds,
+    )

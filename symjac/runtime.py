@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -213,8 +214,8 @@ class _Compiled:
     ) -> Array:
         """Validate ``p`` and ``out`` and run kernel ``name`` over the validated ``points``."""
         n = points.shape[0]
-        if n >= SIMD_BATCH:  # a large system built one lane wide: its SIMD build, made once
-            kernels = kernels.batched()
+        one_lane = kernels
+        kernels = kernels.for_batch(n)  # the SIMD build, once batches have paid for it
         params, p_stride = as_params(p, self._params, self._param_names, n, batched)
         shape = (n, *row_shape) if batched else row_shape
         if out is None:
@@ -222,6 +223,7 @@ class _Compiled:
         else:
             result = check_out(out, shape, (points, params))
         if n:
+            start = time.perf_counter()
             parallel.run(
                 kernels.jit.kernel(name),
                 n,
@@ -232,6 +234,8 @@ class _Compiled:
                 self.threads,
                 self._timing(name),
             )
+            if kernels is one_lane and n >= SIMD_BATCH:
+                one_lane.charge(n, time.perf_counter() - start)
         return result
 
     def _timing(self, name: str) -> parallel.Timing:

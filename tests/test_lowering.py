@@ -117,6 +117,10 @@ def test_a_large_system_is_built_one_lane_first_and_its_simd_build_agrees():
     p = np.array([0.3])
     singles = np.stack([jac.values(row, p) for row in x])
     assert not kernels._batched  # single points never built the SIMD kernels
+    one_lane = jac.values(x, p)
+    assert not kernels._batched  # one short batch has not paid for the SIMD build
+    assert np.array_equal(bits(one_lane), bits(singles))
+    kernels.charge(10**6, 10 * symjac.kernels.SIMD_BUILD_RATIO * kernels.build_seconds)
     batch = jac.values(x, p)
     assert kernels._batched and kernels.batched().lanes == LANES
     assert np.array_equal(bits(batch), bits(singles))

@@ -42,6 +42,8 @@ def build_all(exprs, wrt, params, templates, **options):
         if not templates or options:
             patched = functools.partial(lower, templates=templates, **options)
             mp.setattr(symjac.kernels, "lower", patched)
+        if "chunk_size" in options:  # small one-lane kernels are otherwise left unchunked
+            mp.setattr(symjac.kernels, "FAST_CODEGEN", 0)
         return {
             "jac": symjac.jacobian(exprs, wrt, params, sparse=False),
             "fun": symjac.function(exprs, wrt, params),
