@@ -341,107 +341,123 @@ def _emit_body_kernel(
 ) -> tuple[int, int]:
     """The packed kernel of ``plan``'s tape; returns the work buffer and frame sizes (doubles)."""
     tape, lanes = plan.tape, lw.lanes
-    n_vars, n_params, width = tape.n_vars, tape.n_params, len(tape.outputs)
+    n_vars, width = tape.n_vars, len(tape.outputs)
     fn, b = _new_kernel(lw.module, name, internal)
     x, p, out, n, p_stride, work = fn.args
     spill_slots = plan.slots
     if lanes == 1:
-        frame_size = spill_slots
-    else:
-        offsets = [0, _padded(n_vars, lanes), _padded(n_params, lanes), _padded(width, lanes)]
-        for i in (1, 2, 3):
-            offsets[i] += offsets[i - 1]
-        frame_size = lanes * (offsets[3] + spill_slots)
-    frame, work_size = _frame(b, frame_size, work)
-    groups = n if lanes == 1 else b.sdiv(b.add(n, _i64(lanes - 1)), _i64(lanes))
-    shared_p = b.icmp_signed("==", p_stride, _i64(0))
-    if lanes > 1 and n_params:
-        # one parameter vector for every point (the usual case): transposed once, not per group
-        with b.if_then(b.and_(shared_p, b.icmp_signed(">", n, _i64(0)))):
-            p_soa = element_at(b, frame, _i64(lanes * offsets[P]))
-            rows_to_soa(b, [p] * lanes, p_soa, n_params, "p.shared")
-    with for_range(b, groups, "group") as g:
-        if lanes == 1:
+        frame, work_size = _frame(b, spill_slots, work)
+        with for_range(b, n, "group") as g:
             row = lambda base, stride: b.gep(base, [b.mul(g, stride)], source_etype=DOUBLE)  # noqa: E731
             bases: Bases = (row(x, _i64(n_vars)), row(p, p_stride), row(out, _i64(width)), frame)
-        else:
-            first = b.mul(g, _i64(lanes))
-            whole = b.icmp_signed("<=", b.add(first, _i64(lanes)), n)
-            at = [element_at(b, frame, _i64(lanes * o)) for o in offsets]
-            bases = (at[0], at[1], at[2], at[3])
-
-            def rows(base: ir.Value, stride: int) -> list[ir.Value]:
-                # a full group's rows: one base and constant offsets (no per-lane arithmetic)
-                start = b.gep(base, [b.mul(first, _i64(stride))], source_etype=DOUBLE)
-                return [element_at(b, start, _i64(lane * stride)) for lane in range(lanes)]
-
-            with b.if_else(whole) as (full, partial):
-                with full:
-                    rows_to_soa(b, rows(x, n_vars), bases[X], n_vars, "x")
-                with partial:  # the batch's tail, or one point: its last point fills the lanes
-                    _rows_to_lanes(b, x, _i64(n_vars), first, n, bases[X], n_vars, lanes, "x")
-            if n_params:
-                with b.if_then(b.not_(shared_p)):  # a parameter row per point
-                    _rows_to_lanes(b, p, p_stride, first, n, bases[P], n_params, lanes, "p")
-        for s, (step, body) in enumerate(zip(plan.schedule.steps, plan.bodies)):
-            body.emit(b, bases)
-            for index, loop in enumerate(step.loops):
-                _emit_loop(b, lw, plan, loop, bases, f"{name}.step{s}.template{index}", packed)
-        if lanes > 1:
-            with b.if_else(whole) as (full, partial):
-                with full:
-                    soa_to_rows(b, bases[OUT], rows(out, width), width, "out")
-                with partial:  # store only the lanes the group owns
-                    _lanes_to_rows(b, bases[OUT], out, first, b.sub(n, first), width, lanes)
-    b.ret_void()
-    return work_size, frame_size
+            _emit_steps(b, lw, plan, bases, name, packed)
+        b.ret_void()
+        return work_size, spill_slots
+    return _emit_simd_body(b, lw, plan, name, packed, fn.args)
 
 
-def _rows_to_lanes(
-    b: ir.IRBuilder,
-    base: ir.Value,
-    stride: ir.Value,
-    first: ir.Value,
-    n: ir.Value,
-    soa: ir.Value,
-    count: int,
-    lanes: int,
-    name: str,
+def _emit_steps(
+    b: ir.IRBuilder, lw: Emitter, plan: _Plan, bases: Bases, name: str, packed: bool
 ) -> None:
-    """``soa[f * lanes + lane] = base[min(first + lane, n - 1) * stride + f]``, one by one.
+    """The tape's steps for one group whose regions start at ``bases``."""
+    for s, (step, body) in enumerate(zip(plan.schedule.steps, plan.bodies)):
+        body.emit(b, bases)
+        for index, loop in enumerate(step.loops):
+            _emit_loop(b, lw, plan, loop, bases, f"{name}.step{s}.template{index}", packed)
 
-    For a partial group (and rows of parameters, whose stride is only known at run
-    time): lanes past the batch repeat its last point, so every lane holds a real
-    point and the stores of the spare lanes can be dropped.
+
+def _emit_simd_body(
+    b: ir.IRBuilder, lw: Emitter, plan: _Plan, name: str, packed: bool, args: Sequence[ir.Value]
+) -> tuple[int, int]:
+    """The SIMD body: groups of ``lanes`` points through a frame of slots.
+
+    A group's rows are transposed into the frame (inputs, parameters) and out of it
+    (outputs) by the same code whether the group is full or not: a partial group
+    (the batch's tail, or one point) first copies its rows into *staging* rows,
+    repeating its last point, and its results are written to staging rows that are
+    then copied to the rows it owns. So every access to the inputs', parameters' and
+    outputs' slots has a constant offset, and LLVM keeps them in registers when the
+    frame is small enough to live on the stack (SROA); the partial group's
+    dynamically indexed copies touch only the staging rows.
     """
+    tape, lanes = plan.tape, lw.lanes
+    n_vars, n_params, width = tape.n_vars, tape.n_params, len(tape.outputs)
+    x, p, out, n, p_stride, work = args
+    offsets = [0, _padded(n_vars, lanes), _padded(n_params, lanes), _padded(width, lanes)]
+    for i in (1, 2, 3):
+        offsets[i] += offsets[i - 1]
+    sizes = [lanes * offsets[3], lanes * plan.slots, lanes * n_vars, lanes * width]
+    if sum(sizes) <= STACK_WORK:  # separate stack buffers: one that is indexed dynamically
+        # (spill slots of template loops, staging rows) does not keep the others in memory
+        io, spills, rows_in, rows_out = (_stack(b, max(size, 1)) for size in sizes)
+        work_size = 0
+    else:  # one scratch buffer from the caller, carved up
+        at = [sum(sizes[:k]) for k in range(4)]
+        io, spills, rows_in, rows_out = (element_at(b, work, _i64(a)) for a in at)
+        work_size = sum(sizes)
+    groups = b.sdiv(b.add(n, _i64(lanes - 1)), _i64(lanes))
+    shared_p = b.icmp_signed("==", p_stride, _i64(0))
+    p_soa = element_at(b, io, _i64(lanes * offsets[P]))
+    if n_params:
+        # one parameter vector for every point (the usual case): transposed once, not per group
+        with b.if_then(b.and_(shared_p, b.icmp_signed(">", n, _i64(0)))):
+            rows_to_soa(b, [p] * lanes, p_soa, n_params, "p.shared")
     last = b.sub(n, _i64(1))
-    with for_range(b, _i64(lanes), f"{name}.lane") as lane:
-        point = b.add(first, lane)
-        point = b.select(b.icmp_signed("<", point, n), point, last)
-        row = b.gep(base, [b.mul(point, stride)], source_etype=DOUBLE)
-        with for_range(b, _i64(count), f"{name}.field") as f:
-            value = b.load(element_at(b, row, f), typ=DOUBLE)
-            b.store(value, element_at(b, soa, b.add(b.mul(f, _i64(lanes)), lane)))
+    with for_range(b, groups, "group") as g:
+        first = b.mul(g, _i64(lanes))
+        whole = b.icmp_signed("<=", b.add(first, _i64(lanes)), n)
+        at = [element_at(b, io, _i64(lanes * o)) for o in offsets[:3]]
+        bases: Bases = (at[0], at[1], at[2], spills)
+
+        def rows(base: ir.Value, stride: ir.Value, clamp: bool) -> list[ir.Value]:
+            # lane l reads or writes point first + l; clamped: the batch's last point past its
+            # end (unclamped addresses past the end are computed for full groups only)
+            found = []
+            for lane in range(lanes):
+                point = b.add(first, _i64(lane))
+                if clamp:
+                    point = b.select(b.icmp_signed("<", point, n), point, last)
+                found.append(b.gep(base, [b.mul(point, stride)], source_etype=DOUBLE))
+            return found
+
+        def staged(base: ir.Value, count: int) -> list[ir.Value]:
+            return [element_at(b, base, _i64(lane * count)) for lane in range(lanes)]
+
+        with b.if_then(b.not_(whole)):  # the batch's tail, or one point: stage its rows
+            for row, stage in zip(rows(x, _i64(n_vars), True), staged(rows_in, n_vars)):
+                _copy(b, row, stage, n_vars, "x.stage")
+        x_rows = rows(x, _i64(n_vars), False)
+        x_from = [b.select(whole, r, s) for r, s in zip(x_rows, staged(rows_in, n_vars))]
+        rows_to_soa(b, x_from, bases[X], n_vars, "x")
+        if n_params:
+            with b.if_then(b.not_(shared_p)):  # a parameter row per point
+                rows_to_soa(b, rows(p, p_stride, True), bases[P], n_params, "p")
+        _emit_steps(b, lw, plan, bases, name, packed)
+        out_rows = rows(out, _i64(width), False)
+        out_to = [b.select(whole, r, s) for r, s in zip(out_rows, staged(rows_out, width))]
+        soa_to_rows(b, bases[OUT], out_to, width, "out")
+        with b.if_then(b.not_(whole)):  # store only the rows the group owns
+            with for_range(b, b.sub(n, first), "lane") as lane:
+                source = element_at(b, rows_out, b.mul(lane, _i64(width)))
+                target = b.gep(out, [b.mul(b.add(first, lane), _i64(width))], source_etype=DOUBLE)
+                _copy(b, source, target, width, "out.row")
+    b.ret_void()
+    return work_size, sum(sizes)
 
 
-def _lanes_to_rows(
-    b: ir.IRBuilder,
-    soa: ir.Value,
-    out: ir.Value,
-    first: ir.Value,
-    active: ir.Value,
-    width: int,
-    lanes: int,
-) -> None:
-    """``out[first + lane][f] = soa[f * lanes + lane]`` for the ``active`` lanes, one by one.
+def _stack(b: ir.IRBuilder, size: int) -> ir.Value:
+    """``size`` doubles on the stack, 64-byte aligned, as an opaque pointer."""
+    with b.goto_entry_block():
+        scratch = b.alloca(ir.ArrayType(DOUBLE, size), name="frame")
+    scratch.align = 64
+    scratch.type = PTR  # see _frame
+    return scratch
 
-    Cheaper than a whole transpose when most lanes are copies (one point: 1/8 of the stores).
-    """
-    with for_range(b, active, "lane") as lane:
-        row = b.gep(out, [b.mul(b.add(first, lane), _i64(width))], source_etype=DOUBLE)
-        with for_range(b, _i64(width), "column") as f:
-            at = b.add(b.mul(f, _i64(lanes)), lane)
-            b.store(b.load(element_at(b, soa, at), typ=DOUBLE), element_at(b, row, f))
+
+def _copy(b: ir.IRBuilder, source: ir.Value, target: ir.Value, count: int, name: str) -> None:
+    """``target[f] = source[f]`` for ``f < count``, a double at a time."""
+    with for_range(b, _i64(count), name) as f:
+        b.store(b.load(element_at(b, source, f), typ=DOUBLE), element_at(b, target, f))
 
 
 def _emit_wrapper(

@@ -104,6 +104,10 @@ def store_row(b: ir.IRBuilder, value: ir.Value, at: ir.Value, lanes: int, count:
     b.call(_masked(b.module, "store", lanes), [value, at, ir.Constant(I32, 8), _mask(lanes, count)])
 
 
+#: up to this many full blocks are emitted one after another instead of as a loop
+UNROLLED = 4
+
+
 def blocks(
     b: ir.IRBuilder, count: int, lanes: int, name: str, emit: Callable[[ir.Value, int], None]
 ) -> None:
@@ -116,13 +120,14 @@ def blocks(
     >>> b = ir.IRBuilder(fn.append_basic_block())
     >>> seen = []
     >>> blocks(b, 19, 8, "demo", lambda i, fields: seen.append(fields))
-    >>> seen   # the loop body once (two full blocks), then the partial block
-    [8, 3]
+    >>> seen   # two full blocks, then the partial block
+    [8, 8, 3]
     """
     full, rest = divmod(count, lanes)
-    if full == 1:
-        emit(ir.Constant(I64, 0), lanes)
-    elif full > 1:
+    if full <= UNROLLED:  # constant offsets: LLVM can keep a small frame in registers
+        for i in range(full):
+            emit(ir.Constant(I64, i), lanes)
+    else:
         with for_range(b, ir.Constant(I64, full), name) as i:
             emit(i, lanes)
     if rest:
