@@ -170,7 +170,15 @@ class _Method:
         self.require(b.icmp_signed(">=", nargs, _i64(1)))
         self.require(b.icmp_signed("<=", nargs, _i64(2)))
         x = b.load(args, typ=PTR)
-        p = b.select(b.icmp_signed("==", nargs, _i64(2)), self.at(args, 8, PTR), none)
+        with b.if_else(b.icmp_signed("==", nargs, _i64(2))) as (two, one):
+            with two:  # read args[1] only when it is there
+                p_given = self.at(args, 8, PTR)
+                from_two = b.block
+            with one:
+                from_one = b.block
+        p = b.phi(PTR)
+        p.add_incoming(p_given, from_two)
+        p.add_incoming(none, from_one)
         with b.if_else(self.equal(b.ptrtoint(kwnames, I64), _i64(0))) as (bare, keyword):
             with bare:
                 from_bare = b.block
