@@ -46,7 +46,7 @@ never read ``errno``), which lets LLVM share and hoist them.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -279,16 +279,20 @@ def _element(b: ir.IRBuilder, table: ir.Value, index: ir.Value, typ: ir.Type) ->
 def _emit_loop(
     b: ir.IRBuilder, lw: Emitter, plan: _Plan, loop: Loop, bases: Bases, name: str, packed: bool
 ) -> None:
-    """``target[t] = tree(holes of member t)`` for every member, as one loop over index tables."""
+    """``target[t] = tree(holes of member t)`` for every member, as one loop over index tables.
+
+    A column that is an arithmetic sequence (a stencil's cells in order, a constant shared by
+    every member) is computed from ``t`` instead of loaded from a table.
+    """
     module = lw.module
-    where = _table(module, f"{name}.slots", loop.slots, I64, packed)
-    tables = []
+    where = _column(module, f"{name}.slots", loop.slots, I64, packed)
+    columns: list[Column] = []
     for h, kind in enumerate(loop.kinds):
-        column: list[Any] = [binding[h] for binding in loop.bindings]
+        entries: list[Any] = [binding[h] for binding in loop.bindings]
         if kind in ("r", "b"):  # shared values: their spill slots
-            column = [plan.schedule.slots[v] for v in column]
+            entries = [plan.schedule.slots[v] for v in entries]
         kind_type = DOUBLE if kind == "c" else I64
-        tables.append(_table(module, f"{name}.hole{h}", column, kind_type, packed))
+        columns.append(_column(module, f"{name}.hole{h}", entries, kind_type, packed))
     region = {"x": X, "p": P, "r": SPILL, "b": SPILL}
     rows = (Soa(bases[X]), Soa(bases[P]))
     with for_range(b, _i64(len(loop.registers)), name) as t:
@@ -298,16 +302,37 @@ def _emit_loop(
                 values.append(lw.instruction(b, op, [values[a] for a in args], attr, rows))
                 continue
             hole_index = int(attr)  # type: ignore[call-overload]
-            kind, table = loop.kinds[hole_index], tables[hole_index]
+            kind, column = loop.kinds[hole_index], columns[hole_index]
             if kind == "c":
-                values.append(lw.splat(b, _element(b, table, t, DOUBLE)))
+                values.append(lw.splat(b, column(b, t)))
                 continue
-            hole = lw.load(b, Soa(bases[region[kind]]), _element(b, table, t, I64))
+            hole = lw.load(b, Soa(bases[region[kind]]), column(b, t))
             values.append(b.fcmp_unordered("!=", hole, lw.const(0.0)) if kind == "b" else hole)
         result = values[-1]
         if loop.region == SPILL and result.type == lw.bool_ty:  # truth values as 0.0 / 1.0
             result = b.uitofp(result, lw.ty)
-        lw.store(b, result, Soa(bases[loop.region]), _element(b, where, t, I64))
+        lw.store(b, result, Soa(bases[loop.region]), where(b, t))
+
+
+#: entry ``t`` of a loop's column, emitted at the loop counter ``t``
+Column = Callable[[ir.IRBuilder, ir.Value], ir.Value]
+
+
+def _column(
+    module: ir.Module, name: str, values: Sequence[Any], typ: ir.Type, packed: bool
+) -> Column:
+    """Entry ``t`` of ``values`` for a loop counter ``t``: ``start + step * t`` when the values
+    are an arithmetic sequence (step 0 for doubles), else a load from a :func:`_table`."""
+    first = values[0]
+    if typ == DOUBLE:
+        if all(float(v).hex() == float(first).hex() for v in values):  # bit for bit
+            return lambda b, t: ir.Constant(DOUBLE, float(first))
+    else:
+        step = values[1] - first if len(values) > 1 else 0
+        if all(v == first + step * k for k, v in enumerate(values)):
+            return lambda b, t: b.add(_i64(int(first)), b.mul(t, _i64(int(step))))
+    table = _table(module, name, values, typ, packed)
+    return lambda b, t: _element(b, table, t, typ)
 
 
 def _frame(b: ir.IRBuilder, size: int, work: ir.Value) -> tuple[ir.Value, int]:
