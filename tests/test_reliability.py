@@ -393,3 +393,19 @@ def test_the_public_call_still_validates(jac):
         jac.values(good_x, good_p, out=frozen)
     with pytest.raises(ValueError):
         jac.values(buffer[: len(X)], good_p, out=buffer[2 : 2 + jac.nnz])
+
+
+def test_without_native_methods_every_call_takes_the_python_path(monkeypatch):
+    # an object layout the native code does not know (another NumPy or CPython): same results
+    x, y, a = sp.symbols("x y a")
+    exprs = [a * sp.sin(x) * y, sp.exp(x - y)]
+    with_native = symjac.jacobian(exprs, [x, y], [a], cache=False)
+    monkeypatch.setattr("symjac.pyabi.layout_ok", lambda: False)
+    without = symjac.jacobian(exprs, [x, y], [a], cache=False)
+    assert without._kernels.native("values", _no_fallback) is None
+    pt, p = np.array([0.3, -1.2]), np.array([2.0])
+    out = np.empty(without.nnz)
+    assert without.values(pt, p, out=out) is out
+    np.testing.assert_array_equal(out, with_native.values(pt, p))
+    np.testing.assert_array_equal(without(pt, p), with_native(pt, p))
+    assert without._natives == {"values": None, "dense": None}
