@@ -43,6 +43,7 @@ from __future__ import annotations
 from llvmlite import ir
 
 from .emitter import I64, PTR
+from .lower import KERNEL_TYPE
 
 I32 = ir.IntType(32)
 
@@ -71,9 +72,9 @@ GLOBALS = (
 #: the compiled function's symbol
 METHOD = "symjac.method"
 
-KERNEL_TYPE = ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR, I64, I64, PTR])
 METHOD_TYPE = ir.FunctionType(PTR, [PTR, PTR, I64, PTR])
-VECTORCALL_TYPE = ir.FunctionType(PTR, [PTR, PTR, I64, PTR])
+#: PyObject_Vectorcall(callable, args, nargsf, kwnames) has the method's own C signature
+VECTORCALL_TYPE = METHOD_TYPE
 INCREF_TYPE = ir.FunctionType(ir.VoidType(), [PTR])
 
 

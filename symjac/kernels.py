@@ -88,9 +88,9 @@ class Kernels:
         so it pays only after 10^5 to 10^8 points. It is bought the way one buys
         skis one rents: once the batches run one lane wide, this one included
         (estimated from the time per point so far), have cost what the build is
-        expected to cost, :data:`SIMD_BUILD_RATIO` times the one-lane build. A
-        batch never takes more than about twice the time of the better choice
-        made in hindsight, and a solver calling one point at a time never pays.
+        expected to cost, :data:`SIMD_BUILD_RATIO` times the one-lane build. While
+        that estimate holds, the batches' total time stays within about twice the
+        better choice made in hindsight; a solver calling one point at a time never pays.
 
         >>> from symjac.graph import Graph
         >>> from symjac.tape import Tape
@@ -157,7 +157,7 @@ class Kernels:
                 self._batched["kernels"] = built
             return built
 
-    def native(self, name: str, fallback: Callable[..., Any], doc: str | None = None) -> Any:
+    def native(self, name: str, fallback: Callable[..., Any]) -> Any:
         """Kernel ``name`` as a native method ``(x, p=None, *, out=None)`` for one point.
 
         It runs the one-lane kernel on one exact float64 point in about the time of a
@@ -188,7 +188,6 @@ class Kernels:
             self.work_sizes[name],
             fallback,
             name,
-            doc,
         )
 
     def cost(self, name: str) -> int:

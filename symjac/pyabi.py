@@ -121,7 +121,13 @@ def _caller() -> tuple[JitModule, int]:
     return jit, jit.address(METHOD)
 
 
-_new_function = None
+@functools.lru_cache(maxsize=1)
+def _new_function() -> Any:
+    """CPython's ``PyCFunction_NewEx(definition, self, module)``, returning the object."""
+    make = ctypes.pythonapi.PyCFunction_NewEx
+    make.restype = ctypes.py_object
+    make.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p]
+    return make
 
 
 def native_method(
@@ -133,7 +139,6 @@ def native_method(
     work: int,
     fallback: Callable[..., Any],
     name: str,
-    doc: str | None = None,
 ) -> Any:
     """A builtin function ``name(x, p=None, *, out=None)`` that runs one point of a kernel.
 
@@ -152,24 +157,17 @@ def native_method(
     >>> square(np.array([3.0])).tolist(), square([3.0]), square.__name__
     ([9.0], 'python', 'square')
     """
-    global _new_function
     if len(shape) not in (1, 2):
         raise ValueError(f"a native method's result has one or two axes, not {shape!r}")
     jit, address = _caller()
-    if _new_function is None:
-        make = ctypes.pythonapi.PyCFunction_NewEx
-        make.restype = ctypes.py_object
-        make.argtypes = [ctypes.c_void_p, ctypes.py_object, ctypes.c_void_p]
-        _new_function = make
     buffer = np.empty(work) if work else None
     dims = (shape[0], shape[1] if len(shape) == 2 else 1)
     values = {"kernel": kernel, "n_vars": n_vars, "n_params": n_params, "out_nd": len(shape)}
     values.update(dim0=dims[0], dim1=dims[1], busy=0)
     values["work"] = 0 if buffer is None else buffer.ctypes.data
     descriptor = np.array([values[f] for f in FIELDS], dtype=np.int64)
-    text = (doc or "").encode()
-    definition = _MethodDef(name.encode(), address, _FASTCALL_KEYWORDS, text)
+    definition = _MethodDef(name.encode(), address, _FASTCALL_KEYWORDS, None)
     # what the compiled code reads comes first (pycall.SELF_ITEMS); the rest is kept alive:
     # the method definition CPython points to, the scratch buffer, the kernel's engine
     me = (descriptor, fallback, tuple(shape), definition, buffer, owner, jit)
-    return _new_function(ctypes.addressof(definition), me, None)
+    return _new_function()(ctypes.addressof(definition), me, None)

@@ -8,7 +8,6 @@ batch loop through ctypes, which releases the GIL during the call.
 from __future__ import annotations
 
 import functools
-import threading
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -49,7 +48,6 @@ class _Compiled:
         self._kernels = kernels
         #: kernel name → its native method for one point (made on first use), or None
         self._natives: dict[str, Any] = {}
-        self._local = threading.local()
         self._wrt = tuple(wrt)
         self._params = tuple(params)
         self._param_names = tuple(str(s) for s in params)
@@ -179,26 +177,14 @@ class _Compiled:
         points, batched = as_points(x, spec.tape.n_vars)
         return self._execute(kernels, name, row_shape, points, batched, p, out)
 
-    def _work(self, name: str, kernels: Kernels | None = None) -> int:
-        """Address of this thread's scratch buffer for kernel ``name`` (reused across calls)."""
-        buffers = getattr(self._local, "work", None)
-        if buffers is None:
-            buffers = self._local.work = {}
-        buffer = buffers.get(name)
-        if buffer is None:
-            sizes = (kernels or self._kernels).work_sizes
-            buffer = buffers[name] = np.empty(sizes[name])
-        return address(buffer)
-
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
-        # per-thread scratch buffers, native methods and timings stay in their process
-        del state["_local"], state["_natives"], state["_timings"]
+        # native methods and timings stay in their process
+        del state["_natives"], state["_timings"]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._local = threading.local()
         self._timings = {}
         self._natives = {}
 
