@@ -375,6 +375,37 @@ def element_at(b: ir.IRBuilder, base: ir.Value, index: ir.Value) -> ir.Value:
     return b.gep(base, [index], source_etype=DOUBLE, inbounds=True)
 
 
+def index(b: ir.IRBuilder, *terms: tuple[ir.Value | int, int]) -> ir.Value:
+    """``sum(value * scale for value, scale in terms)`` as an i64, folded where it is constant.
+
+    SROA keeps a stack frame in registers only where every access has a constant
+    offset, and it runs before any pass that folds ``mul i64 0, 8``: so offsets
+    known here are computed here.
+
+    >>> m = ir.Module()
+    >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [I64]), "g")
+    >>> b = ir.IRBuilder(fn.append_basic_block())
+    >>> str(index(b, (2, 8), (3, 1)))
+    'i64 19'
+    >>> index(b, (fn.args[0], 8), (3, 1)).opname
+    'add'
+    """
+    constant, parts = 0, []
+    for value, scale in terms:
+        if isinstance(value, int):
+            constant += value * scale
+        elif isinstance(value, ir.Constant):
+            constant += int(value.constant) * scale
+        elif scale:
+            parts.append(value if scale == 1 else b.mul(value, ir.Constant(I64, scale)))
+    total: ir.Value | None = None
+    for part in parts:
+        total = part if total is None else b.add(total, part)
+    if total is None:
+        return ir.Constant(I64, constant)
+    return b.add(total, ir.Constant(I64, constant)) if constant else total
+
+
 @contextlib.contextmanager
 def for_range(b: ir.IRBuilder, count: ir.Value, name: str) -> Iterator[ir.Value]:
     """``for i in range(count)``: emits the loop around the body written in the ``with`` block.

@@ -19,7 +19,7 @@ from collections.abc import Callable, Sequence
 
 from llvmlite import ir
 
-from .emitter import BOOL, DOUBLE, I32, I64, PTR, element_at, for_range
+from .emitter import BOOL, DOUBLE, I32, I64, PTR, element_at, for_range, index
 
 
 def transpose(b: ir.IRBuilder, rows: Sequence[ir.Value]) -> list[ir.Value]:
@@ -151,11 +151,11 @@ def rows_to_soa(
     lanes = len(rows)
 
     def block(i: ir.Value, fields: int) -> None:
-        first = b.mul(i, ir.Constant(I64, lanes))
+        first = index(b, (i, lanes))
         vectors = [load_row(b, element_at(b, row, first), lanes, fields) for row in rows]
         for f, column in enumerate(transpose(b, vectors)[:fields]):
-            slot = b.add(first, ir.Constant(I64, f))
-            b.store(column, element_at(b, soa, b.mul(slot, ir.Constant(I64, lanes))), align=8)
+            slot = index(b, (i, lanes * lanes), (f, lanes))
+            b.store(column, element_at(b, soa, slot), align=8)
 
     blocks(b, count, lanes, name, block)
 
@@ -184,10 +184,7 @@ def soa_to_rows(
     vec = ir.VectorType(DOUBLE, lanes)
 
     def slot(i: ir.Value, k: int) -> ir.Value:
-        at = b.mul(
-            b.add(b.mul(i, ir.Constant(I64, lanes)), ir.Constant(I64, k)), ir.Constant(I64, lanes)
-        )
-        return element_at(b, soa, at)
+        return element_at(b, soa, index(b, (i, lanes * lanes), (k, lanes)))
 
     def transpose_block(i: ir.Value, fields: int) -> None:
         columns = [b.load(slot(i, f), typ=vec, align=8) for f in range(lanes)]
@@ -199,7 +196,7 @@ def soa_to_rows(
 
         def store_block(i: ir.Value, fields: int, lane: int = lane, row: ir.Value = row) -> None:
             value = b.load(slot(i, lane), typ=vec, align=8)
-            at = element_at(b, row, b.mul(i, ir.Constant(I64, lanes)))
+            at = element_at(b, row, index(b, (i, lanes)))
             store_row(b, value, at, lanes, fields)
 
         blocks(b, count, lanes, f"{name}.row{lane}", store_block)
