@@ -735,6 +735,11 @@ def run_problem(name: str, problem, tools: list[str], args) -> dict[str, object]
         t0 = time.perf_counter()
         jac._kernels.batched()
         row["symjac_simd_build_s"] = time.perf_counter() - t0
+        # ... and its trial against the one-lane kernels, which decides the one to keep
+        deadline = time.perf_counter() + 10.0
+        while not jac._kernels._kept and time.perf_counter() < deadline:
+            made["symjac"].batch(first, par)
+        row["symjac_simd_kept"] = bool(jac._kernels._kept and jac._kernels._kept[0])
 
     # single point
     cases = {t: (lambda t=t: made[t].single(pt, par)) for t in made}

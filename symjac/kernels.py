@@ -8,6 +8,7 @@ and function pointers never leave the process.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -73,12 +74,17 @@ class Kernels:
     simd_lanes: int = 1
     #: the SIMD build of one-lane kernels, made on first use
     _batched: dict[str, Kernels] = field(default_factory=dict, compare=False, repr=False)
+    #: whether the SIMD build is kept, once its trial is over (see for_batch)
+    _kept: list[bool] = field(default_factory=list, compare=False, repr=False)
     #: the on-disk cache the kernels were built with (the SIMD build uses it too)
     cache: ObjectCache | None = field(default=None, compare=False, repr=False)
     #: seconds these kernels took to build (lower, LLVM, machine code)
     build_seconds: float = field(default=0.0, compare=False, repr=False)
-    #: seconds and points of batches run on these one-lane kernels so far (see for_batch)
-    _rent: list[float] = field(default_factory=lambda: [0.0, 0.0], compare=False, repr=False)
+    #: batches run on these kernels so far: seconds, points, the best seconds per point and
+    #: how many batches (see for_batch)
+    _rent: list[float] = field(
+        default_factory=lambda: [0.0, 0.0, math.inf, 0.0], compare=False, repr=False
+    )
 
     def for_batch(self, n: int) -> Kernels:
         """The kernels to run a batch of ``n`` points on: these, or their SIMD build.
@@ -91,6 +97,12 @@ class Kernels:
         expected to cost, :data:`SIMD_BUILD_RATIO` times the one-lane build. While
         that estimate holds, the batches' total time stays within about twice the
         better choice made in hindsight; a solver calling one point at a time never pays.
+
+        The SIMD build then runs a trial (:data:`SIMD_TRIAL`), and is kept only if its
+        best time per point beat the one-lane kernels' best: on systems whose rows are
+        tens of thousands of entries the batch is bound by memory, and a SIMD group's
+        transpositions through a frame larger than the cache can lose (a 12 288-entry
+        stencil, measured: 10.1 µs a point against 8.3 µs one lane wide).
 
         >>> from symjac.graph import Graph
         >>> from symjac.tape import Tape
@@ -107,12 +119,22 @@ class Kernels:
             return self
         built = self._batched.get("kernels")
         if built is not None:
-            return built
-        seconds, points = self._rent
+            return built if self._keep(built) else self
+        seconds, points = self._rent[:2]
         per_point = seconds / points if points else _PER_INSTRUCTION * self.cost(self.specs[0].name)
         if seconds + n * per_point >= SIMD_BUILD_RATIO * self.build_seconds:
             return self.batched()
         return self
+
+    def _keep(self, built: Kernels) -> bool:
+        """Whether batches run on the SIMD build ``built``: during its trial, and if it won."""
+        if not self._kept:
+            seconds, _, best, batches = built._rent
+            if batches < SIMD_TRIAL or seconds < SIMD_TRIAL_SHARE * built.build_seconds:
+                return True
+            # never timed one lane wide (the SIMD build was asked for directly): keep it
+            self._kept.append(not self._rent[3] or best < self._rent[2])
+        return self._kept[0]
 
     def charge(self, n: int, seconds: float) -> None:
         """Count a batch of ``n`` points that ran ``seconds`` on these kernels (see for_batch).
@@ -122,10 +144,13 @@ class Kernels:
         >>> g = Graph(); x = g.var(0)
         >>> spec = KernelSpec("f", Tape.from_graph(g, [x], 1, 0), 1, (0,))
         >>> k = build_kernels([spec], Build(opt_level=0)); k.charge(100, 0.5); k._rent
-        [0.5, 100.0]
+        [0.5, 100.0, 0.005, 1.0]
         """
-        self._rent[0] += seconds
-        self._rent[1] += n
+        rent = self._rent
+        rent[0] += seconds
+        rent[1] += n
+        rent[2] = min(rent[2], seconds / n)
+        rent[3] += 1
 
     def batched(self) -> Kernels:
         """These kernels' SIMD build (made once), or these when they are the SIMD build.
@@ -243,6 +268,11 @@ class Kernels:
 
 #: batches of fewer points always run one lane wide
 SIMD_BATCH = 64
+#: the SIMD build runs at least this many batches, for at least this share of its build
+#: time, before it is kept or dropped (see Kernels.for_batch): its first few calls run
+#: slower (a 25-entry Jacobian at 10^4 points: 19, 6.8, 5.7 ns a point, then 3.6)
+SIMD_TRIAL = 3
+SIMD_TRIAL_SHARE = 0.25
 #: the SIMD build is expected to cost this many times the one-lane build (measured on the
 #: corpus with AVX-512: 2.8x for a planar flow to 10x for a dense 20x20 layer; 4-5x typical)
 SIMD_BUILD_RATIO = 4.0

@@ -133,6 +133,30 @@ def test_a_large_system_is_built_one_lane_first_and_its_simd_build_agrees():
     assert np.array_equal(bits(out), bits(batch))
 
 
+@pytest.mark.skipif(LANES == 1, reason="the host has no SIMD lanes")
+@pytest.mark.parametrize("simd_wins", [True, False])
+def test_the_simd_build_is_kept_only_if_its_batches_were_faster(simd_wins):
+    f, y, k = chemistry()
+    jac = symjac.jacobian(f, y, k, cache=False)
+    kernels = jac._kernels
+    n = symjac.kernels.SIMD_BATCH
+    seconds = 10 * symjac.kernels.SIMD_BUILD_RATIO * kernels.build_seconds
+    kernels.charge(round(seconds * 1e6), seconds)  # one lane: 1 us a point, the build paid
+    simd = kernels.for_batch(n)
+    assert simd is kernels.batched() and simd.lanes == LANES
+    rate = 0.5e-6 if simd_wins else 2e-6
+    m = round(simd.build_seconds / rate)  # batches long enough to end the trial
+    for _ in range(symjac.kernels.SIMD_TRIAL):
+        assert kernels.for_batch(n) is simd  # on trial
+        simd.charge(m, rate * m)
+    chosen = kernels.for_batch(n)
+    assert chosen is (simd if simd_wins else kernels)
+    assert kernels.for_batch(n) is chosen  # decided once
+    x = np.random.default_rng(3).uniform(0.5, 1.5, (n + 5, len(y)))
+    p = np.linspace(0.5, 1.5, len(k))
+    assert np.array_equal(bits(jac.values(x, p)), bits(np.stack([jac.values(r, p) for r in x])))
+
+
 def test_loops_over_shared_values_equal_straight_line_code():
     """Every shared exp(-u_i), sin(u_i) and partial sum is computed once and read back."""
     f, u, d = stencil(96)
