@@ -284,6 +284,11 @@ _PER_INSTRUCTION = 0.3e-9
 #: kinetics Jacobian, 31 -> 7 ms for a 7-joint arm, at the same single-point latency
 #: (0.66 / 0.95 us); a 1 850-instruction tape already ran 6 % slower, a 9 000 one 1.8x
 FAST_CODEGEN = 4000
+#: instructions per outlined chunk of one-lane code. FastISel's time is linear in the
+#: function: a tape up to FAST_CODEGEN is one straight-line function, with no spills; larger
+#: one-lane tapes are cut as coarsely (measured, against lower's 256: dense60 build 563 ->
+#: 372 ms, dense50 952 -> 730 ms, one point the same or faster; the stencils unchanged)
+ONE_LANE_CHUNK = FAST_CODEGEN
 _batched_lock = threading.Lock()
 
 
@@ -316,8 +321,7 @@ def build_kernels(
     fast = lanes == 1 and size <= FAST_CODEGEN
     lowered = lower(
         specs,
-        # FastISel's time is linear in the function: one straight-line function, no spills
-        **({"chunk_size": FAST_CODEGEN} if fast else {}),
+        **({"chunk_size": ONE_LANE_CHUNK} if lanes == 1 else {}),
         fastmath=build.fastmath,
         lanes=lanes,
         vector_libm=vector_libm,

@@ -12,7 +12,6 @@
 
 from __future__ import annotations
 
-import functools
 import gc
 import multiprocessing
 import pickle
@@ -26,7 +25,6 @@ import pytest
 import sympy as sp
 from reference import mp_to_float, ulp_distance
 from symjac.codegen.jit import host_vector
-from symjac.codegen.lower import lower
 
 import symjac
 from symjac.graph import Graph
@@ -356,7 +354,7 @@ def test_native_method_with_a_scratch_buffer_from_many_threads(monkeypatch):
     # small chunks spill registers, and a frame of any size goes to the work buffer: the
     # native method must take its buffer atomically (the batch path uses per-thread ones)
     monkeypatch.setattr("symjac.kernels.FAST_CODEGEN", 0)
-    monkeypatch.setattr("symjac.kernels.lower", functools.partial(lower, chunk_size=8))
+    monkeypatch.setattr("symjac.kernels.ONE_LANE_CHUNK", 8)
     monkeypatch.setattr(sys.modules["symjac.codegen.lower"], "STACK_WORK", 0)
     jac = symjac.jacobian(EXPRS, X, [K], cache=False)
     assert jac._kernels.work_sizes["values"] > 0

@@ -39,11 +39,12 @@ D, K = sp.symbols("D k", real=True)
 def build_all(exprs, wrt, params, templates, **options):
     """Jacobian, function and function-and-Jacobian, compiled with or without templates."""
     with pytest.MonkeyPatch.context() as mp:
+        chunk_size = options.pop("chunk_size", None)
         if not templates or options:
             patched = functools.partial(lower, templates=templates, **options)
             mp.setattr(symjac.kernels, "lower", patched)
-        if "chunk_size" in options:  # small one-lane kernels are otherwise left unchunked
-            mp.setattr(symjac.kernels, "FAST_CODEGEN", 0)
+        if chunk_size is not None:  # one-lane kernels' own chunks (ONE_LANE_CHUNK)
+            mp.setattr(symjac.kernels, "ONE_LANE_CHUNK", chunk_size)
         return {
             "jac": symjac.jacobian(exprs, wrt, params, sparse=False),
             "fun": symjac.function(exprs, wrt, params),
