@@ -96,6 +96,38 @@ def test_out_views_get_exactly_their_rows(chem_pair):
     assert np.isnan(dense[0]).all() and np.isnan(dense[-1]).all()
 
 
+@pytest.mark.skipif(LANES == 1, reason="the host has no SIMD lanes")
+@pytest.mark.parametrize("rows", ["transposed", "direct"])
+def test_simd_groups_write_exactly_their_rows_for_every_count(rows, monkeypatch):
+    """Groups whose outputs are transposed out of the frame, or stored lane by lane straight
+    to their rows (wide outputs, lower.DIRECT_ROWS), equal the one-lane kernels bit for bit
+    for every batch size around the lanes, and write nothing outside their rows."""
+    if rows == "direct":
+        monkeypatch.setattr(lowering, "DIRECT_ROWS", 0)
+    f, y, k = chemistry()
+    one = symjac.jacobian(f, y, k, cache=False)._kernels
+    simd = symjac.kernels.build_kernels(one.specs, one.build, lanes=LANES)
+    lane_stores = simd.jit.ir_text.count("store double")  # a store per output and lane?
+    nnz = next(spec.width for spec in one.specs if spec.name == "values")
+    assert (lane_stores >= LANES * nnz) == (rows == "direct"), lane_stores
+    rng = np.random.default_rng(11)
+    p = rng.uniform(0.1, 1.0, len(k))
+    for name in ("values", "dense"):
+        width = next(spec.width for spec in one.specs if spec.name == name)
+        for count in range(0, 3 * LANES + 2):
+            x = rng.uniform(0.1, 2.0, (count, len(y)))
+            got = []
+            for kernels in (one, simd):
+                out = np.full((count + 2, width), np.nan)
+                work = np.empty(max(kernels.work_sizes[name], 1))
+                kernels.jit.kernel(name)(
+                    x.ctypes.data, p.ctypes.data, out[1:].ctypes.data, count, 0, work.ctypes.data
+                )
+                assert np.isnan(out[0]).all() and np.isnan(out[-1]).all(), (name, count)
+                got.append(bits(out[1:-1]))
+            assert np.array_equal(*got), (name, count)
+
+
 def stencil(cells):
     """A 1-D reaction–diffusion system: shared partial sums, shared exp(-u_i)."""
     u = sp.symbols(f"u0:{cells}", real=True)
