@@ -87,7 +87,7 @@ def child(problem: str, values_file: str) -> None:
             while not getattr(jac._kernels, "_kept", True) and time.perf_counter() - t0 < 10:
                 jac.values(pts, par, out=buf)
         for threads, key in ((1, "1t"), (None, "def")):
-            jac.threads = threads or symjac.parallel.available_cores()
+            jac.threads = threads or symjac.runtime.parallel.available_cores()
             call = functools.partial(jac.values, pts, par, out=buf)
             row[f"{key}@{n}"] = n / _best(call, sample=0.1)
     print(json.dumps(row))

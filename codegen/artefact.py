@@ -1,7 +1,7 @@
 """What a standalone artefact holds: the kernel specs and the facts that describe them.
 
 :class:`Artefact` is what every emission back end (C, LLVM IR, object code,
-shared library, Python package) takes: the same :class:`~symjac.tape.KernelSpec`
+shared library, Python package) takes: the same :class:`~symjac.ir.tape.KernelSpec`
 objects the JIT compiled, plus the shape, the sparsity pattern and the names
 of the inputs. It holds only ints, strings and specs — the symbolic side
 (:mod:`symjac.standalone`) fills it in, so nothing here imports SymPy.
@@ -18,7 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from symjac.tape import KernelSpec
+from symjac.ir.tape import KernelSpec
 
 #: what the compiled object was: decides which metadata and Python methods an artefact has
 KINDS = ("function", "jacobian", "function_and_jacobian", "hessian")
@@ -100,8 +100,8 @@ class Artefact:
 
     The Jacobian of ``f = [x*y]`` with respect to ``(x, y)``, whose nonzeros are ``(y, x)``:
 
-    >>> from symjac.graph import Graph
-    >>> from symjac.tape import Tape, KernelSpec
+    >>> from symjac.ir.graph import Graph
+    >>> from symjac.ir.tape import Tape, KernelSpec
     >>> g = Graph(); x, y = g.var(0), g.var(1)
     >>> spec = KernelSpec("values", Tape.from_graph(g, [y, x], 2, 0), 2, (0, 1))
     >>> art = Artefact("jac", "jacobian", (spec,), ("x", "y"), (), (1, 2), (0, 0), (0, 1))
@@ -140,8 +140,8 @@ class Artefact:
     def nnz(self) -> int:
         """Number of structurally nonzero entries (0 for a function).
 
-        >>> from symjac.graph import Graph
-        >>> from symjac.tape import Tape, KernelSpec
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape, KernelSpec
         >>> g = Graph(); x = g.var(0)
         >>> spec = KernelSpec("function", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
         >>> Artefact("f", "function", (spec,), ("x",), (), (1,)).nnz
@@ -156,8 +156,8 @@ class Artefact:
         Row ``i``'s entries are ``indptr[i]`` up to ``indptr[i + 1]``; here rows 0 and 2
         have one entry each and row 1 none:
 
-        >>> from symjac.graph import Graph
-        >>> from symjac.tape import Tape, KernelSpec
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape, KernelSpec
         >>> g = Graph(); x = g.var(0)
         >>> spec = KernelSpec("values", Tape.from_graph(g, [x, x], 1, 0), 2, (0, 1))
         >>> Artefact("j", "jacobian", (spec,), ("x",), (), (3, 1), (0, 2), (0, 0)).indptr
@@ -175,8 +175,8 @@ class Artefact:
     def symbol(self, spec: KernelSpec) -> str:
         """The exported symbol of a kernel: ``NAME_values``, ``NAME_function``, ...
 
-        >>> from symjac.graph import Graph
-        >>> from symjac.tape import Tape, KernelSpec
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape, KernelSpec
         >>> g = Graph(); x = g.var(0)
         >>> spec = KernelSpec("function", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
         >>> Artefact("wave", "function", (spec,), ("x",), (), (1,)).symbol(spec)
@@ -189,8 +189,8 @@ class Artefact:
 
         Names are passed through :func:`comment_safe`.
 
-        >>> from symjac.graph import Graph
-        >>> from symjac.tape import Tape, KernelSpec
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape, KernelSpec
         >>> g = Graph(); x = g.var(0)
         >>> spec = KernelSpec("function", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
         >>> for line in Artefact("wave", "function", (spec,), ("x*/",), (), (1,)).describe():

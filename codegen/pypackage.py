@@ -4,9 +4,9 @@
 
 * ``__init__.py`` — fixed text (plus comments): ``kernel = load(this directory)``;
 * ``_runtime.py`` — a verbatim copy of :mod:`.pyruntime` (the call interface);
-* ``_arguments.py`` — a verbatim copy of :mod:`symjac.arguments` (input validation),
+* ``_arguments.py`` — a verbatim copy of :mod:`symjac.runtime.arguments` (input validation),
   so the emitted package validates with the same code as the JIT objects;
-* ``libNAME.so`` — the kernels (:mod:`.native`);
+* ``libNAME.so`` — the kernels (:mod:`.llvm.native`);
 * ``metadata.json`` — kind, shape, pattern, input and parameter names, kernel symbols.
 
 No user-given string becomes Python source: names travel as JSON data, and in
@@ -19,10 +19,10 @@ import json
 from pathlib import Path
 from typing import Any
 
-import symjac.arguments
+from symjac.codegen import pyruntime
+from symjac.codegen.artefact import Artefact, comment_safe
 
-from . import pyruntime
-from .artefact import Artefact, comment_safe
+import symjac.runtime.arguments
 
 INIT = '''"""Kernels written by symjac.emit (target "python"). Needs only NumPy.
 
@@ -40,8 +40,8 @@ __all__ = ["kernel"]
 def metadata(art: Artefact, library: str, work: dict[str, int]) -> dict[str, Any]:
     """What :func:`.pyruntime.load` reads: ``work`` is each kernel's work buffer in doubles.
 
-    >>> from symjac.graph import Graph
-    >>> from symjac.tape import Tape, KernelSpec
+    >>> from symjac.ir.graph import Graph
+    >>> from symjac.ir.tape import Tape, KernelSpec
     >>> g = Graph(); x, y = g.var(0), g.var(1)
     >>> spec = KernelSpec("values", Tape.from_graph(g, [y, x], 2, 0), 2, (0, 1))
     >>> art = Artefact("jac", "jacobian", (spec,), ("x", "y"), (), (1, 2), (0, 0), (0, 1))
@@ -71,8 +71,8 @@ def metadata(art: Artefact, library: str, work: dict[str, int]) -> dict[str, Any
 def package_files(art: Artefact, library: str, work: dict[str, int]) -> dict[str, str]:
     """The text files of the package, by file name (the library is written separately).
 
-    >>> from symjac.graph import Graph
-    >>> from symjac.tape import Tape, KernelSpec
+    >>> from symjac.ir.graph import Graph
+    >>> from symjac.ir.tape import Tape, KernelSpec
     >>> g = Graph(); x, y = g.var(0), g.var(1)
     >>> spec = KernelSpec("values", Tape.from_graph(g, [y, x], 2, 0), 2, (0, 1))
     >>> art = Artefact("jac", "jacobian", (spec,), ("x", "y"), (), (1, 2), (0, 0), (0, 1))
@@ -88,7 +88,7 @@ def package_files(art: Artefact, library: str, work: dict[str, int]) -> dict[str
     return {
         "__init__.py": header + INIT,
         "_runtime.py": Path(pyruntime.__file__).read_text(encoding="utf-8"),
-        "_arguments.py": Path(symjac.arguments.__file__).read_text(encoding="utf-8"),
+        "_arguments.py": Path(symjac.runtime.arguments.__file__).read_text(encoding="utf-8"),
         pyruntime.METADATA: json.dumps(metadata(art, library, work), indent=1, sort_keys=True)
         + "\n",
     }

@@ -1,7 +1,7 @@
 """The runtime of a Python package written by ``symjac.emit(..., target="python")``.
 
 This file is copied verbatim into every emitted package as ``_runtime.py``, next to
-a verbatim copy of :mod:`symjac.arguments` (``_arguments.py``), the shared library
+a verbatim copy of :mod:`symjac.runtime.arguments` (``_arguments.py``), the shared library
 of the kernels and ``metadata.json``. It needs only NumPy: no SymPy, no llvmlite,
 no symjac. Arguments are validated and converted by the very code the JIT objects
 use (the copied module), so an emitted kernel accepts and rejects exactly what
@@ -24,10 +24,10 @@ from typing import Any
 
 import numpy as np
 
-try:  # inside an emitted package: its own copy of symjac/arguments.py
+try:  # inside an emitted package: its own copy of symjac/runtime/arguments.py
     from ._arguments import address, as_params, as_points, check_out
 except ImportError:  # imported from symjac itself, where this file is tested
-    from symjac.arguments import address, as_params, as_points, check_out
+    from symjac.runtime.arguments import address, as_params, as_points, check_out
 
 #: the metadata file next to the library, written by symjac.codegen.pypackage
 METADATA = "metadata.json"
@@ -390,7 +390,7 @@ KINDS: dict[str, type[Kernel]] = {
     "hessian": Hessian,
 }
 
-#: (x, p, out, n, p_stride, work), as codegen.jit.KERNEL_CFUNC (which needs llvmlite)
+#: (x, p, out, n, p_stride, work), as codegen.llvm.jit.KERNEL_CFUNC (which needs llvmlite)
 _ARGTYPES = [*[ctypes.c_void_p] * 3, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
 
 

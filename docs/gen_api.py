@@ -54,7 +54,7 @@ GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Standalone code", ("emit",)),
 )
 #: classes that public calls return but that are not in ``symjac.__all__``
-RETURNED = ("symjac.coloring.Coloring", "symjac.coloring.StarColoring", "symjac.stats.Stats")
+RETURNED = ("symjac.sparsity.coloring.Coloring", "symjac.sparsity.coloring.StarColoring", "symjac.stats.Stats")
 #: modules documented as a whole; optional ones are skipped when they cannot be imported
 MODULES: tuple[tuple[str, bool], ...] = (("symjac.dask", False), ("symjac.plotting", True))
 

@@ -23,11 +23,11 @@ _API = {
     "hessian": "api",
     "logdet": "determinant",
     "CompiledLogDet": "determinant",
-    "CompiledFunctionAndJacobian": "runtime",
-    "CompiledHessian": "runtime",
-    "CompiledJacobian": "runtime",
-    "CompiledFunction": "runtime",
-    "SparsityPattern": "pattern",
+    "CompiledFunctionAndJacobian": "runtime.calls",
+    "CompiledHessian": "runtime.calls",
+    "CompiledJacobian": "runtime.calls",
+    "CompiledFunction": "runtime.calls",
+    "SparsityPattern": "sparsity.pattern",
     "emit": "standalone",
 }
 
@@ -47,16 +47,16 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from .api import function, function_and_jacobian, hessian, jacobian
-    from .determinant import CompiledLogDet, logdet
-    from .pattern import SparsityPattern
-    from .runtime import (
+    from symjac.api import function, function_and_jacobian, hessian, jacobian
+    from symjac.determinant import CompiledLogDet, logdet
+    from symjac.runtime.calls import (
         CompiledFunction,
         CompiledFunctionAndJacobian,
         CompiledHessian,
         CompiledJacobian,
     )
-    from .standalone import emit
+    from symjac.sparsity.pattern import SparsityPattern
+    from symjac.standalone import emit
 
 
 def __getattr__(name: str) -> Any:

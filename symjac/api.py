@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from .compiler import Options, build_function, build_jacobian
-from .runtime import (
+from symjac.driver import Options, build_function, build_jacobian
+from symjac.runtime.calls import (
     CompiledFunction,
     CompiledFunctionAndJacobian,
     CompiledHessian,
@@ -53,7 +53,7 @@ def jacobian(
     (then the scalar C library, lane by lane). ``cache=True`` reuses machine
     code from an on-disk cache (``$SYMJAC_CACHE_DIR``, default ``~/.cache/symjac``;
     a path, or ``False`` to always compile). Options are described in
-    :class:`symjac.compiler.Options`.
+    :class:`symjac.driver.Options`.
 
     >>> import numpy as np, sympy as sp, symjac
     >>> x, y, a = sp.symbols("x y a")
@@ -127,7 +127,7 @@ def function_and_jacobian(
     >>> f.tolist(), J.tolist()
     ([1.0], [[2.0]])
     """
-    from .family import build_function_and_jacobian
+    from symjac.family import build_function_and_jacobian
 
     options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache)
     return build_function_and_jacobian(exprs, wrt, params, options)
@@ -162,7 +162,7 @@ def hessian(
     >>> h(np.array([1.0, 1.0]), [1.0, 3.0]).tolist()
     [[2.0, 3.0], [3.0, 0.0]]
     """
-    from .family import build_hessian
+    from symjac.family import build_hessian
 
     options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache)
     return build_hessian(exprs, wrt, params, weights, options)

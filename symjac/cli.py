@@ -124,7 +124,7 @@ def _cmd_inspect(args: argparse.Namespace) -> int:
 
 
 def _cmd_cache(args: argparse.Namespace) -> int:
-    from .codegen.cache import ObjectCache
+    from symjac.codegen.cache import ObjectCache
 
     cache = ObjectCache()
     if args.action == "clear":
@@ -144,7 +144,7 @@ def parser() -> argparse.ArgumentParser:
     >>> parser().parse_args(["cache", "info"]).action
     'info'
     """
-    from .standalone import TARGETS
+    from symjac.standalone import TARGETS
 
     top = argparse.ArgumentParser(prog="symjac", description=__doc__.splitlines()[0])
     top.add_argument("--debug", action="store_true", help="show tracebacks on errors")

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from .pattern import SparsityPattern
+from symjac.sparsity.pattern import SparsityPattern
 
 
 def blocks(pattern: SparsityPattern) -> list[list[int]]:
@@ -154,7 +154,7 @@ def logdet(exprs: Any, wrt: Any, params: Any = None, **options: Any) -> Compiled
     >>> float(sign), round(float(np.exp(value)), 12)
     (1.0, 2.0)
     """
-    from .api import jacobian
+    from symjac.api import jacobian
 
     if "sparse" in options:
         raise TypeError("logdet() takes no 'sparse' option: it always works on J's nonzeros")

@@ -1,6 +1,6 @@
 """The rest of the derivative family: f and J together, J·v and wᵀ·J, and Hessians.
 
-Each builder reuses the same stages as :mod:`symjac.compiler` (front end,
+Each builder reuses the same stages as :mod:`symjac.driver` (front end,
 sparse differentiation, composite expansion, one tape, the LLVM back end); what
 differs is which nodes become outputs and where they are stored.
 """
@@ -12,17 +12,17 @@ from typing import Any
 
 import sympy as sp
 
-from .compiler import Options, Pipeline
-from .frontend import as_symbols, check_disjoint
-from .graph import Graph
-from .pattern import SparsityPattern
-from .runtime import (
+from symjac.driver import Options, Pipeline
+from symjac.frontend.convert import as_symbols, check_disjoint
+from symjac.ir.graph import Graph
+from symjac.ir.tape import KernelSpec, Tape, replay
+from symjac.passes.composites import expand_composites
+from symjac.runtime.calls import (
     CompiledFunctionAndJacobian,
     CompiledHessian,
     Kernels,
 )
-from .special import expand_composites
-from .tape import KernelSpec, Tape, replay
+from symjac.sparsity.pattern import SparsityPattern
 
 
 def directional_kernel(

@@ -15,11 +15,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .codegen.artefact import Artefact, check_name
-from .codegen.emit_c import C_FILES
-from .codegen.native import link_shared, llvm_ir, object_code, shared_suffix
-from .codegen.pypackage import package_files
-from .runtime import (
+from symjac.codegen.artefact import Artefact, check_name
+from symjac.codegen.c import C_FILES
+from symjac.codegen.llvm.native import link_shared, llvm_ir, object_code, shared_suffix
+from symjac.codegen.pypackage import package_files
+from symjac.runtime.calls import (
     CompiledFunction,
     CompiledFunctionAndJacobian,
     CompiledHessian,

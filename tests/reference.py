@@ -43,7 +43,7 @@ REFERENCE_DPS = 50
 # -- compiling -------------------------------------------------------------------------
 #
 # The tests compile through these two helpers. (They once kept every kernel alive to work
-# around a use-after-free of the cached LLVM TargetMachine, now fixed in codegen/jit.py and
+# around a use-after-free of the cached LLVM TargetMachine, now fixed in codegen/llvm/jit.py and
 # covered by test_functions.py::test_freeing_a_compiled_kernel_does_not_break_later_compilations;
 # a single place to hook compilation is still handy.)
 

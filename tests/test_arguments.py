@@ -1,6 +1,6 @@
 """Hostile arguments to compiled kernels: every one is either converted exactly or refused.
 
-The rules under test are the docstring of ``symjac/arguments.py`` (and the
+The rules under test are the docstring of ``symjac/runtime/arguments.py`` (and the
 README): points and parameters accept NumPy arrays, lists and tuples; integer
 and float16/float32 arrays are converted to float64 exactly; byte-swapped or
 non-contiguous float64 arrays are copied; complex, bool, object, string and

@@ -45,8 +45,8 @@ import symjac
 #: symjac classes returned by public calls; test_returned_classes_are_what_calls_return
 #: checks that the calls do return them
 RETURNED = (
-    "symjac.coloring.Coloring",
-    "symjac.coloring.StarColoring",
+    "symjac.sparsity.coloring.Coloring",
+    "symjac.sparsity.coloring.StarColoring",
     "symjac.stats.Stats",
     "symjac.determinant.CompiledLogDet",
 )
@@ -55,14 +55,14 @@ MODULES = ("symjac.codegen.pyruntime",)
 #: further functions and classes (a class with its public members)
 OTHERS = (
     "symjac.codegen.cache.ObjectCache",
-    "symjac.coloring.color_columns",
-    "symjac.coloring.star_color",
+    "symjac.sparsity.coloring.color_columns",
+    "symjac.sparsity.coloring.star_color",
     "symjac.determinant.blocks",
 )
 #: single methods and properties of classes that are not public as a whole
 MEMBERS = (
-    "symjac.codegen.jit.JitModule.optimised_ir",
-    "symjac.codegen.jit.JitModule.assembly",
+    "symjac.codegen.llvm.jit.JitModule.optimised_ir",
+    "symjac.codegen.llvm.jit.JitModule.assembly",
 )
 
 #: packages whose every module is walked: each public function and class a module defines
@@ -77,7 +77,7 @@ class Item:
     """One public object: the name users reach it by, and where doctest collects it."""
 
     name: str  # e.g. symjac.CompiledHessian.jvp
-    doctest_name: str  # e.g. symjac.runtime.CompiledJacobian.jvp
+    doctest_name: str  # e.g. symjac.runtime.calls.CompiledJacobian.jvp
     module: str  # the module that defines it
     doc: str | None
 
@@ -270,19 +270,19 @@ def test_enumeration_covers_inherited_members_and_returned_classes():
         "symjac.CompiledHessian.wrt",  # inherited from the shared runtime base class
         "symjac.CompiledHessian.full_pattern",  # a cached_property
         "symjac.SparsityPattern.csc_order",
-        "symjac.coloring.Coloring.decompress",
-        "symjac.coloring.StarColoring.seed",
+        "symjac.sparsity.coloring.Coloring.decompress",
+        "symjac.sparsity.coloring.StarColoring.seed",
         "symjac.stats.Stats.total",
         "symjac.codegen.pyruntime.load",  # the emitted package's runtime
         "symjac.codegen.pyruntime.Jacobian.values",
         "symjac.codegen.pyruntime.FunctionAndJacobian.nnz",  # inherited from Jacobian
         "symjac.codegen.pyruntime.Pattern.to_dense",
         "symjac.codegen.cache.ObjectCache.clear",
-        "symjac.codegen.jit.JitModule.assembly",
-        "symjac.coloring.star_color",
+        "symjac.codegen.llvm.jit.JitModule.assembly",
+        "symjac.sparsity.coloring.star_color",
         "symjac.determinant.blocks",
-        "symjac.graph.Graph.add",  # walked: an internal module of symjac
-        "symjac.tape.Tape",
+        "symjac.ir.graph.Graph.add",  # walked: an internal module of symjac
+        "symjac.ir.tape.Tape",
         "symjac.stats.Timer.stage",
     }
     assert expected <= names, sorted(expected - names)
@@ -292,8 +292,12 @@ def test_enumeration_covers_inherited_members_and_returned_classes():
 
 def test_walk_covers_every_public_module_of_the_package():
     modules = walked_modules()
-    assert {"symjac", "symjac.graph", "symjac.cli", "symjac.compiler"} <= set(modules)
-    assert {"symjac.codegen.lower", "symjac.codegen.emitter", "symjac.codegen.jit"} <= set(modules)
+    assert {"symjac", "symjac.ir.graph", "symjac.cli", "symjac.driver"} <= set(modules)
+    assert {
+        "symjac.codegen.llvm.lower",
+        "symjac.codegen.llvm.emitter",
+        "symjac.codegen.llvm.jit",
+    } <= set(modules)
     assert not any(part.startswith("_") for m in modules for part in m.split("."))
 
 

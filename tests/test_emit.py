@@ -25,7 +25,7 @@ import sympy as sp
 from reference import SympyReference, assert_precise_equal, assert_same_float
 from symjac.codegen import JitModule, lower
 from symjac.codegen.artefact import Artefact, comment_safe
-from symjac.codegen.emit_c import supported
+from symjac.codegen.c import supported
 from test_functions import (
     ARITHMETIC,
     ATAN2,
@@ -43,10 +43,10 @@ from test_functions import (
 )
 
 import symjac
-from symjac.graph import Graph
-from symjac.ops import COMPOSITE, Op
+from symjac.ir.graph import Graph
+from symjac.ir.ops import COMPOSITE, Op
+from symjac.ir.tape import KernelSpec, Tape
 from symjac.standalone import artefact, emit
-from symjac.tape import KernelSpec, Tape
 
 CC = shutil.which("cc") or shutil.which("gcc")
 needs_cc = pytest.mark.skipif(CC is None, reason="no C compiler (cc or gcc) on PATH")
@@ -207,7 +207,7 @@ def _logic_and_constants() -> Artefact:
 @needs_cc
 def test_c_logic_constants_and_powers_match_the_jit(tmp_path: Path) -> None:
     art = _logic_and_constants()
-    from symjac.codegen.emit_c import C_FILES
+    from symjac.codegen.c import C_FILES
 
     for suffix, printer in C_FILES.items():
         (tmp_path / f"logic{suffix}").write_text(printer(art))
@@ -222,7 +222,7 @@ def test_c_logic_constants_and_powers_match_the_jit(tmp_path: Path) -> None:
 
 def test_c_constants_are_exact_literals() -> None:
     art = _logic_and_constants()
-    from symjac.codegen.emit_c import c_source
+    from symjac.codegen.c import c_source
 
     text = c_source(art)
     for literal in ("INFINITY", "(-INFINITY)", "NAN", "-0x0.0p+0", "0x0.0000000000001p-1022"):
@@ -240,7 +240,7 @@ def _header_define(directory: Path, name: str, define: str) -> int:
 @needs_cc
 @pytest.mark.parametrize("stack_work", [4096, 0], ids=["scratch-on-stack", "caller-work"])
 def test_c_tapes_split_into_chunks_match_the_jit(tmp_path: Path, monkeypatch, stack_work) -> None:
-    from symjac.codegen import emit_c
+    from symjac.codegen import c as emit_c
 
     # tiny chunks: registers (truth values included) cross chunks through the scratch array
     monkeypatch.setattr(emit_c, "CHUNK_SIZE", 5)
@@ -394,7 +394,7 @@ def _unary_points() -> np.ndarray:
 
 def test_llvm_ir_text_parses_and_runs_like_the_jit(tmp_path: Path, unary_jacobian) -> None:
     import llvmlite.binding as llvm
-    from symjac.codegen.jit import host_target_machine
+    from symjac.codegen.llvm.jit import host_target_machine
 
     (path,) = emit(unary_jacobian, tmp_path, "uj", target="llvm")
     text = path.read_text()

@@ -1,6 +1,6 @@
 """The IR layer: hash-consed graph, rewrite rules, constant folding, tape, LLVM back end.
 
-Values are checked with a tiny evaluator built on :mod:`symjac.scalar` (the
+Values are checked with a tiny evaluator built on :mod:`symjac.ir.scalar` (the
 scalar reference semantics), bit for bit, at ordinary and special points
 (±0, ±inf, NaN, subnormals). The two deep-expression tests compile through the
 public API and compare with plain Python loops.
@@ -25,10 +25,12 @@ import sympy as sp
 from reference import assert_precise_equal
 
 import symjac
-from symjac import codegen, rules, scalar
-from symjac.graph import Graph
-from symjac.ops import COMPOSITE, INFO, Op, is_bool
-from symjac.tape import KernelSpec, Tape
+from symjac import codegen
+from symjac.ir import scalar
+from symjac.ir.graph import Graph
+from symjac.ir.ops import COMPOSITE, INFO, Op, is_bool
+from symjac.ir.tape import KernelSpec, Tape
+from symjac.passes import rules
 
 inf, nan = math.inf, math.nan
 
@@ -41,7 +43,7 @@ def evaluate(g: Graph, nodes, xs=(), ps=()):
 
 
 def evaluate_tape(tape: Tape, xs=(), ps=()):
-    """A plain interpreter of the tape over :mod:`symjac.scalar`: the oracle for lowering."""
+    """A plain interpreter of the tape over :mod:`symjac.ir.scalar`: the oracle for lowering."""
     regs: list[object] = []
     for op, args, attr in zip(tape.ops, tape.args, tape.attrs):
         vals = [regs[a] for a in args]
@@ -620,8 +622,8 @@ def test_codegen_imports_and_compiles_without_sympy():
         import ctypes
         import numpy as np
         import symjac.codegen as codegen
-        from symjac.graph import Graph
-        from symjac.tape import KernelSpec, Tape
+        from symjac.ir.graph import Graph
+        from symjac.ir.tape import KernelSpec, Tape
 
         g = Graph()
         x, p = g.var(0), g.param(0)

@@ -14,18 +14,18 @@ import importlib
 
 import numpy as np
 import pytest
+import symjac.codegen.llvm.build
 import sympy as sp
 from symjac.codegen import lower
-from symjac.codegen.jit import host_vector
-from symjac.codegen.schedule import SPILL, schedule, trees
+from symjac.codegen.llvm.jit import host_vector
 
 import symjac
-import symjac.kernels
-from symjac.graph import Graph
-from symjac.ops import LEAVES
-from symjac.tape import KernelSpec, Tape
+from symjac.ir.graph import Graph
+from symjac.ir.ops import LEAVES
+from symjac.ir.tape import KernelSpec, Tape
+from symjac.passes.schedule import SPILL, schedule, trees
 
-lowering = importlib.import_module("symjac.codegen.lower")
+lowering = importlib.import_module("symjac.codegen.llvm.lower")
 LANES = host_vector()[0]
 
 
@@ -106,7 +106,7 @@ def test_simd_groups_write_exactly_their_rows_for_every_count(rows, monkeypatch)
         monkeypatch.setattr(lowering, "DIRECT_ROWS", 0)
     f, y, k = chemistry()
     one = symjac.jacobian(f, y, k, cache=False)._kernels
-    simd = symjac.kernels.build_kernels(one.specs, one.build, lanes=LANES)
+    simd = symjac.codegen.llvm.build.build_kernels(one.specs, one.build, lanes=LANES)
     lane_stores = simd.jit.ir_text.count("store double")  # a store per output and lane?
     nnz = next(spec.width for spec in one.specs if spec.name == "values")
     assert (lane_stores >= LANES * nnz) == (rows == "direct"), lane_stores
@@ -145,18 +145,18 @@ def test_a_large_system_is_built_one_lane_first_and_its_simd_build_agrees():
     kernels = jac._kernels
     assert kernels.lanes == 1 and kernels.simd_lanes == LANES
     rng = np.random.default_rng(5)
-    x = rng.uniform(-1.0, 1.0, (symjac.kernels.SIMD_BATCH + 3, len(u)))
+    x = rng.uniform(-1.0, 1.0, (symjac.codegen.llvm.build.SIMD_BATCH + 3, len(u)))
     p = np.array([0.3])
     singles = np.stack([jac.values(row, p) for row in x])
     assert not kernels._batched  # single points never built the SIMD kernels
     one_lane = jac.values(x, p)
     assert not kernels._batched  # one short batch has not paid for the SIMD build
     assert np.array_equal(bits(one_lane), bits(singles))
-    kernels.charge(10**6, 10 * symjac.kernels.SIMD_BUILD_RATIO * kernels.build_seconds)
+    kernels.charge(10**6, 10 * symjac.codegen.llvm.build.SIMD_BUILD_RATIO * kernels.build_seconds)
     batch = jac.values(x, p)
     assert kernels._batched and kernels.batched().lanes == LANES
     assert np.array_equal(bits(batch), bits(singles))
-    eager = symjac.kernels.build_kernels(kernels.specs, kernels.build, lanes=LANES)
+    eager = symjac.codegen.llvm.build.build_kernels(kernels.specs, kernels.build, lanes=LANES)
     out = np.empty_like(batch)
     work = np.empty(max(eager.work_sizes["values"], 1))
     eager.jit.kernel("values")(
@@ -171,14 +171,14 @@ def test_the_simd_build_is_kept_only_if_its_batches_were_faster(simd_wins):
     f, y, k = chemistry()
     jac = symjac.jacobian(f, y, k, cache=False)
     kernels = jac._kernels
-    n = symjac.kernels.SIMD_BATCH
-    seconds = 10 * symjac.kernels.SIMD_BUILD_RATIO * kernels.build_seconds
+    n = symjac.codegen.llvm.build.SIMD_BATCH
+    seconds = 10 * symjac.codegen.llvm.build.SIMD_BUILD_RATIO * kernels.build_seconds
     kernels.charge(round(seconds * 1e6), seconds)  # one lane: 1 us a point, the build paid
     simd = kernels.for_batch(n)
     assert simd is kernels.batched() and simd.lanes == LANES
     rate = 0.5e-6 if simd_wins else 2e-6
     m = round(simd.build_seconds / rate)  # batches long enough to end the trial
-    for _ in range(symjac.kernels.SIMD_TRIAL):
+    for _ in range(symjac.codegen.llvm.build.SIMD_TRIAL):
         assert kernels.for_batch(n) is simd  # on trial
         simd.charge(m, rate * m)
     chosen = kernels.for_batch(n)
@@ -193,7 +193,7 @@ def test_loops_over_shared_values_equal_straight_line_code():
     """Every shared exp(-u_i), sin(u_i) and partial sum is computed once and read back."""
     f, u, d = stencil(96)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(symjac.kernels, "lower", functools.partial(lower, templates=False))
+        mp.setattr(symjac.codegen.llvm.build, "lower", functools.partial(lower, templates=False))
         plain = symjac.jacobian(f, u, d, cache=False, sparse=False)
     looped = symjac.jacobian(f, u, d, cache=False, sparse=False)
     assert ".template" in looped._kernels.jit.ir_text
@@ -212,14 +212,14 @@ def test_packed_tables_equal_typed_tables():
         return lower(*args, **{**options, "packed_tables": False})
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(symjac.kernels, "lower", typed)
+        mp.setattr(symjac.codegen.llvm.build, "lower", typed)
         portable = symjac.jacobian(f, u, d, cache=False, sparse=False)
     packed = symjac.jacobian(f, u, d, cache=False, sparse=False)
     assert 'x i8] c"' in packed._kernels.jit.ir_text
     assert 'x i8] c"' not in portable._kernels.jit.ir_text
     assert "x i32] [i32" in portable._kernels.jit.ir_text
     rng = np.random.default_rng(8)
-    for count in (1, 2 * LANES + 3, symjac.kernels.SIMD_BATCH + 1):
+    for count in (1, 2 * LANES + 3, symjac.codegen.llvm.build.SIMD_BATCH + 1):
         x = rng.uniform(-1.0, 1.0, (count, len(u)))
         for call in ("values", "dense"):  # dense scatters through a positions table
             got, want = getattr(packed, call)(x, [0.7]), getattr(portable, call)(x, [0.7])
@@ -265,7 +265,7 @@ def test_a_schedule_reads_only_values_computed_before_it():
 def test_the_kernel_does_the_tapes_arithmetic_exactly():
     """Each operation of the tape is in exactly one tree of the schedule."""
     f, u, d = stencil(64)
-    pipe = symjac.compiler.Pipeline(symjac.compiler.Options())
+    pipe = symjac.driver.Pipeline(symjac.driver.Options())
     prob = pipe.front_end(f, u, d)
     grads = pipe.differentiate(prob, prob.roots)
     _, tape = pipe.tapes(prob, [e for g in grads for e in g.values()])

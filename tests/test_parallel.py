@@ -12,7 +12,7 @@ import pytest
 import sympy as sp
 
 import symjac
-from symjac import parallel
+from symjac.runtime import parallel
 
 X = sp.symbols("x0:40", real=True)
 A = sp.Symbol("a", real=True)

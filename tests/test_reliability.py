@@ -24,13 +24,13 @@ import numpy as np
 import pytest
 import sympy as sp
 from reference import mp_to_float, ulp_distance
-from symjac.codegen.jit import host_vector
+from symjac.codegen.llvm.build import Build, build_kernels
+from symjac.codegen.llvm.jit import host_vector
 
 import symjac
-from symjac.graph import Graph
-from symjac.kernels import Build, build_kernels
-from symjac.ops import Op
-from symjac.tape import KernelSpec, Tape
+from symjac.ir.graph import Graph
+from symjac.ir.ops import Op
+from symjac.ir.tape import KernelSpec, Tape
 
 X = sp.symbols("x0:6", real=True)
 K = sp.Symbol("k", real=True)
@@ -353,9 +353,9 @@ def test_native_method_keeps_its_engine_alive():
 def test_native_method_with_a_scratch_buffer_from_many_threads(monkeypatch):
     # small chunks spill registers, and a frame of any size goes to the work buffer: the
     # native method must take its buffer atomically (the batch path uses per-thread ones)
-    monkeypatch.setattr("symjac.kernels.FAST_CODEGEN", 0)
-    monkeypatch.setattr("symjac.kernels.ONE_LANE_CHUNK", 8)
-    monkeypatch.setattr(sys.modules["symjac.codegen.lower"], "STACK_WORK", 0)
+    monkeypatch.setattr("symjac.codegen.llvm.build.FAST_CODEGEN", 0)
+    monkeypatch.setattr("symjac.codegen.llvm.build.ONE_LANE_CHUNK", 8)
+    monkeypatch.setattr(sys.modules["symjac.codegen.llvm.lower"], "STACK_WORK", 0)
     jac = symjac.jacobian(EXPRS, X, [K], cache=False)
     assert jac._kernels.work_sizes["values"] > 0
     pts = np.concatenate([_points(1, seed=3)[0], [0.3]])[:7]
@@ -398,7 +398,7 @@ def test_without_native_methods_every_call_takes_the_python_path(monkeypatch):
     x, y, a = sp.symbols("x y a")
     exprs = [a * sp.sin(x) * y, sp.exp(x - y)]
     with_native = symjac.jacobian(exprs, [x, y], [a], cache=False)
-    monkeypatch.setattr("symjac.pyabi.layout_ok", lambda: False)
+    monkeypatch.setattr("symjac.codegen.llvm.pyabi.layout_ok", lambda: False)
     without = symjac.jacobian(exprs, [x, y], [a], cache=False)
     assert without._kernels.native("values", _no_fallback) is None
     pt, p = np.array([0.3, -1.2]), np.array([2.0])

@@ -16,10 +16,11 @@ import sympy as sp
 from reference import lambdified_jacobian
 
 import symjac
-from symjac import codegen, rules
-from symjac.graph import Graph
-from symjac.ops import Op
-from symjac.tape import KernelSpec, Tape
+from symjac import codegen
+from symjac.ir.graph import Graph
+from symjac.ir.ops import Op
+from symjac.ir.tape import KernelSpec, Tape
+from symjac.passes import rules
 
 X, Y, Z = sp.symbols("x y z", real=True)
 A = sp.Symbol("a", real=True)

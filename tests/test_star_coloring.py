@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import symjac
-from symjac.pattern import SparsityPattern
+from symjac.sparsity.pattern import SparsityPattern
 
 
 def _adjacency(n, rows, cols):

@@ -1,7 +1,7 @@
 """Template loops: many outputs with one small expression shape, compiled as one loop.
 
 Each system is compiled twice — with templates (the default) and with
-``symjac.codegen.lower.lower(..., templates=False)`` — and both are compared with
+``symjac.codegen.llvm.lower.lower(..., templates=False)`` — and both are compared with
 SymPy's own Jacobian evaluated by ``lambdify``, and with each other bit for bit.
 :func:`find_templates` is unit-tested on hand-built tapes.
 """
@@ -15,20 +15,21 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import symjac.codegen.llvm.build
 import sympy as sp
 
 import symjac
-import symjac.compiler
-import symjac.kernels
+import symjac.driver
 from symjac import codegen
-from symjac.graph import Graph
-from symjac.ops import Op
-from symjac.tape import KernelSpec, Tape, select_outputs
+from symjac.ir.graph import Graph
+from symjac.ir.ops import Op
+from symjac.ir.tape import KernelSpec, Tape, select_outputs
+from symjac.passes import templates
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from problems import gray_scott
 
-JitModule, lower, tpl = codegen.JitModule, codegen.lower, codegen.templates
+JitModule, lower, tpl = codegen.JitModule, codegen.lower, templates
 
 D, K = sp.symbols("D k", real=True)
 
@@ -42,9 +43,9 @@ def build_all(exprs, wrt, params, templates, **options):
         chunk_size = options.pop("chunk_size", None)
         if not templates or options:
             patched = functools.partial(lower, templates=templates, **options)
-            mp.setattr(symjac.kernels, "lower", patched)
+            mp.setattr(symjac.codegen.llvm.build, "lower", patched)
         if chunk_size is not None:  # one-lane kernels' own chunks (ONE_LANE_CHUNK)
-            mp.setattr(symjac.kernels, "ONE_LANE_CHUNK", chunk_size)
+            mp.setattr(symjac.codegen.llvm.build, "ONE_LANE_CHUNK", chunk_size)
         return {
             "jac": symjac.jacobian(exprs, wrt, params, sparse=False),
             "fun": symjac.function(exprs, wrt, params),
@@ -243,7 +244,7 @@ def test_jvp_of_a_templated_jacobian(system):
 def test_gray_scott_templates_cover_the_jacobian():
     """6 nonzeros per row, 6 shapes: each group is a template (the body is empty)."""
     exprs, wrt, params = SYSTEMS["gray_scott"]
-    pipe = symjac.compiler.Pipeline(symjac.compiler.Options())
+    pipe = symjac.driver.Pipeline(symjac.driver.Options())
     prob = pipe.front_end(exprs, wrt, params)
     grads = pipe.differentiate(prob, prob.roots)
     _, tape = pipe.tapes(prob, [d for g in grads for d in g.values()])
@@ -470,7 +471,7 @@ def test_a_one_operation_shape_is_a_hole_only_where_shared():
 
 def arithmetic(tape, templates):
     """(arithmetic of the straight-line tape, arithmetic with the templates' loops)."""
-    from symjac.ops import LEAVES
+    from symjac.ir.ops import LEAVES
 
     looped = {k for t in templates for k in t.outputs}
     rest = [k for k in range(len(tape.outputs)) if k not in looped]
@@ -488,7 +489,7 @@ def arithmetic(tape, templates):
 @pytest.mark.parametrize("name", list(SYSTEMS))
 def test_templates_never_do_more_arithmetic_than_the_tape(name):
     exprs, wrt, params = SYSTEMS[name]
-    pipe = symjac.compiler.Pipeline(symjac.compiler.Options())
+    pipe = symjac.driver.Pipeline(symjac.driver.Options())
     prob = pipe.front_end(exprs, wrt, params)
     grads = pipe.differentiate(prob, prob.roots)
     for roots, loops in ((prob.roots, False), ([d for g in grads for d in g.values()], True)):

@@ -23,10 +23,9 @@ import tempfile
 from pathlib import Path
 
 import llvmlite.binding as llvm
-
-from .artefact import Artefact, comment_safe
-from .jit import optimise
-from .lower import Lowered, lower
+from symjac.codegen.artefact import Artefact, comment_safe
+from symjac.codegen.llvm.jit import optimise
+from symjac.codegen.llvm.lower import Lowered, lower
 
 
 @functools.lru_cache(maxsize=1)
@@ -41,8 +40,8 @@ def lowered(art: Artefact) -> Lowered:
 
     Specs keep their tape objects, so kernels that shared a tape still share its code.
 
-    >>> from symjac.graph import Graph
-    >>> from symjac.tape import Tape, KernelSpec
+    >>> from symjac.ir.graph import Graph
+    >>> from symjac.ir.tape import Tape, KernelSpec
     >>> g = Graph(); x = g.var(0)
     >>> spec = KernelSpec("function", Tape.from_graph(g, [g.mul(x, x)], 1, 0), 1, (0,))
     >>> art = Artefact("sq", "function", (spec,), ("x",), (), (1,))
@@ -86,8 +85,8 @@ def llvm_ir(art: Artefact, triple: str | None = None) -> str:
 
     Without ``triple`` the module names no target: ``llc``/``clang`` compile it for theirs.
 
-    >>> from symjac.graph import Graph
-    >>> from symjac.tape import Tape, KernelSpec
+    >>> from symjac.ir.graph import Graph
+    >>> from symjac.ir.tape import Tape, KernelSpec
     >>> g = Graph(); x = g.var(0)
     >>> spec = KernelSpec("function", Tape.from_graph(g, [g.mul(x, x)], 1, 0), 1, (0,))
     >>> art = Artefact("sq", "function", (spec,), ("x",), (), (1,))
@@ -134,8 +133,8 @@ def object_code(
 ) -> ObjectCode:
     """A relocatable object file (ELF, Mach-O or COFF, as the triple says) of the kernels.
 
-    >>> from symjac.graph import Graph
-    >>> from symjac.tape import Tape, KernelSpec
+    >>> from symjac.ir.graph import Graph
+    >>> from symjac.ir.tape import Tape, KernelSpec
     >>> g = Graph(); x = g.var(0)
     >>> spec = KernelSpec("function", Tape.from_graph(g, [g.mul(x, x)], 1, 0), 1, (0,))
     >>> art = Artefact("sq", "function", (spec,), ("x",), (), (1,))
@@ -194,8 +193,8 @@ def link_shared(obj: bytes, exports: list[str], path: Path, compiler: str | None
 
     Needs a C compiler (:func:`find_c_compiler`).
 
-    >>> from symjac.graph import Graph
-    >>> from symjac.tape import Tape, KernelSpec
+    >>> from symjac.ir.graph import Graph
+    >>> from symjac.ir.tape import Tape, KernelSpec
     >>> g = Graph(); x = g.var(0)
     >>> spec = KernelSpec("function", Tape.from_graph(g, [g.mul(x, x)], 1, 0), 1, (0,))
     >>> art = Artefact("sq", "function", (spec,), ("x",), (), (1,))

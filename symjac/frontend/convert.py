@@ -1,6 +1,6 @@
 """The boundary with SymPy: validate user input and convert SymPy expressions into a :class:`Graph`.
 
-This module and :mod:`symjac.tosympy` are the only places that know SymPy's
+This module and :mod:`symjac.frontend.tosympy` are the only places that know SymPy's
 classes. Conversion walks each expression once, iteratively (a 10⁵-deep
 expression is fine), dispatching on the SymPy class through :data:`_HANDLERS`.
 
@@ -24,8 +24,8 @@ from typing import Any, NoReturn
 import sympy as sp
 from sympy.functions.elementary.piecewise import ExprCondPair
 
-from .graph import Graph
-from .ops import Op
+from symjac.ir.graph import Graph
+from symjac.ir.ops import Op
 
 # -- input validation ------------------------------------------------------------------
 

@@ -3,12 +3,12 @@
 Each tape becomes one ``static`` function that evaluates one point in straight-line
 code — one C statement per instruction, register ``k`` in a local ``r<k>`` — and
 stores output ``k`` at ``out[pos[k]]``. Each kernel is the JIT's batched entry point
-around it, with the same ABI (see :mod:`.lower`)::
+around it, with the same ABI (see :mod:`.llvm.lower`)::
 
     void NAME_values(const double *x, const double *p, double *out, int64_t n,
                      int64_t p_stride, double *work);
 
-Every op means exactly what :mod:`.emitter` lowers it to (docs/semantics.md):
+Every op means exactly what :mod:`.llvm.emitter` lowers it to (docs/semantics.md):
 IEEE arithmetic, ``POWI`` by the same square-and-multiply chain, libm for the
 elementary functions, ``llvm.maximum``/``minimum`` semantics for max/min (NaN if
 either argument is NaN, −0 < +0), ordered comparisons except ``!=``. One statement
@@ -26,10 +26,10 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from symjac.ops import INFO, LEAVES, Op, is_bool
-from symjac.tape import KernelSpec, Tape
+from symjac.codegen.artefact import Artefact
 
-from .artefact import Artefact
+from symjac.ir.ops import INFO, LEAVES, Op, is_bool
+from symjac.ir.tape import KernelSpec, Tape
 
 _ARITH = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.DIV: "/"}
 _COMPARE = {Op.LT: "<", Op.LE: "<=", Op.EQ: "==", Op.NE: "!="}
@@ -172,7 +172,7 @@ STACK_WORK = 4096
 class TapeCode:
     """A tape as C: chunk functions run in order, and the scratch doubles they share.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph(); x = g.var(0)
     >>> body = tape_code("f", "tape0", Tape.from_graph(g, [g.sin(x)], 1, 0))
     >>> body.chunks, body.scratch
@@ -197,7 +197,7 @@ def tape_code(prefix: str, tag: str, tape: Tape, chunk_size: int = CHUNK_SIZE) -
     Registers live in C locals; one used by a later chunk is also kept in slot ``w[s]``
     of the scratch array (truth values as 0.0/1.0). Leaves are re-read in each chunk.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph(); x, y = g.var(0), g.var(1)
     >>> body = tape_code("f", "tape0", Tape.from_graph(g, [g.mul(x, y)], 2, 0))
     >>> print(body.code)
@@ -370,7 +370,7 @@ def _pattern_arrays(art: Artefact) -> list[tuple[str, Sequence[int]]]:
 def c_header(art: Artefact) -> str:
     """``NAME.h``: sizes, pattern arrays and kernel prototypes.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph(); x, y = g.var(0), g.var(1)
     >>> spec = KernelSpec("values", Tape.from_graph(g, [y, x], 2, 0), 2, (0, 1))
     >>> art = Artefact("jac", "jacobian", (spec,), ("x", "y"), (), (1, 2), (0, 0), (0, 1))
@@ -408,7 +408,7 @@ def c_header(art: Artefact) -> str:
 def c_source(art: Artefact) -> str:
     """``NAME.c``: the kernels; needs only ``<math.h>``, ``<stdint.h>`` and ``<stddef.h>``.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph(); x = g.var(0)
     >>> spec = KernelSpec("function", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
     >>> source = c_source(Artefact("wave", "function", (spec,), ("x",), (), (1,)))

@@ -26,7 +26,7 @@ IntArray = npt.NDArray[np.int64]
 class Coloring:
     """A column coloring: ``colors[j]`` is the color of column ``j``.
 
-    >>> from symjac.pattern import SparsityPattern
+    >>> from symjac.sparsity.pattern import SparsityPattern
     >>> band = [(i, j) for i in range(4) for j in range(4) if abs(i - j) <= 1]
     >>> c = SparsityPattern((4, 4), band).coloring()
     >>> c.n_colors, c.colors.tolist()
@@ -42,7 +42,7 @@ class Coloring:
     def seed(self) -> npt.NDArray[np.float64]:
         """The ``n × n_colors`` 0/1 seed matrix S; ``J @ S`` is the compressed Jacobian.
 
-        >>> from symjac.pattern import SparsityPattern
+        >>> from symjac.sparsity.pattern import SparsityPattern
         >>> band = [(i, j) for i in range(4) for j in range(4) if abs(i - j) <= 1]
         >>> p = SparsityPattern((4, 4), band)
         >>> c = p.coloring()
@@ -57,7 +57,7 @@ class Coloring:
     def decompress(self, compressed: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """The nonzeros, in pattern order, from ``J @ seed()`` (shape ``m × n_colors``).
 
-        >>> from symjac.pattern import SparsityPattern
+        >>> from symjac.sparsity.pattern import SparsityPattern
         >>> band = [(i, j) for i in range(4) for j in range(4) if abs(i - j) <= 1]
         >>> p = SparsityPattern((4, 4), band)
         >>> c = p.coloring()
@@ -197,7 +197,7 @@ class StarColoring:
     def seed(self) -> npt.NDArray[np.float64]:
         """The ``n × n_colors`` 0/1 seed matrix S; ``H @ S`` is the compressed Hessian.
 
-        >>> from symjac.pattern import SparsityPattern
+        >>> from symjac.sparsity.pattern import SparsityPattern
         >>> lower = SparsityPattern((3, 3), [(0, 0), (1, 0), (1, 1), (2, 1), (2, 2)])
         >>> c = lower.star_coloring()
         >>> c.colors.tolist(), c.seed().tolist()
@@ -211,7 +211,7 @@ class StarColoring:
     def decompress(self, compressed: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """The lower-triangle entries, in pattern order, from ``H @ seed()``.
 
-        >>> from symjac.pattern import SparsityPattern
+        >>> from symjac.sparsity.pattern import SparsityPattern
         >>> lower = SparsityPattern((3, 3), [(0, 0), (1, 0), (1, 1), (2, 1), (2, 2)])
         >>> c = lower.star_coloring()
         >>> H = np.array([[1.0, 2.0, 0.0], [2.0, 3.0, 4.0], [0.0, 4.0, 5.0]])

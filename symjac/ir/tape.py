@@ -5,7 +5,7 @@ register ``k`` from older registers; leaves read an input (``VAR``), a
 parameter (``PARAM``) or hold a constant. ``outputs`` names the register of
 each output. A :class:`KernelSpec` says where each output goes in a row of
 the caller's output array; everything a back end needs is in these two
-objects, which hold only ints, floats and :class:`~symjac.ops.Op` values.
+objects, which hold only ints, floats and :class:`~symjac.ir.ops.Op` values.
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .graph import Graph
-from .ops import COMPOSITE, LEAVES, Op
+from symjac.ir.graph import Graph
+from symjac.ir.ops import COMPOSITE, LEAVES, Op
 
 
 @dataclass(frozen=True)
@@ -128,13 +128,15 @@ class Tape:
         >>> Tape.from_graph(g, [g.call(Op.DIGAMMA, x)], 2, 0)
         Traceback (most recent call last):
         ...
-        ValueError: expand composite ops (symjac.special) before building a tape
+        ValueError: expand composite ops (symjac.passes.composites) before building a tape
         """
         order = g.schedule(roots)
         register = {node: k for k, node in enumerate(order)}
         for node in order:
             if not allow_composite and g.ops[node] in COMPOSITE:
-                raise ValueError("expand composite ops (symjac.special) before building a tape")
+                raise ValueError(
+                    "expand composite ops (symjac.passes.composites) before building a tape"
+                )
         return cls(
             n_vars=n_vars,
             n_params=n_params,

@@ -15,11 +15,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import __version__, pyabi
-from .codegen import JitModule, lower
-from .codegen.cache import ObjectCache
-from .codegen.jit import host_vector
-from .tape import KernelSpec
+from symjac.codegen import JitModule, lower
+from symjac.codegen.cache import ObjectCache
+from symjac.codegen.llvm import pyabi
+from symjac.codegen.llvm.jit import host_vector
+
+from symjac import __version__
+from symjac.ir.tape import KernelSpec
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,8 @@ class Build:
 class Kernels:
     """A JIT module, the work-buffer size (in doubles) of each kernel, and its source.
 
-    >>> from symjac.graph import Graph
-    >>> from symjac.tape import Tape
+    >>> from symjac.ir.graph import Graph
+    >>> from symjac.ir.tape import Tape
     >>> g = Graph(); x = g.var(0)
     >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
     >>> k = build_kernels([spec], Build(opt_level=1))
@@ -104,8 +106,8 @@ class Kernels:
         transpositions through a frame larger than the cache can lose (a 12 288-entry
         stencil, measured: 10.1 µs a point against 8.3 µs one lane wide).
 
-        >>> from symjac.graph import Graph
-        >>> from symjac.tape import Tape
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape
         >>> g = Graph(); x = g.var(0)
         >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
         >>> one = build_kernels([spec], Build())
@@ -139,8 +141,8 @@ class Kernels:
     def charge(self, n: int, seconds: float) -> None:
         """Count a batch of ``n`` points that ran ``seconds`` on these kernels (see for_batch).
 
-        >>> from symjac.graph import Graph
-        >>> from symjac.tape import Tape
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape
         >>> g = Graph(); x = g.var(0)
         >>> spec = KernelSpec("f", Tape.from_graph(g, [x], 1, 0), 1, (0,))
         >>> k = build_kernels([spec], Build(opt_level=0)); k.charge(100, 0.5); k._rent
@@ -163,8 +165,8 @@ class Kernels:
         (:meth:`for_batch`), and computes every point with the same bits: its elementary
         functions are the vector functions the one-lane code calls on a splat.
 
-        >>> from symjac.graph import Graph
-        >>> from symjac.tape import Tape
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape
         >>> g = Graph(); x = g.var(0)
         >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
         >>> one = build_kernels([spec], Build(), lanes=1)
@@ -187,11 +189,11 @@ class Kernels:
 
         It runs the one-lane kernel on one exact float64 point in about the time of a
         NumPy ufunc call and passes any other call to ``fallback`` unchanged
-        (:mod:`symjac.codegen.pycall`). None when that is not available: SIMD
+        (:mod:`symjac.codegen.llvm.pycall`). None when that is not available: SIMD
         kernels, or an object layout the native code does not know.
 
-        >>> from symjac.graph import Graph
-        >>> from symjac.tape import Tape
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape
         >>> import numpy as np
         >>> g = Graph(); x = g.var(0)
         >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
@@ -218,8 +220,8 @@ class Kernels:
     def cost(self, name: str) -> int:
         """Work per point of kernel ``name``: its instructions plus the values it stores.
 
-        >>> from symjac.graph import Graph
-        >>> from symjac.tape import Tape
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape
         >>> g = Graph(); x = g.var(0)
         >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
         >>> k = build_kernels([spec], Build(opt_level=0))
@@ -239,8 +241,8 @@ class Kernels:
     def fastmath(self) -> bool:
         """Whether the kernels were built with fast-math flags (``build.fastmath``).
 
-        >>> from symjac.graph import Graph
-        >>> from symjac.tape import Tape
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape
         >>> g = Graph(); x = g.var(0)
         >>> spec = KernelSpec("f", Tape.from_graph(g, [x], 1, 0), 1, (0,))
         >>> build_kernels([spec], Build(fastmath=True, opt_level=0)).fastmath
@@ -252,8 +254,8 @@ class Kernels:
     def opt_level(self) -> int:
         """The LLVM optimisation level the kernels were built at (``build.opt_level``).
 
-        >>> from symjac.graph import Graph
-        >>> from symjac.tape import Tape
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape
         >>> g = Graph(); x = g.var(0)
         >>> spec = KernelSpec("f", Tape.from_graph(g, [x], 1, 0), 1, (0,))
         >>> build_kernels([spec], Build(opt_level=0)).opt_level
@@ -304,8 +306,8 @@ def build_kernels(
 
     ``lanes``: points per SIMD group; by default 1 (see :meth:`Kernels.batched`).
 
-    >>> from symjac.graph import Graph
-    >>> from symjac.tape import Tape
+    >>> from symjac.ir.graph import Graph
+    >>> from symjac.ir.tape import Tape
     >>> g = Graph(); x = g.var(0)
     >>> tape = Tape.from_graph(g, [g.mul(x, x)], 1, 0)
     >>> k = build_kernels([KernelSpec("f", tape, 1, (0,))], Build())

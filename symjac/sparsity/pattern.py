@@ -182,13 +182,13 @@ class SparsityPattern:
         raise ValueError(f"format must be 'csr' or 'csc', not {format!r}")
 
     def coloring(self, methods: tuple[str, ...] = ("dsatur", "largest_first")) -> Any:
-        """Greedy distance-2 column coloring; see :mod:`symjac.coloring`.
+        """Greedy distance-2 column coloring; see :mod:`symjac.sparsity.coloring`.
 
         >>> p = SparsityPattern((3, 3), [(i, i) for i in range(3)])
         >>> p.coloring().n_colors
         1
         """
-        from .coloring import color_columns
+        from symjac.sparsity.coloring import color_columns
 
         return color_columns(self._shape, self._rows, self._cols, methods=methods)
 
@@ -196,13 +196,13 @@ class SparsityPattern:
         """Star coloring for a symmetric matrix whose lower triangle this pattern is.
 
         Fewer colors than :meth:`coloring` for Hessians; ``decompress`` recovers the
-        lower triangle directly. See :class:`symjac.coloring.StarColoring`.
+        lower triangle directly. See :class:`symjac.sparsity.coloring.StarColoring`.
 
         >>> p = SparsityPattern((3, 3), [(0, 0), (1, 0), (1, 1), (2, 1), (2, 2)])
         >>> p.star_coloring().n_colors
         2
         """
-        from .coloring import star_color
+        from symjac.sparsity.coloring import star_color
 
         m, n = self._shape
         if m != n or np.any(self._rows < self._cols):

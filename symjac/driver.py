@@ -16,16 +16,16 @@ from typing import Any, TypeVar
 
 import sympy as sp
 
-from .codegen.cache import ObjectCache
-from .diff import Grad, gradients
-from .frontend import as_expressions, as_symbols, check_disjoint, to_graph
-from .graph import Graph
-from .kernels import Build, Kernels, build_kernels
-from .pattern import SparsityPattern
-from .runtime import CompiledFunction, CompiledJacobian
-from .special import expand_composites
-from .stats import Progress, Stats, Timer
-from .tape import KernelSpec, Tape
+from symjac.codegen.cache import ObjectCache
+from symjac.codegen.llvm.build import Build, Kernels, build_kernels
+from symjac.frontend.convert import as_expressions, as_symbols, check_disjoint, to_graph
+from symjac.ir.graph import Graph
+from symjac.ir.tape import KernelSpec, Tape
+from symjac.passes.composites import expand_composites
+from symjac.passes.diff import Grad, gradients
+from symjac.runtime.calls import CompiledFunction, CompiledJacobian
+from symjac.sparsity.pattern import SparsityPattern
+from symjac.stats import Progress, Stats, Timer
 
 JacobianT = TypeVar("JacobianT", bound=CompiledJacobian)
 
@@ -46,7 +46,7 @@ class Options:
 
     ``simplify``: ``"none"`` builds the graph exactly as written (no rewrite
     rules; hash-consing still shares equal subexpressions); ``"cheap"`` applies
-    the value-preserving graph rules of :mod:`symjac.rules` as nodes are built
+    the value-preserving graph rules of :mod:`symjac.passes.rules` as nodes are built
     (constant folding, ``x*1``, ``x+0``, ``--x``, ...) — fast, linear;
     ``"full"`` also runs ``sympy.simplify`` on every output before
     differentiation and on every Jacobian entry after (seconds per entry: for
@@ -239,7 +239,7 @@ class Pipeline:
         """
         if self.options.simplify != "full":
             return grads
-        from .tosympy import tape_to_sympy
+        from symjac.frontend.tosympy import tape_to_sympy
 
         with self.timer.stage("simplify"):
             g, n, k = prob.graph, len(prob.wrt), len(prob.params)

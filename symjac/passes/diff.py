@@ -24,8 +24,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 
-from .graph import Graph
-from .ops import LEAVES, Op, is_bool
+from symjac.ir.graph import Graph
+from symjac.ir.ops import LEAVES, Op, is_bool
 
 Grad = dict[int, int]
 #: local derivative rule: (graph, node, args) -> one partial derivative node per argument

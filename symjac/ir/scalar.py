@@ -13,7 +13,7 @@ import ctypes.util
 import math
 from collections.abc import Callable
 
-from .ops import Op
+from symjac.ir.ops import Op
 
 
 def _load_libm() -> ctypes.CDLL | None:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from .graph import Graph
-from .ops import COMPOSITE, Op
+from symjac.ir.graph import Graph
+from symjac.ir.ops import COMPOSITE, Op
 
 # B_2k / (2k) for k = 1..7: the asymptotic series of digamma
 _DIGAMMA_SERIES = (

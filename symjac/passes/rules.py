@@ -17,11 +17,11 @@ import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from . import scalar
-from .ops import COMPOSITE, INFO, Op
+from symjac.ir import scalar
+from symjac.ir.ops import COMPOSITE, INFO, Op
 
 if TYPE_CHECKING:
-    from .graph import Graph
+    from symjac.ir.graph import Graph
 
 Rule = Callable[["Graph", tuple[int, ...], object], "int | None"]
 
@@ -29,7 +29,7 @@ Rule = Callable[["Graph", tuple[int, ...], object], "int | None"]
 def fold_constants(g: Graph, op: Op, args: tuple[int, ...], attr: object) -> int | None:
     """Evaluate ``op`` when all its arguments are constants (with the kernel's own libm).
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph(rules=False); two, x = g.const(2.0), g.var(0)
     >>> g.value(fold_constants(g, Op.SQRT, (two,), None)) == 2.0**0.5
     True
@@ -152,7 +152,7 @@ RULES: dict[Op, Rule] = {
 def rewrite(g: Graph, op: Op, args: tuple[int, ...], attr: object) -> int | None:
     """Apply constant folding, then the rule for ``op``; ``None`` if nothing applies.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph(rules=False); x, one = g.var(0), g.const(1.0)
     >>> rewrite(g, Op.MUL, (x, one), None) == x  # x*1 -> x
     True

@@ -1,4 +1,4 @@
-"""Native methods (:mod:`symjac.codegen.pycall`): the object layout they read, and making them.
+"""Native methods (:mod:`symjac.codegen.llvm.pycall`): the object layout they read, and making them.
 
 :func:`layout_ok` checks, once, on real objects, that the field offsets and
 flag bits compiled into the native method are this NumPy's and this
@@ -17,9 +17,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-
-from .codegen.jit import JitModule
-from .codegen.pycall import (
+from symjac.codegen.llvm.jit import JitModule
+from symjac.codegen.llvm.pycall import (
     FIELDS,
     GLOBALS,
     METHOD,
@@ -84,7 +83,7 @@ def layout_ok() -> bool:
 
 
 def addresses() -> tuple[int, ...]:
-    """The values of the native method's :data:`~symjac.codegen.pycall.GLOBALS`, in order.
+    """The values of the native method's :data:`~symjac.codegen.llvm.pycall.GLOBALS`, in order.
 
     >>> addresses()[:3] == (id(np.ndarray), id(np.dtype(np.float64)), id(None))
     True

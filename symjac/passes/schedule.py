@@ -18,10 +18,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from symjac.ops import LEAVES
-from symjac.tape import Tape
-
-from .templates import MIN_GROUP, Node, _holes, _kind, _program, _value, classify
+from symjac.ir.ops import LEAVES
+from symjac.ir.tape import Tape
+from symjac.passes.templates import MIN_GROUP, Node, _holes, _kind, _program, _value, classify
 
 #: the regions a kernel writes: an output column, or a spill slot of the frame
 OUT, SPILL = 2, 3
@@ -37,7 +36,7 @@ class Loop:
     ``kinds``, ``bindings`` and ``program`` are as in :class:`.templates.Template`;
     every member stores to ``region``.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph()
     >>> outs = [g.mul(g.var(i), g.sin(g.var(i + 1))) for i in range(200)]
     >>> (step,) = schedule(Tape.from_graph(g, outs, 201, 0)).steps
@@ -58,7 +57,7 @@ class Loop:
 class Step:
     """Straight-line code for ``items`` (expanding the trees of ``computes``), then ``loops``.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph(); x = g.var(0)
     >>> (step,) = schedule(Tape.from_graph(g, [g.sin(x), x], 1, 0)).steps
     >>> step.items, sorted(step.computes), step.loops   # too few outputs for a loop
@@ -78,7 +77,7 @@ class Schedule:
     ``is_hole[r]`` says where trees are cut (a hole that is not computed by
     the current step is read from its slot).
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph()
     >>> sines = [g.sin(g.var(i)) for i in range(300)]
     >>> outs = [g.mul(s, s) for s in sines]              # sin(x_i), each used twice
@@ -95,7 +94,7 @@ class Schedule:
 def straight_line(tape: Tape) -> Schedule:
     """One step of straight-line code for every output: no loops, nothing materialised.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph(); x = g.var(0)
     >>> s = straight_line(Tape.from_graph(g, [x, g.sin(x)], 1, 0))
     >>> s.steps[0].items, s.slots
@@ -110,7 +109,7 @@ def straight_line(tape: Tape) -> Schedule:
 def schedule(tape: Tape) -> Schedule:
     """Levels, loops and straight-line steps for ``tape``; see the module docstring.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph()
     >>> pair = [g.add(g.var(i), g.var(i + 1)) for i in range(300)]
     >>> outs = [g.mul(g.sin(p), p) for p in pair]    # each pair is read twice
@@ -222,7 +221,7 @@ def _merge(steps: list[Step]) -> list[Step]:
 def trees(tape: Tape, is_hole: Sequence[bool], roots: frozenset[int]) -> list[int]:
     """The registers of the trees of ``roots`` (cut at holes), in tape order.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph(); s = g.sin(g.var(0))
     >>> tape = Tape.from_graph(g, [g.mul(s, s)], 1, 0)
     >>> trees(tape, [True, True, False], frozenset({2}))   # sin(x) is a hole of x*x's tree

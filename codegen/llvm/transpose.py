@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from llvmlite import ir
-
-from .emitter import BOOL, DOUBLE, I32, I64, PTR, element_at, for_range, index
+from symjac.codegen.llvm.emitter import BOOL, DOUBLE, I32, I64, PTR, element_at, for_range, index
 
 
 def transpose(b: ir.IRBuilder, rows: Sequence[ir.Value]) -> list[ir.Value]:

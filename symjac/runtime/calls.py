@@ -1,7 +1,7 @@
 """The objects users call: compiled functions and Jacobians.
 
 Each object owns the :class:`~symjac.codegen.JitModule` whose machine code it
-calls, validates every argument (:mod:`symjac.arguments`) and runs the native
+calls, validates every argument (:mod:`symjac.runtime.arguments`) and runs the native
 batch loop through ctypes, which releases the GIL during the call.
 """
 
@@ -15,12 +15,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from . import parallel
-from .arguments import F64, Array, address, as_params, as_points, check_out
-from .kernels import SIMD_BATCH, Kernels
-from .pattern import SparsityPattern
-from .stats import Stats
-from .tape import Tape
+from symjac.codegen.llvm.build import SIMD_BATCH, Kernels
+from symjac.ir.tape import Tape
+from symjac.runtime import parallel
+from symjac.runtime.arguments import F64, Array, address, as_params, as_points, check_out
+from symjac.sparsity.pattern import SparsityPattern
+from symjac.stats import Stats
 
 
 def _abbreviate(names: list[str], keep: int = 6) -> str:
@@ -172,7 +172,7 @@ class _Compiled:
         *,
         out: Any = None,
     ) -> Array:
-        """Any call: one point or a batch, validated and converted (:mod:`symjac.arguments`)."""
+        """Any call: one point or a batch, validated and converted (:mod:`.arguments`)."""
         spec = next(spec for spec in kernels.specs if spec.name == name)
         points, batched = as_points(x, spec.tape.n_vars)
         return self._execute(kernels, name, row_shape, points, batched, p, out)
@@ -276,7 +276,7 @@ class CompiledFunction(_Compiled):
         """
         import sympy as sp
 
-        from .tosympy import tape_to_sympy
+        from symjac.frontend.tosympy import tape_to_sympy
 
         return sp.Matrix(tape_to_sympy(self._symbolic, self._wrt, self._params))
 
@@ -447,7 +447,7 @@ class CompiledJacobian(_Compiled):
     def _direction_kernels(self, kind: str) -> Kernels:
         kernels = self._directional.get(kind)
         if kernels is None:
-            from .family import directional_kernel  # compiled on first use
+            from symjac.family import directional_kernel  # compiled on first use
 
             kernels = directional_kernel(
                 self._symbolic, self._entries(), self.shape, kind, self._options
@@ -523,7 +523,7 @@ class CompiledJacobian(_Compiled):
         >>> print(symjac.jacobian([x * y, y**2], wrt=[x, y]).to_sympy())
         Matrix([[y, x], [0, 2*y]])
         """
-        from .tosympy import tape_to_sympy
+        from symjac.frontend.tosympy import tape_to_sympy
 
         return self._matrix(tape_to_sympy(self._symbolic, self._wrt, self._params))
 
@@ -615,7 +615,7 @@ class CompiledFunctionAndJacobian(CompiledJacobian):
         """
         import sympy as sp
 
-        from .tosympy import tape_to_sympy
+        from symjac.frontend.tosympy import tape_to_sympy
 
         m = self.shape[0]
         exprs = tape_to_sympy(self._symbolic, self._wrt, self._params)

@@ -11,7 +11,7 @@ vectorcall convention, like any method written in C::
 
 One such function serves every kernel of the process; it is compiled once
 (:func:`caller_module`). What differs between methods is ``self``, a tuple
-made by :func:`symjac.pyabi.native_method`:
+made by :func:`symjac.codegen.llvm.pyabi.native_method`:
 
 ``(descriptor, fallback, shape, ...)``
     ``descriptor`` is an int64 NumPy array of :data:`FIELDS` (the kernel's
@@ -32,7 +32,7 @@ microseconds at most); a scratch buffer is taken with an atomic
 compare-and-swap, so two threads never share one even without a GIL.
 
 The field offsets of ``ndarray``, ``tuple`` and the flag bits are those of
-NumPy's and CPython's C APIs; :func:`symjac.pyabi.layout_ok` checks them on
+NumPy's and CPython's C APIs; :func:`symjac.codegen.llvm.pyabi.layout_ok` checks them on
 real objects before any native method is made. The addresses of the objects
 and C functions compared against or called (:data:`GLOBALS`) are stored into
 the module's globals after compilation, so the IR is the same in every process.
@@ -41,9 +41,8 @@ the module's globals after compilation, so the IR is the same in every process.
 from __future__ import annotations
 
 from llvmlite import ir
-
-from .emitter import I64, PTR
-from .lower import KERNEL_TYPE
+from symjac.codegen.llvm.emitter import I64, PTR
+from symjac.codegen.llvm.lower import KERNEL_TYPE
 
 I32 = ir.IntType(32)
 

@@ -1,4 +1,4 @@
-"""Lowering: :class:`~symjac.tape.KernelSpec` → LLVM IR, built with ``llvmlite.ir``.
+"""Lowering: :class:`~symjac.ir.tape.KernelSpec` → LLVM IR, built with ``llvmlite.ir``.
 
 Each kernel becomes one function with the C signature::
 
@@ -33,7 +33,7 @@ There is no second, one-lane copy of the code.
 
 **Large tapes** are split into outlined chunks of about ``chunk_size``
 instructions (LLVM is superlinear in the size of a function); registers that
-cross chunks are spilled to the frame. **Templates** (:mod:`.templates`):
+cross chunks are spilled to the frame. **Templates** (:mod:`symjac.passes.templates`):
 outputs that share one small shape become loops over index tables, reading
 their holes — inputs, parameters, constants and shared registers computed
 once by the straight-line part — from the frame and tables.
@@ -52,13 +52,32 @@ from typing import Any
 
 import numpy as np
 from llvmlite import ir
+from symjac.codegen.llvm.emitter import (
+    BOOL,
+    DOUBLE,
+    I32,
+    I64,
+    PTR,
+    Emitter,
+    Soa,
+    element_at,
+    for_range,
+)
+from symjac.codegen.llvm.transpose import rows_to_soa, soa_to_rows
 
-from symjac.ops import LEAVES, is_bool
-from symjac.tape import KernelSpec, Tape
-
-from .emitter import BOOL, DOUBLE, I32, I64, PTR, Emitter, Soa, element_at, for_range
-from .schedule import OUT, SPILL, Item, Loop, Schedule, Step, schedule, straight_line, trees
-from .transpose import rows_to_soa, soa_to_rows
+from symjac.ir.ops import LEAVES, is_bool
+from symjac.ir.tape import KernelSpec, Tape
+from symjac.passes.schedule import (
+    OUT,
+    SPILL,
+    Item,
+    Loop,
+    Schedule,
+    Step,
+    schedule,
+    straight_line,
+    trees,
+)
 
 __all__ = ["CHUNK_SIZE", "KERNEL_TYPE", "STACK_WORK", "Lowered", "for_range", "lower"]
 
@@ -208,7 +227,7 @@ def _partition(
     input, a constant, an earlier step) goes with the item before it, so stores
     stay spread out.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph(); x = g.var(0)
     >>> tape = Tape.from_graph(g, [x, g.sin(x), g.sq(x)], 1, 0)
     >>> _partition(tape, [1, 2], [(0, 2, 0), (1, 2, 1), (2, 2, 2)], 2)
@@ -573,7 +592,7 @@ def _emit_wrapper(
 class Lowered:
     """An LLVM module and, per kernel, the number of doubles its ``work`` buffer needs.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph(); x = g.var(0)
     >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
     >>> low = lower([spec])
@@ -608,7 +627,7 @@ def lower(
 
     Specs that share a :class:`Tape` object share its body kernel. With
     ``templates``, outputs that repeat one small expression shape become loops
-    over index tables (:mod:`.templates`). ``lanes`` points are computed at
+    over index tables (:mod:`symjac.passes.templates`). ``lanes`` points are computed at
     once in SIMD vectors; ``vector_libm`` calls glibc's libmvec for elementary
     functions on them (see :mod:`.emitter`); ``libm_width`` calls them on that
     many lanes instead (one-lane kernels whose bits match a SIMD kernel's).
@@ -616,7 +635,7 @@ def lower(
     host's byte order (see :func:`_table`): for code that runs here, as the JIT's.
     The defaults give portable scalar code.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph(); x = g.var(0)
     >>> tape = Tape.from_graph(g, [g.sin(x)], n_vars=1, n_params=0)
     >>> 'call double @"sin"' in str(lower([KernelSpec("f", tape, 1, (0,))]).module)

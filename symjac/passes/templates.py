@@ -26,8 +26,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from symjac.ops import Op, is_bool
-from symjac.tape import Tape
+from symjac.ir.ops import Op, is_bool
+from symjac.ir.tape import Tape
 
 #: largest tree (nodes, holes included) that may become a template
 MAX_NODES = 24
@@ -66,7 +66,7 @@ class Template:
     def holes(self) -> int:
         """How many holes the tree has (the length of each binding).
 
-        >>> from symjac.graph import Graph
+        >>> from symjac.ir.graph import Graph
         >>> g = Graph()
         >>> outs = [g.mul(g.var(i), g.sin(g.var(i + 1))) for i in range(40)]
         >>> find_templates(Tape.from_graph(g, outs, 41, 0))[0].holes
@@ -77,7 +77,7 @@ class Template:
     def registers(self) -> set[int]:
         """The shared registers some member reads (kinds ``r`` and ``b``).
 
-        >>> from symjac.graph import Graph
+        >>> from symjac.ir.graph import Graph
         >>> g = Graph(); s = g.sin(g.var(0))
         >>> outs = [g.mul(s, g.var(i)) for i in range(1, 41)]
         >>> tape = Tape.from_graph(g, outs, 41, 0)
@@ -165,7 +165,7 @@ def find_templates(tape: Tape) -> list[Template]:
     (a stencil's partial sums are shared by some cells and not by others). The
     straight-line body computes each such register once.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph()
     >>> outs = [g.mul(g.var(i), g.sin(g.var(i + 1))) for i in range(40)]
     >>> (t,) = find_templates(Tape.from_graph(g, outs, 41, 0))
@@ -195,7 +195,7 @@ def find_templates(tape: Tape) -> list[Template]:
 def classify(tape: Tape) -> _Shapes:
     """Which registers are holes, and every register's shape (see :func:`find_templates`).
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph(); s = g.sin(g.var(0))
     >>> shapes = classify(Tape.from_graph(g, [g.mul(s, s)], 1, 0))
     >>> shapes.is_hole   # x, and sin(x), used twice; the product is not a hole

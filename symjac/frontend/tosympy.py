@@ -13,8 +13,8 @@ from typing import Any
 
 import sympy as sp
 
-from .ops import INFO, Op
-from .tape import Tape
+from symjac.ir.ops import INFO, Op
+from symjac.ir.tape import Tape
 
 #: constants the derivative rules introduce, shown exactly rather than as 17 digits
 _KNOWN = {
@@ -105,7 +105,7 @@ def tape_to_sympy(
 ) -> list[sp.Expr]:
     """The outputs of ``tape`` as SymPy expressions in the user's symbols.
 
-    >>> from symjac.graph import Graph
+    >>> from symjac.ir.graph import Graph
     >>> g = Graph(); x = sp.Symbol("x")
     >>> tape = Tape.from_graph(g, [g.mul(g.const(2.0), g.sin(g.var(0)))], 1, 0)
     >>> tape_to_sympy(tape, [x], [])

@@ -17,9 +17,8 @@ from typing import Any
 import llvmlite
 import llvmlite.binding as llvm
 from llvmlite import ir
-
-from .cache import ObjectCache, key
-from .emitter import vector_symbol
+from symjac.codegen.cache import ObjectCache, key
+from symjac.codegen.llvm.emitter import vector_symbol
 
 #: ctypes signature of every kernel: (x, p, out, n, p_stride, work)
 KERNEL_CFUNC = ctypes.CFUNCTYPE(
@@ -274,9 +273,9 @@ class JitModule:
         ctypes releases the GIL for the duration of the call.
 
         >>> import numpy as np
-        >>> from symjac.graph import Graph
-        >>> from symjac.tape import Tape, KernelSpec
-        >>> from symjac.codegen.lower import lower
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape, KernelSpec
+        >>> from symjac.codegen.llvm.lower import lower
         >>> g = Graph(); x = g.var(0)
         >>> spec = KernelSpec("sq", Tape.from_graph(g, [g.mul(x, x)], 1, 0), 1, (0,))
         >>> jit = JitModule(lower([spec]).module, opt_level=0)

@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from llvmlite import ir
 
-from symjac.ops import INFO, Op
+from symjac.ir.ops import INFO, Op
 
 DOUBLE = ir.DoubleType()
 BOOL = ir.IntType(1)
@@ -296,7 +296,7 @@ class Emitter:
         raise NotImplementedError(f"the LLVM back end has no lowering for {op.name}")
 
     def powi(self, b: ir.IRBuilder, base: ir.Value, n: int) -> ir.Value:
-        """Square-and-multiply, the same chain as :func:`symjac.scalar.powi` (no ``__powidf2``).
+        """Square-and-multiply, the same chain as :func:`symjac.ir.scalar.powi` (no ``__powidf2``).
 
         ``x**-5``: ``x²``, ``x⁴``, ``x⁴·x``, then one division.
 

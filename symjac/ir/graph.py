@@ -8,7 +8,7 @@ ints, and the row order is already a topological order: a node's arguments
 are always older than the node.
 
 :meth:`Graph.make` applies the cheap, value-preserving rules of
-:mod:`symjac.rules` (constant folding, ``x*1 → x``, ...) before interning.
+:mod:`symjac.passes.rules` (constant folding, ``x*1 → x``, ...) before interning.
 Nothing here is recursive, so graphs of millions of nodes are fine.
 """
 
@@ -18,8 +18,8 @@ import math
 import struct
 from collections.abc import Iterable, Sequence
 
-from .ops import INFO, Op
-from .rules import rewrite
+from symjac.ir.ops import INFO, Op
+from symjac.passes.rules import rewrite
 
 _DOUBLE = struct.Struct("<d")
 
@@ -45,7 +45,7 @@ class Graph:
     __slots__ = ("_index", "_made", "args", "attrs", "ops", "rules")
 
     def __init__(self, rules: bool = True) -> None:
-        #: apply :mod:`symjac.rules` in :meth:`make`; False builds expressions as written
+        #: apply :mod:`symjac.passes.rules` in :meth:`make`; False builds expressions as written
         self.rules = rules
         self.ops: list[Op] = []
         self.args: list[tuple[int, ...]] = []
