@@ -23,10 +23,10 @@ _API = {
     "hessian": "api",
     "logdet": "determinant",
     "CompiledLogDet": "determinant",
-    "CompiledFunctionAndJacobian": "runtime.calls",
-    "CompiledHessian": "runtime.calls",
-    "CompiledJacobian": "runtime.calls",
-    "CompiledFunction": "runtime.calls",
+    "CompiledFunctionAndJacobian": "compiled",
+    "CompiledHessian": "compiled",
+    "CompiledJacobian": "compiled",
+    "CompiledFunction": "compiled",
     "SparsityPattern": "sparsity.pattern",
     "emit": "standalone",
 }
@@ -48,13 +48,13 @@ __all__ = [
 
 if TYPE_CHECKING:
     from symjac.api import function, function_and_jacobian, hessian, jacobian
-    from symjac.determinant import CompiledLogDet, logdet
-    from symjac.runtime.calls import (
+    from symjac.compiled import (
         CompiledFunction,
         CompiledFunctionAndJacobian,
         CompiledHessian,
         CompiledJacobian,
     )
+    from symjac.determinant import CompiledLogDet, logdet
     from symjac.sparsity.pattern import SparsityPattern
     from symjac.standalone import emit
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from symjac.driver import Options, build_function, build_jacobian
-from symjac.runtime.calls import (
+from symjac.compiled import (
     CompiledFunction,
     CompiledFunctionAndJacobian,
     CompiledHessian,
     CompiledJacobian,
 )
+from symjac.driver import build_function, build_function_and_jacobian, build_hessian, build_jacobian
+from symjac.options import Options
 
 
 def jacobian(
@@ -53,7 +54,7 @@ def jacobian(
     (then the scalar C library, lane by lane). ``cache=True`` reuses machine
     code from an on-disk cache (``$SYMJAC_CACHE_DIR``, default ``~/.cache/symjac``;
     a path, or ``False`` to always compile). Options are described in
-    :class:`symjac.driver.Options`.
+    :class:`symjac.options.Options`.
 
     >>> import numpy as np, sympy as sp, symjac
     >>> x, y, a = sp.symbols("x y a")
@@ -127,8 +128,6 @@ def function_and_jacobian(
     >>> f.tolist(), J.tolist()
     ([1.0], [[2.0]])
     """
-    from symjac.family import build_function_and_jacobian
-
     options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache)
     return build_function_and_jacobian(exprs, wrt, params, options)
 
@@ -162,7 +161,5 @@ def hessian(
     >>> h(np.array([1.0, 1.0]), [1.0, 3.0]).tolist()
     [[2.0, 3.0], [3.0, 0.0]]
     """
-    from symjac.family import build_hessian
-
     options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache)
     return build_hessian(exprs, wrt, params, weights, options)

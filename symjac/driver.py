@@ -1,14 +1,17 @@
 """The pipeline, stage by stage: SymPy → graph → derivatives → tape → LLVM → machine code.
 
 :class:`Pipeline` runs one compilation: each method is one stage, timed into
-:class:`~symjac.stats.Stats`. :func:`build_jacobian` reads top to bottom like
-the pipeline it runs; :mod:`symjac.family` builds the other kernels from the
-same stages.
+:class:`~symjac.stats.Stats`. Every builder is here, one function each, reading top to
+bottom like the pipeline it runs: :func:`build_jacobian`, :func:`build_function`,
+:func:`build_function_and_jacobian`, :func:`build_hessian`, and :func:`directional_kernel`
+(J·v and wᵀ·J), which compiled objects reach only through the hook the builders hand
+them — the runtime never calls up into the driver. What differs between builders is
+which nodes become outputs and where they are stored.
 """
 
 from __future__ import annotations
 
-import os
+import functools
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,128 +19,28 @@ from typing import Any, TypeVar
 
 import sympy as sp
 
-from symjac.codegen.cache import ObjectCache
-from symjac.codegen.llvm.build import Build, Kernels, build_kernels
+from symjac.codegen.llvm.build import Kernels, build_kernels
+from symjac.compiled import (
+    CompiledFunction,
+    CompiledFunctionAndJacobian,
+    CompiledHessian,
+    CompiledJacobian,
+)
 from symjac.frontend.convert import as_expressions, as_symbols, check_disjoint, to_graph
 from symjac.ir.graph import Graph
-from symjac.ir.tape import KernelSpec, Tape
+from symjac.ir.tape import KernelSpec, Tape, replay
+from symjac.options import Options
 from symjac.passes.composites import expand_composites
 from symjac.passes.diff import Grad, gradients
-from symjac.runtime.calls import CompiledFunction, CompiledJacobian
+from symjac.passes.rules import rewrite
 from symjac.sparsity.pattern import SparsityPattern
 from symjac.stats import Progress, Stats, Timer
 
 JacobianT = TypeVar("JacobianT", bound=CompiledJacobian)
 
-#: ``sparse="auto"`` returns SciPy sparse matrices above this many entries ...
-AUTO_SPARSE_SIZE = 10_000
-#: ... when at most this fraction of them can be nonzero
-AUTO_SPARSE_DENSITY = 0.25
 #: ``simplify="full"`` warns above this many expressions: sympy.simplify costs
 #: from milliseconds to seconds per expression
 FULL_SIMPLIFY_WARN = 200
-
-SIMPLIFY_LEVELS = ("auto", "none", "cheap", "full")
-
-
-@dataclass(frozen=True)
-class Options:
-    """Compilation options, validated once.
-
-    ``simplify``: ``"none"`` builds the graph exactly as written (no rewrite
-    rules; hash-consing still shares equal subexpressions); ``"cheap"`` applies
-    the value-preserving graph rules of :mod:`symjac.passes.rules` as nodes are built
-    (constant folding, ``x*1``, ``x+0``, ``--x``, ...) — fast, linear;
-    ``"full"`` also runs ``sympy.simplify`` on every output before
-    differentiation and on every Jacobian entry after (seconds per entry: for
-    small systems only); ``"auto"`` is ``"cheap"``.
-
-    ``fastmath`` lets LLVM reassociate and assume no NaN/inf (off by default:
-    results are IEEE). ``opt_level`` is LLVM's optimisation level, 0–3.
-    ``sparse`` chooses what calling a Jacobian returns: ``False`` dense arrays,
-    ``True`` SciPy sparse matrices, ``"auto"`` sparse when the Jacobian has more
-    than 10 000 entries of which less than a quarter can be nonzero.
-    ``progress``: print each stage to stderr (``None``: only for big compiles
-    on a terminal).
-    ``cache``: reuse machine code compiled before, in any process, from an
-    on-disk cache (``True``: ``$SYMJAC_CACHE_DIR`` or ``~/.cache/symjac``; a
-    path; ``False``: always compile). See :mod:`symjac.codegen.cache`.
-    ``simd`` computes several points at once in SIMD lanes (8 with AVX-512, 4
-    with AVX2); ``vector_libm`` lets those lanes call glibc's libmvec for
-    elementary functions (documented error ≤ 4 ulp instead of libm's < 1 ulp;
-    ``False`` calls the scalar C library lane by lane). Either way a point's
-    result does not depend on its position in a batch.
-
-    >>> Options(sparse=True, opt_level=2).opt_level
-    2
-    >>> Options(opt_level=4)
-    Traceback (most recent call last):
-    ...
-    ValueError: opt_level must be 0, 1, 2 or 3, not 4
-    """
-
-    fastmath: bool = False
-    opt_level: int = 3
-    sparse: bool | str = "auto"
-    simplify: str = "auto"
-    progress: bool | None = None
-    simd: bool = True
-    vector_libm: bool = True
-    cache: bool | str | os.PathLike[str] = True
-
-    def object_cache(self) -> ObjectCache | None:
-        """The on-disk cache to use: the default directory, a given one, or none.
-
-        >>> Options(cache=False).object_cache() is None
-        True
-        >>> str(Options(cache="/tmp/symjac-cache").object_cache().directory)
-        '/tmp/symjac-cache'
-        """
-        if self.cache is False:
-            return None
-        return ObjectCache(None if self.cache is True else self.cache)
-
-    def build(self) -> Build:
-        """The options that change the machine code.
-
-        >>> Options(fastmath=True, sparse=True, progress=False).build()
-        Build(fastmath=True, opt_level=3, simd=True, vector_libm=True)
-        """
-        return Build(self.fastmath, self.opt_level, self.simd, self.vector_libm)
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.cache, (bool, str, os.PathLike)):
-            raise TypeError(f"cache must be True, False or a directory, not {self.cache!r}")
-        if not (self.sparse is True or self.sparse is False or self.sparse == "auto"):
-            raise ValueError(f"sparse must be True, False or 'auto', not {self.sparse!r}")
-        if not isinstance(self.opt_level, int) or isinstance(self.opt_level, bool):
-            raise TypeError(f"opt_level must be an int 0-3, not {self.opt_level!r}")
-        if not isinstance(self.fastmath, bool):
-            raise TypeError(f"fastmath must be True or False, not {self.fastmath!r}")
-        if self.opt_level not in (0, 1, 2, 3) or isinstance(self.opt_level, bool):
-            raise ValueError(f"opt_level must be 0, 1, 2 or 3, not {self.opt_level!r}")
-        if self.simplify not in SIMPLIFY_LEVELS:
-            raise ValueError(f"simplify must be one of {SIMPLIFY_LEVELS}, not {self.simplify!r}")
-        for flag in ("simd", "vector_libm"):
-            if not isinstance(getattr(self, flag), bool):
-                raise TypeError(f"{flag} must be True or False, not {getattr(self, flag)!r}")
-        if not (self.progress is None or isinstance(self.progress, bool)):
-            raise TypeError(f"progress must be None, True or False, not {self.progress!r}")
-
-    def sparse_output(self, pattern: SparsityPattern) -> bool:
-        """Resolve ``sparse="auto"``: sparse when the matrix is big and mostly zeros.
-
-        >>> diagonal = SparsityPattern((200, 200), [(i, i) for i in range(200)])
-        >>> small = SparsityPattern((2, 2), [(0, 0)])
-        >>> Options().sparse_output(diagonal), Options().sparse_output(small)
-        (True, False)
-        >>> Options(sparse=True).sparse_output(small)
-        True
-        """
-        if self.sparse == "auto":
-            m, n = pattern.shape
-            return m * n > AUTO_SPARSE_SIZE and pattern.density < AUTO_SPARSE_DENSITY
-        return bool(self.sparse)
 
 
 @dataclass
@@ -199,7 +102,9 @@ class Pipeline:
             with self.timer.stage("simplify"):
                 outputs = _sympy_simplify(outputs)
         with self.timer.stage("front_end"):
-            graph = Graph(rules=self.options.simplify != "none")
+            # the cheap rewrite rules, applied as nodes are built (differentiation relies on
+            # them: d(x*1) is not built as x*0 + 1*1), unless simplification is off
+            graph = Graph(rewrite if self.options.simplify != "none" else None)
             graph, roots = to_graph(outputs, wrt_list, param_list, graph)
         self.stats.sizes["graph_front_end"] = len(graph)
         self.timer.progress.decide(len(graph))
@@ -313,7 +218,7 @@ class Pipeline:
             kernels,
             pattern,
             sparse_output=self.options.sparse_output(pattern),
-            options=self.options,
+            derive=functools.partial(directional_kernel, options=self.options),
             wrt=prob.wrt,
             params=prob.params,
             symbolic=symbolic,
@@ -378,3 +283,147 @@ def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
     return CompiledFunction(
         kernels, m, wrt=prob.wrt, params=prob.params, symbolic=symbolic, stats=pipe.stats
     )
+
+
+def directional_kernel(
+    symbolic: Tape,
+    entries: Sequence[tuple[int, int, int]],
+    shape: tuple[int, int],
+    kind: str,
+    options: Options,
+) -> Kernels:
+    """Compile ``J·v`` (``kind="jvp"``) or ``wᵀ·J`` (``"vjp"``) from a Jacobian's entries.
+
+    ``entries`` lists ``(row, col, k)``: entry (row, col) of J is output ``k`` of
+    ``symbolic``. The direction is appended to the inputs: the kernel reads rows
+    ``[x, v]`` (``n + n`` values) or ``[x, w]`` (``n + m``). J itself is never stored.
+
+    For ``f = x0 * x1``, J = ``[x1, x0]``: entry (0, 0) is output 0, (0, 1) output 1.
+
+    >>> import numpy as np
+    >>> g = Graph(); x0, x1 = g.var(0), g.var(1)
+    >>> symbolic = Tape.from_graph(g, [x1, x0], 2, 0)
+    >>> k = directional_kernel(symbolic, [(0, 0, 0), (0, 1, 1)], (1, 2), "jvp", Options())
+    >>> k.native("jvp", print)(np.array([2.0, 3.0, 1.0, 10.0])).tolist()
+    [23.0]
+    """
+    m, n = shape
+    g = Graph(rewrite)
+    outs = replay(symbolic, g)
+    if kind == "jvp":
+        width, direction = m, [g.var(n + j) for j in range(n)]
+        terms: list[list[int]] = [[] for _ in range(m)]
+        for i, j, k in entries:
+            terms[i].append(g.mul(outs[k], direction[j]))
+    elif kind == "vjp":
+        width, direction = n, [g.var(n + i) for i in range(m)]
+        terms = [[] for _ in range(n)]
+        for i, j, k in entries:
+            terms[j].append(g.mul(direction[i], outs[k]))
+    else:
+        raise ValueError(f"kind must be 'jvp' or 'vjp', not {kind!r}")
+    roots = expand_composites(g, [g.sum(t) for t in terms])
+    tape = Tape.from_graph(g, roots, n + len(direction), symbolic.n_params)
+    spec = KernelSpec(kind, tape, width, tuple(range(width)))
+    return Pipeline(options).machine_code([spec])
+
+
+def build_function_and_jacobian(
+    exprs: Any, wrt: Any, params: Any, options: Options
+) -> CompiledFunctionAndJacobian:
+    """One kernel computing f and J together, sharing their common subexpressions.
+
+    >>> x, y = sp.symbols("x y")
+    >>> fj = build_function_and_jacobian([x * y], [x, y], [], Options())
+    >>> f, jac = fj([2.0, 3.0])
+    >>> f.tolist(), jac.tolist()
+    ([6.0], [[3.0, 2.0]])
+    """
+    pipe = Pipeline(options)
+    prob = pipe.front_end(exprs, wrt, params)
+    grads = pipe.simplify_entries(prob, pipe.differentiate(prob, prob.roots))
+    m, n = len(prob.roots), len(prob.wrt)
+    entries = [(i, j, d) for i, grad in enumerate(grads) for j, d in grad.items()]
+    pattern = SparsityPattern((m, n), [(i, j) for i, j, _ in entries])
+    symbolic, tape = pipe.tapes(prob, [*prob.roots, *(d for _, _, d in entries)])
+    nnz = pattern.nnz
+    dense_positions = (*range(m), *(m + int(q) for q in pattern.flat_positions()))
+    kernels = pipe.machine_code(
+        [
+            KernelSpec("values", tape, m + nnz, tuple(range(m + nnz))),
+            KernelSpec("dense", tape, m + m * n, dense_positions),
+        ]
+    )
+    return pipe.jacobian_object(CompiledFunctionAndJacobian, kernels, pattern, prob, symbolic)
+
+
+def _weights(weights: Any, m: int, taken: Sequence[sp.Symbol]) -> list[Any]:
+    """Validate ``weights``: m Symbols (runtime parameters) or m real numbers."""
+    if isinstance(weights, (sp.Symbol, str)) or not hasattr(weights, "__len__"):
+        raise TypeError("weights must be a sequence with one weight per expression")
+    items = list(weights)
+    if len(items) != m:
+        raise ValueError(f"expected {m} weights, one per expression, got {len(items)}")
+    if all(isinstance(w, sp.Symbol) for w in items):
+        symbols = as_symbols(items, "weights", allow_empty=False)
+        check_disjoint(taken, symbols)
+        return symbols
+    if any(isinstance(w, sp.Basic) and not w.is_Number for w in items):
+        raise TypeError("weights must be all Symbols (given at call time) or all numbers")
+    return [float(w) for w in items]
+
+
+def build_hessian(
+    exprs: Any, wrt: Any, params: Any, weights: Any, options: Options
+) -> CompiledHessian:
+    """∇²f of a scalar f, or ∇²(Σ λᵢ fᵢ) with weights λ; see :func:`symjac.hessian`.
+
+    >>> x, y = sp.symbols("x y")
+    >>> hess = build_hessian([x**2 * y], [x, y], [], None, Options())
+    >>> hess([2.0, 3.0]).tolist()
+    [[6.0, 4.0], [4.0, 0.0]]
+    """
+    pipe = Pipeline(options)
+    prob = pipe.front_end(exprs, wrt, params)
+    g, n = prob.graph, len(prob.wrt)
+    if weights is None:
+        if len(prob.roots) != 1:
+            raise ValueError(
+                "the Hessian of several expressions needs weights= (one per expression): "
+                "it is the Hessian of the weighted sum Σ weights[i]·exprs[i]"
+            )
+        lagrangian = prob.roots[0]
+    else:
+        ws = _weights(weights, len(prob.roots), [*prob.wrt, *prob.params])
+        if ws and isinstance(ws[0], sp.Symbol):
+            first = len(prob.params)
+            prob.params.extend(ws)
+            scaled = [g.mul(g.param(first + i), r) for i, r in enumerate(prob.roots)]
+        else:
+            scaled = [g.mul(g.const(w), r) for w, r in zip(ws, prob.roots)]
+        lagrangian = g.sum(scaled)
+    (grad,) = pipe.differentiate(prob, [lagrangian])
+    cols = list(grad)
+    second = pipe.simplify_entries(prob, pipe.differentiate(prob, [grad[j] for j in cols]))
+    lower: dict[tuple[int, int], int] = {}
+    for j, row in zip(cols, second):
+        for i, d in row.items():
+            key = (max(i, j), min(i, j))
+            # one triangle serves both halves, so the result is exactly symmetric
+            if key not in lower or j == key[0]:
+                lower[key] = d
+    keys = sorted(lower)
+    pattern = SparsityPattern((n, n), keys)
+    symbolic, tape = pipe.tapes(prob, [lower[key] for key in keys])
+    # the dense form mirrors the lower triangle in NumPy (see CompiledHessian.dense)
+    kernels = pipe.machine_code(
+        [KernelSpec("values", tape, pattern.nnz, tuple(range(pattern.nnz)))]
+    )
+    return pipe.jacobian_object(CompiledHessian, kernels, pattern, prob, symbolic)
+
+
+__all__ = [
+    "build_function_and_jacobian",
+    "build_hessian",
+    "directional_kernel",
+]

@@ -19,7 +19,7 @@ from symjac.codegen.artefact import Artefact, check_name
 from symjac.codegen.c import C_FILES
 from symjac.codegen.llvm.native import link_shared, llvm_ir, object_code, shared_suffix
 from symjac.codegen.pypackage import package_files
-from symjac.runtime.calls import (
+from symjac.compiled import (
     CompiledFunction,
     CompiledFunctionAndJacobian,
     CompiledHessian,

@@ -77,7 +77,7 @@ class Item:
     """One public object: the name users reach it by, and where doctest collects it."""
 
     name: str  # e.g. symjac.CompiledHessian.jvp
-    doctest_name: str  # e.g. symjac.runtime.calls.CompiledJacobian.jvp
+    doctest_name: str  # e.g. symjac.compiled.CompiledJacobian.jvp
     module: str  # the module that defines it
     doc: str | None
 

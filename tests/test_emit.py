@@ -184,7 +184,7 @@ def test_c_problems_match_the_jit_bit_for_bit(tmp_path: Path, prob) -> None:
 
 def _logic_and_constants() -> Artefact:
     """A hand-built tape with what SymPy input never produces: BOOL, NOT, odd constants."""
-    g = Graph(rules=False)
+    g = Graph()
     a, b = g.var(0), g.var(1)
     lt = g.make(Op.LT, (a, b))
     outputs = [

@@ -12,7 +12,7 @@ import scipy.sparse
 import sympy as sp
 
 import symjac
-import symjac.runtime.calls
+import symjac.compiled
 from symjac import SparsityPattern
 
 X, Y, Z = sp.symbols("x y z", real=True)
@@ -242,7 +242,7 @@ def test_one_float64_point_takes_the_native_path_with_the_same_results(which, ja
     def general_path(*args, **kwargs):
         raise AssertionError("took the general path")
 
-    monkeypatch.setattr(symjac.runtime.calls, "as_points", general_path)
+    monkeypatch.setattr(symjac.compiled, "as_points", general_path)
     np.testing.assert_array_equal(obj.jvp(pt, v, p), expected)
     monkeypatch.undo()
     # out may be the point itself: it is read before anything is written

@@ -20,9 +20,12 @@ from symjac.codegen import lower
 from symjac.codegen.llvm.jit import host_vector
 
 import symjac
+import symjac.driver
+import symjac.options
 from symjac.ir.graph import Graph
 from symjac.ir.ops import LEAVES
 from symjac.ir.tape import KernelSpec, Tape
+from symjac.passes.rules import rewrite
 from symjac.passes.schedule import SPILL, schedule, trees
 
 lowering = importlib.import_module("symjac.codegen.llvm.lower")
@@ -228,7 +231,7 @@ def test_packed_tables_equal_typed_tables():
 
 def test_a_schedule_reads_only_values_computed_before_it():
     """Levels: every hole a step reads is an input, a constant or a slot an earlier step wrote."""
-    g = Graph()
+    g = Graph(rewrite)
     n = 300  # groups worth a loop
     x = [g.var(i) for i in range(n + 1)]
     pair = [g.add(x[i], x[i + 1]) for i in range(n)]
@@ -265,7 +268,7 @@ def test_a_schedule_reads_only_values_computed_before_it():
 def test_the_kernel_does_the_tapes_arithmetic_exactly():
     """Each operation of the tape is in exactly one tree of the schedule."""
     f, u, d = stencil(64)
-    pipe = symjac.driver.Pipeline(symjac.driver.Options())
+    pipe = symjac.driver.Pipeline(symjac.options.Options())
     prob = pipe.front_end(f, u, d)
     grads = pipe.differentiate(prob, prob.roots)
     _, tape = pipe.tapes(prob, [e for g in grads for e in g.values()])
@@ -331,7 +334,7 @@ def test_a_small_simd_frame_lives_in_registers():
 
 def test_one_body_per_tape():
     """The dense kernel runs the packed body and scatters: the tape is lowered once."""
-    g = Graph()
+    g = Graph(rewrite)
     x = [g.var(i) for i in range(3)]
     outs = [g.sin(g.mul(x[0], x[1])), g.sq(x[2])]
     tape = Tape.from_graph(g, outs, 3, 0)

@@ -21,6 +21,7 @@ from symjac.ir.graph import Graph
 from symjac.ir.ops import Op
 from symjac.ir.tape import KernelSpec, Tape
 from symjac.passes import rules
+from symjac.passes.rules import rewrite
 
 X, Y, Z = sp.symbols("x y z", real=True)
 A = sp.Symbol("a", real=True)
@@ -429,9 +430,9 @@ def test_rewrite_rules_keep_values_bitwise_through_llvm(seed, rule_points, monke
     tainted = []
     for tree in trees:
         spy.plus_zero = False
-        build(Graph(rules=True), tree)
+        build(Graph(rewrite), tree)
         tainted.append(spy.plus_zero)
-    with_rules, without = Graph(rules=True), Graph(rules=False)
+    with_rules, without = Graph(rewrite), Graph()
     roots_r = [build(with_rules, t) for t in trees]
     roots_n = [build(without, t) for t in trees]
     assert len(with_rules) < len(without)  # the rules did something
@@ -457,7 +458,7 @@ def test_the_random_graphs_exercise_every_rule(monkeypatch):
     spy = RuleSpy(monkeypatch)
     for seed in (0, 1, 2):
         rng = np.random.default_rng(seed)
-        g = Graph(rules=True)
+        g = Graph(rewrite)
         for _ in range(120):
             build(g, random_tree(rng, 4))
     assert spy.folded > 0
@@ -472,7 +473,7 @@ def test_x_plus_zero_is_the_only_sign_exception(monkeypatch):
         (Op.ADD, None, ("var", 0), ("const", 0.0)),
         (Op.ADD, None, ("var", 0), ("const", -0.0)),
     ]
-    with_rules, without = Graph(rules=True), Graph(rules=False)
+    with_rules, without = Graph(rewrite), Graph()
     run_r = compile_graph(with_rules, [build(with_rules, t) for t in trees])
     assert spy.plus_zero
     run_n = compile_graph(without, [build(without, t) for t in trees])

@@ -20,11 +20,13 @@ import sympy as sp
 
 import symjac
 import symjac.driver
+import symjac.options
 from symjac import codegen
 from symjac.ir.graph import Graph
 from symjac.ir.ops import Op
 from symjac.ir.tape import KernelSpec, Tape, select_outputs
 from symjac.passes import templates
+from symjac.passes.rules import rewrite
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from problems import gray_scott
@@ -244,7 +246,7 @@ def test_jvp_of_a_templated_jacobian(system):
 def test_gray_scott_templates_cover_the_jacobian():
     """6 nonzeros per row, 6 shapes: each group is a template (the body is empty)."""
     exprs, wrt, params = SYSTEMS["gray_scott"]
-    pipe = symjac.driver.Pipeline(symjac.driver.Options())
+    pipe = symjac.driver.Pipeline(symjac.options.Options())
     prob = pipe.front_end(exprs, wrt, params)
     grads = pipe.differentiate(prob, prob.roots)
     _, tape = pipe.tapes(prob, [d for g in grads for d in g.values()])
@@ -345,7 +347,7 @@ def var_leaves(tape, reg):
 
 
 def test_find_templates_groups_and_binds_left_to_right():
-    g = Graph()
+    g = Graph(rewrite)
     outs = [g.mul(g.var(i), g.sin(g.var(i + 1))) for i in range(40)]
     (t,) = tpl.find_templates(Tape.from_graph(g, outs, 41, 0))
     assert t.outputs == tuple(range(40))
@@ -361,14 +363,14 @@ def test_find_templates_groups_and_binds_left_to_right():
 def test_min_group_is_the_threshold():
     assert tpl.MIN_GROUP == 32
     for count, expected in ((tpl.MIN_GROUP - 1, 0), (tpl.MIN_GROUP, 1)):
-        g = Graph()
+        g = Graph(rewrite)
         outs = [g.call(Op.EXP, g.var(i)) for i in range(count)]
         assert len(tpl.find_templates(Tape.from_graph(g, outs, count, 0))) == expected
 
 
 def test_shapes_distinguish_ops_and_exponents_but_not_constants_or_params():
     """Constants and parameters are holes: their values come from tables, not the shape."""
-    g = Graph(rules=False)
+    g = Graph()
     n = 40
     # leaves first: commutative arguments are ordered by node, and the order is part of a shape
     for i in range(n + 1):
@@ -395,7 +397,7 @@ def test_shapes_distinguish_ops_and_exponents_but_not_constants_or_params():
 
 
 def test_leaf_outputs_and_repeated_holes():
-    g = Graph()
+    g = Graph(rewrite)
     n = 33
     bare = [g.var(i) for i in range(n)]  # outputs that are inputs
     const = [g.const(2.5)] * n  # one register, many outputs
@@ -422,14 +424,14 @@ def chain(g, x, length):
 def test_max_nodes_counts_the_tree_holes_included():
     n = 32
     for length, expected in ((tpl.MAX_NODES - 1, 1), (tpl.MAX_NODES, 0)):
-        g = Graph()
+        g = Graph(rewrite)
         outs = [chain(g, g.var(i), length) for i in range(n)]  # length + 1 nodes
         assert len(tpl.find_templates(Tape.from_graph(g, outs, n, 0))) == expected, length
 
 
 def test_shared_registers_are_holes_computed_once():
     """A subtree used twice is one register: a hole, not recomputed by the loop."""
-    g = Graph()
+    g = Graph(rewrite)
     n = 32
     shared = [chain(g, g.var(i), 11) for i in range(n)]
     outs = [g.mul(s, s) for s in shared]
@@ -443,7 +445,7 @@ def test_shared_registers_are_holes_computed_once():
 
 def test_a_shape_that_is_sometimes_shared_is_always_a_hole():
     """Partial results shared by some outputs only: the cut keeps one shape for all of them."""
-    g = Graph()
+    g = Graph(rewrite)
     n = 64
     pair = [g.sq(g.add(g.var(i), g.var(i + 1))) for i in range(n)]
     # every even output reuses the pair of its odd neighbour: pairs are shared only sometimes
@@ -456,7 +458,7 @@ def test_a_shape_that_is_sometimes_shared_is_always_a_hole():
 
 def test_a_one_operation_shape_is_a_hole_only_where_shared():
     """Cutting ``x_i + x_{i+1}`` everywhere would store and reload what one addition computes."""
-    g = Graph()
+    g = Graph(rewrite)
     n = 64
     pair = [g.add(g.var(i), g.var(i + 1)) for i in range(n)]
     outs = [g.mul(g.sin(pair[i]), pair[i | 1]) for i in range(n)]
@@ -489,7 +491,7 @@ def arithmetic(tape, templates):
 @pytest.mark.parametrize("name", list(SYSTEMS))
 def test_templates_never_do_more_arithmetic_than_the_tape(name):
     exprs, wrt, params = SYSTEMS[name]
-    pipe = symjac.driver.Pipeline(symjac.driver.Options())
+    pipe = symjac.driver.Pipeline(symjac.options.Options())
     prob = pipe.front_end(exprs, wrt, params)
     grads = pipe.differentiate(prob, prob.roots)
     for roots, loops in ((prob.roots, False), ([d for g in grads for d in g.values()], True)):
@@ -504,7 +506,7 @@ def test_templates_never_do_more_arithmetic_than_the_tape(name):
 
 
 def test_lowered_templates_scatter_to_the_right_positions():
-    g = Graph()
+    g = Graph(rewrite)
     n = 300  # groups large enough to be worth a loop (schedule.LOOP_MIN_WORK)
     p0 = g.param(0)
     outs = []

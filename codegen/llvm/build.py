@@ -8,6 +8,8 @@ and function pointers never leave the process.
 
 from __future__ import annotations
 
+import functools
+import importlib.metadata
 import math
 import threading
 import time
@@ -20,7 +22,6 @@ from symjac.codegen.cache import ObjectCache
 from symjac.codegen.llvm import pyabi
 from symjac.codegen.llvm.jit import host_vector
 
-from symjac import __version__
 from symjac.ir.tape import KernelSpec
 
 
@@ -294,6 +295,16 @@ ONE_LANE_CHUNK = FAST_CODEGEN
 _batched_lock = threading.Lock()
 
 
+@functools.cache
+def _version() -> str:
+    """symjac's installed version, part of every cache key (asked of the distribution: the
+    back end does not import the package above it)."""
+    try:
+        return importlib.metadata.version("symjac")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree
+        return "unknown"
+
+
 def build_kernels(
     specs: Sequence[KernelSpec],
     build: Build,
@@ -335,7 +346,7 @@ def build_kernels(
     if say is not None:
         say("LLVM: verify, optimise, generate machine code ...")
     # symjac's IR is CSE'd and vectorised already: a lean pass pipeline suffices (see optimise)
-    context = {"symjac": __version__, "build": repr(build), "lanes": lanes, "libm": vector_libm}
+    context = {"symjac": _version(), "build": repr(build), "lanes": lanes, "libm": vector_libm}
     context["libm_width"] = width
     # a small one-lane kernel spends its single-point call in the call itself: LLVM's fast
     # instruction selection builds it ~6x sooner for the same latency (see FAST_CODEGEN)

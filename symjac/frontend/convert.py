@@ -26,6 +26,7 @@ from sympy.functions.elementary.piecewise import ExprCondPair
 
 from symjac.ir.graph import Graph
 from symjac.ir.ops import Op
+from symjac.passes.rules import rewrite
 
 # -- input validation ------------------------------------------------------------------
 
@@ -420,7 +421,7 @@ def to_graph(
     >>> len(roots), len(g) >= 4
     (2, True)
     """
-    g = graph if graph is not None else Graph()
+    g = graph if graph is not None else Graph(rewrite)
     conv = _Converter(g, wrt, params)
     roots = [conv.convert(e, f"output {i}") for i, e in enumerate(exprs)]
     if conv.missing:

@@ -7,8 +7,9 @@ subexpressions are shared the moment they are built, equality is ``==`` on
 ints, and the row order is already a topological order: a node's arguments
 are always older than the node.
 
-:meth:`Graph.make` applies the cheap, value-preserving rules of
-:mod:`symjac.passes.rules` (constant folding, ``x*1 → x``, ...) before interning.
+:meth:`Graph.make` applies the graph's rule set before interning: the cheap,
+value-preserving rules of :mod:`symjac.passes.rules` (constant folding, ``x*1 → x``, ...)
+that the driver hands down, or none.
 Nothing here is recursive, so graphs of millions of nodes are fine.
 """
 
@@ -16,10 +17,12 @@ from __future__ import annotations
 
 import math
 import struct
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from symjac.ir.ops import INFO, Op
-from symjac.passes.rules import rewrite
+
+#: a rule set: ``(graph, op, args, attr)`` → an equivalent existing node, or None
+Rewrite = Callable[["Graph", Op, tuple[int, ...], object], "int | None"]
 
 _DOUBLE = struct.Struct("<d")
 
@@ -44,8 +47,10 @@ class Graph:
 
     __slots__ = ("_index", "_made", "args", "attrs", "ops", "rules")
 
-    def __init__(self, rules: bool = True) -> None:
-        #: apply :mod:`symjac.passes.rules` in :meth:`make`; False builds expressions as written
+    def __init__(self, rules: Rewrite | None = None) -> None:
+        #: the rule set :meth:`make` applies before interning (e.g.
+        #: :func:`symjac.passes.rules.rewrite`, which the driver hands down); None builds
+        #: expressions as written
         self.rules = rules
         self.ops: list[Op] = []
         self.args: list[tuple[int, ...]] = []
@@ -86,19 +91,20 @@ class Graph:
         return node
 
     def make(self, op: Op, args: tuple[int, ...] = (), attr: object = None) -> int:
-        """Build ``op(args)`` after the cheap rewrite rules; the usual way to add a node.
+        """Build ``op(args)`` after the graph's rules; the usual way to add a node.
 
-        >>> g = Graph(); x = g.var(0)
+        >>> from symjac.passes.rules import rewrite  # the driver's rule set
+        >>> g = Graph(rewrite); x = g.var(0)
         >>> g.make(Op.MUL, (x, g.const(1.0))) == x
         True
-        >>> h = Graph(rules=False); y = h.var(0)
-        >>> h.make(Op.MUL, (y, h.const(1.0))) == y  # rules off: built as written
+        >>> h = Graph(); y = h.var(0)
+        >>> h.make(Op.MUL, (y, h.const(1.0))) == y  # no rules: built as written
         False
         """
         key = (op, args, float_key(attr) if op is Op.CONST else attr)  # type: ignore[arg-type]
         node = self._made.get(key)
         if node is None:  # rules are deterministic: each request is rewritten once
-            node = rewrite(self, op, args, attr) if self.rules else None
+            node = self.rules(self, op, args, attr) if self.rules is not None else None
             if node is None:
                 node = self.intern(op, args, attr)
             self._made[key] = node
@@ -156,7 +162,8 @@ class Graph:
     def value(self, node: int) -> float:
         """The value of a constant node.
 
-        >>> g = Graph()
+        >>> from symjac.passes.rules import rewrite  # the driver's rule set
+        >>> g = Graph(rewrite)
         >>> g.value(g.add(g.const(1.5), g.const(2.0)))  # folded while built
         3.5
         """
@@ -215,7 +222,8 @@ class Graph:
     def add(self, a: int, b: int) -> int:
         """``a + b`` (commutative: the arguments are stored in a canonical order).
 
-        >>> g = Graph(); x, y = g.var(0), g.var(1)
+        >>> from symjac.passes.rules import rewrite  # the driver's rule set
+        >>> g = Graph(rewrite); x, y = g.var(0), g.var(1)
         >>> g.add(x, y) == g.add(y, x), g.add(x, g.const(0.0)) == x
         (True, True)
         """
@@ -224,7 +232,8 @@ class Graph:
     def sub(self, a: int, b: int) -> int:
         """``a - b``.
 
-        >>> g = Graph(); x, y = g.var(0), g.var(1)
+        >>> from symjac.passes.rules import rewrite  # the driver's rule set
+        >>> g = Graph(rewrite); x, y = g.var(0), g.var(1)
         >>> g.sub(x, g.neg(y)) == g.add(x, y)
         True
         """
@@ -233,7 +242,8 @@ class Graph:
     def mul(self, a: int, b: int) -> int:
         """``a * b`` (commutative).
 
-        >>> g = Graph(); x = g.var(0)
+        >>> from symjac.passes.rules import rewrite  # the driver's rule set
+        >>> g = Graph(rewrite); x = g.var(0)
         >>> g.mul(x, g.const(1.0)) == x, g.mul(x, g.const(-1.0)) == g.neg(x)
         (True, True)
         """
@@ -242,7 +252,8 @@ class Graph:
     def div(self, a: int, b: int) -> int:
         """``a / b``.
 
-        >>> g = Graph(); x = g.var(0)
+        >>> from symjac.passes.rules import rewrite  # the driver's rule set
+        >>> g = Graph(rewrite); x = g.var(0)
         >>> g.div(x, g.const(1.0)) == x, g.ops[g.div(x, g.var(1))]
         (True, <Op.DIV: 14>)
         """
@@ -251,7 +262,8 @@ class Graph:
     def neg(self, a: int) -> int:
         """``-a``.
 
-        >>> g = Graph(); x = g.var(0)
+        >>> from symjac.passes.rules import rewrite  # the driver's rule set
+        >>> g = Graph(rewrite); x = g.var(0)
         >>> g.neg(g.neg(x)) == x, g.value(g.neg(g.const(2.0)))
         (True, -2.0)
         """
@@ -260,7 +272,8 @@ class Graph:
     def powi(self, a: int, n: int) -> int:
         """``a ** n`` for an integer ``n`` (the exponent is the node's ``attr``).
 
-        >>> g = Graph(); x = g.var(0); c = g.powi(x, 3)
+        >>> from symjac.passes.rules import rewrite  # the driver's rule set
+        >>> g = Graph(rewrite); x = g.var(0); c = g.powi(x, 3)
         >>> g.ops[c], g.attrs[c], g.powi(x, 1) == x
         (<Op.POWI: 15>, 3, True)
         """
@@ -278,7 +291,8 @@ class Graph:
     def sin(self, a: int) -> int:
         """``sin(a)``.
 
-        >>> g = Graph()
+        >>> from symjac.passes.rules import rewrite  # the driver's rule set
+        >>> g = Graph(rewrite)
         >>> g.ops[g.sin(g.var(0))], g.value(g.sin(g.const(0.0)))
         (<Op.SIN: 22>, 0.0)
         """
@@ -297,7 +311,8 @@ class Graph:
     def select(self, cond: int, if_true: int, if_false: int) -> int:
         """``if_true if cond else if_false``, with ``cond`` a truth-value node.
 
-        >>> g = Graph(); x, y = g.var(0), g.var(1)
+        >>> from symjac.passes.rules import rewrite  # the driver's rule set
+        >>> g = Graph(rewrite); x, y = g.var(0), g.var(1)
         >>> s = g.select(g.call(Op.LT, x, y), x, y)
         >>> g.ops[s], g.select(g.boolean(False), x, y) == y
         (<Op.SELECT: 67>, True)

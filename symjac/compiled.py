@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,10 @@ from symjac.runtime import parallel
 from symjac.runtime.arguments import F64, Array, address, as_params, as_points, check_out
 from symjac.sparsity.pattern import SparsityPattern
 from symjac.stats import Stats
+
+#: the builder's hook for derived kernels: ``(symbolic tape, entries (row, col, k), shape,
+#: "jvp" | "vjp")`` → kernels (:func:`symjac.driver.directional_kernel` with the options)
+Derive = Callable[[Tape, Sequence[tuple[int, int, int]], tuple[int, int], str], Kernels]
 
 
 def _abbreviate(names: list[str], keep: int = 6) -> str:
@@ -301,14 +305,15 @@ class CompiledJacobian(_Compiled):
         kernels: Kernels,
         pattern: SparsityPattern,
         sparse_output: bool = False,
-        options: Any = None,
+        derive: Derive | None = None,
         **kw: Any,
     ):
         super().__init__(kernels, **kw)
         self._pattern = pattern
         self._values_shape = (pattern.nnz,)
         self._sparse_output = sparse_output
-        self._options = options
+        #: builds J·v / wᵀ·J kernels from this object's tape and entries (the builder's hook)
+        self._derive = derive
         self._directional: dict[str, Kernels] = {}
 
     @property
@@ -446,12 +451,10 @@ class CompiledJacobian(_Compiled):
 
     def _direction_kernels(self, kind: str) -> Kernels:
         kernels = self._directional.get(kind)
-        if kernels is None:
-            from symjac.family import directional_kernel  # compiled on first use
-
-            kernels = directional_kernel(
-                self._symbolic, self._entries(), self.shape, kind, self._options
-            )
+        if kernels is None:  # compiled on first use
+            if self._derive is None or self._symbolic is None:
+                raise NotImplementedError(f"{kind} needs an object made by symjac's builders")
+            kernels = self._derive(self._symbolic, self._entries(), self.shape, kind)
             self._directional[kind] = kernels
         return kernels
 

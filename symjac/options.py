@@ -1,0 +1,121 @@
+"""Compilation options: what the builders accept, validated once.
+
+:class:`Options` is what every builder of :mod:`symjac.driver` reads, and what the
+on-disk cache and the LLVM build are keyed by.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from symjac.codegen.cache import ObjectCache
+from symjac.codegen.llvm.build import Build
+from symjac.sparsity.pattern import SparsityPattern
+
+#: ``sparse="auto"`` returns SciPy sparse matrices above this many entries ...
+AUTO_SPARSE_SIZE = 10_000
+#: ... when at most this fraction of them can be nonzero
+AUTO_SPARSE_DENSITY = 0.25
+
+SIMPLIFY_LEVELS = ("auto", "none", "cheap", "full")
+
+
+@dataclass(frozen=True)
+class Options:
+    """Compilation options, validated once.
+
+    ``simplify``: ``"none"`` builds the graph exactly as written (no rewrite
+    rules; hash-consing still shares equal subexpressions); ``"cheap"`` applies
+    the value-preserving graph rules of :mod:`symjac.passes.rules` as nodes are built
+    (constant folding, ``x*1``, ``x+0``, ``--x``, ...) — fast, linear;
+    ``"full"`` also runs ``sympy.simplify`` on every output before
+    differentiation and on every Jacobian entry after (seconds per entry: for
+    small systems only); ``"auto"`` is ``"cheap"``.
+
+    ``fastmath`` lets LLVM reassociate and assume no NaN/inf (off by default:
+    results are IEEE). ``opt_level`` is LLVM's optimisation level, 0–3.
+    ``sparse`` chooses what calling a Jacobian returns: ``False`` dense arrays,
+    ``True`` SciPy sparse matrices, ``"auto"`` sparse when the Jacobian has more
+    than 10 000 entries of which less than a quarter can be nonzero.
+    ``progress``: print each stage to stderr (``None``: only for big compiles
+    on a terminal).
+    ``cache``: reuse machine code compiled before, in any process, from an
+    on-disk cache (``True``: ``$SYMJAC_CACHE_DIR`` or ``~/.cache/symjac``; a
+    path; ``False``: always compile). See :mod:`symjac.codegen.cache`.
+    ``simd`` computes several points at once in SIMD lanes (8 with AVX-512, 4
+    with AVX2); ``vector_libm`` lets those lanes call glibc's libmvec for
+    elementary functions (documented error ≤ 4 ulp instead of libm's < 1 ulp;
+    ``False`` calls the scalar C library lane by lane). Either way a point's
+    result does not depend on its position in a batch.
+
+    >>> Options(sparse=True, opt_level=2).opt_level
+    2
+    >>> Options(opt_level=4)
+    Traceback (most recent call last):
+    ...
+    ValueError: opt_level must be 0, 1, 2 or 3, not 4
+    """
+
+    fastmath: bool = False
+    opt_level: int = 3
+    sparse: bool | str = "auto"
+    simplify: str = "auto"
+    progress: bool | None = None
+    simd: bool = True
+    vector_libm: bool = True
+    cache: bool | str | os.PathLike[str] = True
+
+    def object_cache(self) -> ObjectCache | None:
+        """The on-disk cache to use: the default directory, a given one, or none.
+
+        >>> Options(cache=False).object_cache() is None
+        True
+        >>> str(Options(cache="/tmp/symjac-cache").object_cache().directory)
+        '/tmp/symjac-cache'
+        """
+        if self.cache is False:
+            return None
+        return ObjectCache(None if self.cache is True else self.cache)
+
+    def build(self) -> Build:
+        """The options that change the machine code.
+
+        >>> Options(fastmath=True, sparse=True, progress=False).build()
+        Build(fastmath=True, opt_level=3, simd=True, vector_libm=True)
+        """
+        return Build(self.fastmath, self.opt_level, self.simd, self.vector_libm)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.cache, (bool, str, os.PathLike)):
+            raise TypeError(f"cache must be True, False or a directory, not {self.cache!r}")
+        if not (self.sparse is True or self.sparse is False or self.sparse == "auto"):
+            raise ValueError(f"sparse must be True, False or 'auto', not {self.sparse!r}")
+        if not isinstance(self.opt_level, int) or isinstance(self.opt_level, bool):
+            raise TypeError(f"opt_level must be an int 0-3, not {self.opt_level!r}")
+        if not isinstance(self.fastmath, bool):
+            raise TypeError(f"fastmath must be True or False, not {self.fastmath!r}")
+        if self.opt_level not in (0, 1, 2, 3) or isinstance(self.opt_level, bool):
+            raise ValueError(f"opt_level must be 0, 1, 2 or 3, not {self.opt_level!r}")
+        if self.simplify not in SIMPLIFY_LEVELS:
+            raise ValueError(f"simplify must be one of {SIMPLIFY_LEVELS}, not {self.simplify!r}")
+        for flag in ("simd", "vector_libm"):
+            if not isinstance(getattr(self, flag), bool):
+                raise TypeError(f"{flag} must be True or False, not {getattr(self, flag)!r}")
+        if not (self.progress is None or isinstance(self.progress, bool)):
+            raise TypeError(f"progress must be None, True or False, not {self.progress!r}")
+
+    def sparse_output(self, pattern: SparsityPattern) -> bool:
+        """Resolve ``sparse="auto"``: sparse when the matrix is big and mostly zeros.
+
+        >>> diagonal = SparsityPattern((200, 200), [(i, i) for i in range(200)])
+        >>> small = SparsityPattern((2, 2), [(0, 0)])
+        >>> Options().sparse_output(diagonal), Options().sparse_output(small)
+        (True, False)
+        >>> Options(sparse=True).sparse_output(small)
+        True
+        """
+        if self.sparse == "auto":
+            m, n = pattern.shape
+            return m * n > AUTO_SPARSE_SIZE and pattern.density < AUTO_SPARSE_DENSITY
+        return bool(self.sparse)
