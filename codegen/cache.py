@@ -65,8 +65,11 @@ class ObjectCache:
     b'object code'
     """
 
-    def __init__(self, directory: str | os.PathLike[str] | None = None):
+    def __init__(self, directory: str | os.PathLike[str] | None = None, version: str = ""):
         self.directory = Path(directory) if directory is not None else default_directory()
+        #: the version of the code that makes the entries, part of every key (given by the
+        #: caller: symjac's own version; the back end does not import the package above it)
+        self.version = version
 
     def _paths(self, name: str) -> tuple[Path, Path]:
         return self.directory / f"{name}.o", self.directory / f"{name}.json"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from symjac import __version__
 from symjac.codegen.cache import ObjectCache
 from symjac.codegen.llvm.build import Build
 from symjac.sparsity.pattern import SparsityPattern
@@ -76,7 +77,7 @@ class Options:
         """
         if self.cache is False:
             return None
-        return ObjectCache(None if self.cache is True else self.cache)
+        return ObjectCache(None if self.cache is True else self.cache, version=__version__)
 
     def build(self) -> Build:
         """The options that change the machine code.

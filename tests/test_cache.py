@@ -140,3 +140,21 @@ def test_info_and_clear(tmp_path):
 def test_bad_cache_argument():
     with pytest.raises(TypeError, match="cache must be"):
         symjac.jacobian(EXPRS, X, cache=3)
+
+
+def test_the_version_of_the_code_is_part_of_every_key(tmp_path):
+    """An entry made by another version of symjac is never used: its key differs."""
+    from symjac.codegen import JitModule, lower
+
+    from symjac.ir.graph import Graph
+    from symjac.ir.tape import KernelSpec, Tape
+
+    g = Graph()
+    tape = Tape.from_graph(g, [g.sin(g.var(0))], 1, 0)
+    keys = set()
+    for version in ("1.0", "1.0", "2.0"):
+        module = lower([KernelSpec("f", tape, 1, (0,))]).module
+        keys.add(JitModule(module, 1, cache=ObjectCache(tmp_path, version=version)).cache_key)
+    assert len(keys) == 2
+    jac = symjac.jacobian([sp.Symbol("x") ** 2], [sp.Symbol("x")], cache=tmp_path)
+    assert jac._kernels.cache.version == symjac.__version__

@@ -8,8 +8,6 @@ and function pointers never leave the process.
 
 from __future__ import annotations
 
-import functools
-import importlib.metadata
 import math
 import threading
 import time
@@ -295,16 +293,6 @@ ONE_LANE_CHUNK = FAST_CODEGEN
 _batched_lock = threading.Lock()
 
 
-@functools.cache
-def _version() -> str:
-    """symjac's installed version, part of every cache key (asked of the distribution: the
-    back end does not import the package above it)."""
-    try:
-        return importlib.metadata.version("symjac")
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree
-        return "unknown"
-
-
 def build_kernels(
     specs: Sequence[KernelSpec],
     build: Build,
@@ -346,7 +334,7 @@ def build_kernels(
     if say is not None:
         say("LLVM: verify, optimise, generate machine code ...")
     # symjac's IR is CSE'd and vectorised already: a lean pass pipeline suffices (see optimise)
-    context = {"symjac": _version(), "build": repr(build), "lanes": lanes, "libm": vector_libm}
+    context = {"build": repr(build), "lanes": lanes, "libm": vector_libm}
     context["libm_width"] = width
     # a small one-lane kernel spends its single-point call in the call itself: LLVM's fast
     # instruction selection builds it ~6x sooner for the same latency (see FAST_CODEGEN)

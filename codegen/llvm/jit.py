@@ -213,6 +213,7 @@ class JitModule:
         self.cache_key = None
         if cache is not None:
             full = {**(context or {}), **host_description(), "opt": opt_level, "lean": lean}
+            full["version"] = cache.version
             full["codegen"] = codegen_level
             self.cache_key = key(self.ir_text, full)
             data = cache.load(self.cache_key)
