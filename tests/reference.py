@@ -35,6 +35,7 @@ from typing import Any
 import mpmath
 import numpy as np
 import sympy as sp
+from sympy.codegen.cfunctions import Cbrt
 
 import symjac
 
@@ -113,6 +114,13 @@ _MPMATH_EXTRA = {
     "csch": mpmath.csch,
     "coth": mpmath.coth,
     "acot": mpmath.acot,  # acot(0) = pi/2, acot(-x) = -acot(x): SymPy's convention
+    # C99 functions (sympy.codegen.cfunctions), by their mpmath definitions
+    "expm1": mpmath.expm1,
+    "log1p": mpmath.log1p,
+    "exp2": lambda x: mpmath.power(2, x),
+    "log2": lambda x: mpmath.log(x, 2),
+    "log10": mpmath.log10,
+    "hypot": mpmath.hypot,
     "RefSign": mpmath.sign,
     "RefFloor": mpmath.floor,
     "RefCeiling": mpmath.ceil,
@@ -139,6 +147,8 @@ def with_symjac_conventions(expr: sp.Expr) -> sp.Expr:
         lambda e: RefHeaviside(e.args[0], e.args[1] if len(e.args) > 1 else sp.S.Half),
     )
     expr = expr.replace(sp.loggamma, lambda u: sp.log(sp.gamma(u)))
+    # the real cube root (SymPy's derivative of Cbrt, u**(-2/3)/3, is complex for u < 0)
+    expr = expr.replace(Cbrt, lambda u: RefSign(u) * sp.Abs(u) ** sp.Rational(1, 3))
     return expr.xreplace({sp.zoo: sp.nan})  # complex infinity: not a real number
 
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import sympy as sp
+import sympy.codegen.cfunctions as cf
 from reference import SympyReference, assert_precise_equal, assert_same_float
 from symjac.codegen import JitModule, lower
 from symjac.codegen.artefact import Artefact, comment_safe
@@ -496,6 +497,16 @@ def test_shared_library_without_a_compiler_is_a_clear_error(tmp_path: Path, monk
 # -- the Python package --------------------------------------------------------------------------
 
 
+def _c99_objective(x: sp.Symbol, y: sp.Symbol, a: sp.Symbol) -> sp.Expr:
+    return (
+        cf.expm1(x * y) + cf.log1p(x**2) + cf.Cbrt(x - y) + cf.hypot(x, a)
+        + cf.exp2(y) * cf.log10(1 + x**2) + cf.log2(2 + y**2)
+    )  # fmt: skip
+
+
+C99_OBJECTIVE = _c99_objective(X, Y, sp.Symbol("a", real=True))
+
+
 def _objects_of_every_kind() -> dict[str, object]:
     z = sp.Symbol("z", real=True)
     a = sp.Symbol("a", real=True)
@@ -506,6 +517,7 @@ def _objects_of_every_kind() -> dict[str, object]:
         "fj": symjac.function_and_jacobian(exprs, [X, Y, z], [a]),
         "hes": symjac.hessian(X**3 * Y + a * Y**2 * z, [X, Y, z], [a]),
         "nop": symjac.jacobian([sp.exp(X) * Y], [X, Y]),  # no parameters
+        "c99": symjac.hessian(C99_OBJECTIVE, [X, Y], [a]),  # the C99 functions' rows
     }
 
 

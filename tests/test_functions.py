@@ -26,6 +26,7 @@ import mpmath
 import numpy as np
 import pytest
 import sympy as sp
+import sympy.codegen.cfunctions as cf
 from reference import (
     SympyReference,
     assert_precise_equal,
@@ -154,6 +155,13 @@ UNARY = [
     Unary("gamma", sp.gamma(x), (-2.5, -0.5, 0.3, 1.5, 4.2, 10.5)),
     Unary("loggamma", sp.loggamma(x), (-3.5, -1.5, 0.05, 0.3, 4.2, 20.0)),
     Unary("digamma", sp.polygamma(0, x), (-2.7, -0.5, 0.3, 1.2, 3.7, 25.0), differentiable=False),
+    Unary("expm1", cf.expm1(x), (-3.5, -1e-9, 2e-12, 0.3, 1.9, 7.25)),
+    Unary("log1p", cf.log1p(x), (-0.9, -1e-10, 3e-13, 0.5, 1.7, 1e5)),
+    Unary("exp2", cf.exp2(x), (-3.5, -0.7, 0.3, 1.9, 30.0)),
+    Unary("log2", cf.log2(x), (0.01, 0.5, 1.7, 3.0, 1e5)),
+    Unary("log10", cf.log10(x), (0.01, 0.5, 1.7, 3.0, 1e5)),
+    Unary("cbrt", cf.Cbrt(x), (-1e4, -0.3, 0.01, 0.5, 2.0, 27.0)),
+    Unary("Sqrt", cf.Sqrt(x), (0.01, 0.5, 2.0, 1e4)),
     Unary("Abs", sp.Abs(x), REALS),
     Unary("sqrt", sp.sqrt(x), (0.01, 0.5, 2.0, 1e4)),
     Unary("1/sqrt", 1 / sp.sqrt(x), (0.01, 0.5, 2.0, 1e4)),
@@ -341,6 +349,39 @@ SPECIAL = [
     ("digamma", -1.0, nan, None),
     ("digamma", -3.0, nan, None),
     ("digamma", inf, inf, None),
+    ("expm1", 0.0, 0.0, 1.0),
+    ("expm1", -0.0, -0.0, 1.0),
+    ("expm1", 1e-300, 1e-300, 1.0),  # exp(x) - 1 would be 0 here
+    ("expm1", -inf, -1.0, 0.0),
+    ("expm1", inf, inf, inf),
+    ("expm1", 710.0, inf, inf),
+    ("log1p", 0.0, 0.0, 1.0),
+    ("log1p", -0.0, -0.0, 1.0),
+    ("log1p", 1e-300, 1e-300, 1.0),  # log(1 + x) would be 0 here
+    ("log1p", -1.0, -inf, inf),
+    ("log1p", -2.0, nan, None),
+    ("log1p", inf, inf, 0.0),
+    ("exp2", 0.0, 1.0, math.log(2)),
+    ("exp2", 10.0, 1024.0, 1024.0 * math.log(2)),
+    ("exp2", -1074.0, 5e-324, None),  # the smallest subnormal, exactly
+    ("exp2", 1024.0, inf, inf),
+    ("exp2", -inf, 0.0, 0.0),
+    ("log2", 1024.0, 10.0, 1.0 / (1024.0 * math.log(2))),
+    ("log2", 0.0, -inf, inf),
+    ("log2", 5e-324, -1074.0, None),
+    ("log2", -1.0, nan, None),
+    ("log2", inf, inf, 0.0),
+    ("log10", 1000.0, 3.0, 1.0 / (1000.0 * math.log(10))),
+    ("log10", 0.0, -inf, inf),
+    ("log10", -1.0, nan, None),
+    ("log10", inf, inf, 0.0),
+    ("cbrt", -8.0, -2.0, 1.0 / 12.0),  # the real cube root, unlike x**(1/3)
+    ("cbrt", 27.0, 3.0, 1.0 / 27.0),
+    ("cbrt", 0.0, 0.0, inf),
+    ("cbrt", -0.0, -0.0, inf),
+    ("cbrt", inf, inf, 0.0),
+    ("cbrt", -inf, -inf, 0.0),
+    ("cbrt", 5e-324, exact_float(sp.cbrt(sp.Float(5e-324, 50))), None),
     ("Abs", 0.0, 0.0, 0.0),  # d|x|/dx = sign(x) = 0 at 0
     ("Abs", -0.0, 0.0, 0.0),
     ("Abs", inf, inf, 1.0),
@@ -414,6 +455,7 @@ def test_unary_nan_propagates(unary: UnaryKernels, case: Unary) -> None:
 
 
 ODD = ["sin", "tan", "asin", "atan", "sinh", "tanh", "asinh", "atanh", "erf", "x**3"]
+ODD += ["expm1", "log1p", "cbrt"]
 
 
 @pytest.mark.parametrize("case_id", [*ODD, "floor", "ceiling"])

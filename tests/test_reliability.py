@@ -29,7 +29,7 @@ from symjac.codegen.llvm.jit import host_vector
 
 import symjac
 from symjac.ir.graph import Graph
-from symjac.ir.ops import Op
+from symjac.ir.ops import INFO, Op
 from symjac.ir.tape import KernelSpec, Tape
 from symjac.passes.rules import rewrite
 
@@ -218,7 +218,23 @@ _MP = {
     Op.TANH: (mpmath.tanh, -20, 20),
     Op.ASINH: (mpmath.asinh, -1e6, 1e6),
     Op.ERF: (mpmath.erf, -6, 6),
+    Op.ACOS: (mpmath.acos, -1, 1),
+    Op.COSH: (mpmath.cosh, -700, 700),
+    Op.ACOSH: (mpmath.acosh, 1, 1e300),
+    Op.ATANH: (mpmath.atanh, -1, 1),
+    Op.ERFC: (mpmath.erfc, -6, 26),
+    Op.EXPM1: (mpmath.expm1, -700, 700),
+    Op.LOG1P: (mpmath.log1p, 1e-300, 1e300),
+    Op.EXP2: (lambda v: mpmath.power(2, v), -1000, 1000),
+    Op.LOG2: (lambda v: mpmath.log(v, 2), 1e-300, 1e300),
+    Op.LOG10: (mpmath.log10, 1e-300, 1e300),
+    Op.CBRT: (lambda v: mpmath.sign(v) * mpmath.cbrt(abs(v)), -1e300, 1e300),  # the real root
 }
+
+
+def test_every_vector_function_of_the_op_table_is_checked_against_mpmath():
+    vector = {op for op, info in INFO.items() if info.vector and info.arity == 1}
+    assert vector <= set(_MP), sorted(op.name for op in vector - set(_MP))
 
 
 @pytest.mark.skipif(not host_vector()[1], reason="this host has no usable libmvec")

@@ -44,11 +44,6 @@ _INTRINSICS = {
 _ARITH = {Op.ADD: "fadd", Op.SUB: "fsub", Op.MUL: "fmul", Op.DIV: "fdiv"}
 _COMPARE = {Op.LT: "<", Op.LE: "<=", Op.EQ: "=="}
 
-#: C functions glibc's libmvec provides in vector form (glibc ≥ 2.35, x86-64)
-VECTOR_LIBM = frozenset(
-    "sin cos tan asin acos atan sinh cosh tanh asinh acosh atanh exp exp2 exp10 expm1 "
-    "log log2 log10 log1p cbrt erf erfc pow atan2 hypot".split()
-)
 #: the x86-64 vector function ABI's ISA letter for each vector width (in doubles)
 VECTOR_ISA = {2: "b", 4: "d", 8: "e"}
 
@@ -292,7 +287,7 @@ class Emitter:
             return _INLINE[op](self, b, vals)
         info = INFO[op]
         if info.libm is not None:
-            return self._libm_call(b, info.libm, vals)
+            return self._libm_call(b, info.libm, vals, vector=info.vector)
         raise NotImplementedError(f"the LLVM back end has no lowering for {op.name}")
 
     def powi(self, b: ir.IRBuilder, base: ir.Value, n: int) -> ir.Value:
@@ -335,9 +330,12 @@ class Emitter:
         suffix = "f64" if self.lanes == 1 else f"v{self.lanes}f64"
         return self._declare(f"{name}.{suffix}", self.ty, arity, pure=False)
 
-    def _libm_call(self, b: ir.IRBuilder, name: str, vals: Sequence[ir.Value]) -> ir.Value:
+    def _libm_call(
+        self, b: ir.IRBuilder, name: str, vals: Sequence[ir.Value], vector: bool
+    ) -> ir.Value:
+        """``name`` from libmvec where ``vector`` (the op table says it has it), else libm."""
         arity, width = len(vals), self.vector_libm
-        if width and name in VECTOR_LIBM:
+        if width and vector:
             vector = ir.VectorType(DOUBLE, width)
             fn = self._declare(vector_symbol(name, width, arity), vector, arity, True)
             if self.lanes == width:

@@ -17,6 +17,8 @@ Conventions (documented in ``docs/semantics.md``):
 
 from __future__ import annotations
 
+import importlib
+import sys
 import warnings
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, NoReturn
@@ -25,7 +27,7 @@ import sympy as sp
 from sympy.functions.elementary.piecewise import ExprCondPair
 
 from symjac.ir.graph import Graph
-from symjac.ir.ops import Op
+from symjac.ir.ops import INFO, Op
 from symjac.passes.rules import rewrite
 
 # -- input validation ------------------------------------------------------------------
@@ -257,11 +259,11 @@ def _pow(c: _Converter, node: sp.Pow, args: list[int]) -> int:
     return c.g.call(Op.POW, base, exp)
 
 
-def _unary(op: Op) -> Handler:
+def _call(op: Op) -> Handler:
     def handler(c: _Converter, node: sp.Basic, args: list[int]) -> int:
-        if len(args) != 1:
+        if len(args) != INFO[op].arity:
             raise NotImplementedError(f"{type(node).__name__} with {len(args)} arguments")
-        return c.g.call(op, args[0])
+        return c.g.call(op, *args)
 
     return handler
 
@@ -283,10 +285,6 @@ def _fold(op: Op) -> Handler:
         return result
 
     return handler
-
-
-def _atan2(c: _Converter, node: sp.Basic, args: list[int]) -> int:
-    return c.g.call(Op.ATAN2, args[0], args[1])
 
 
 def _heaviside(c: _Converter, node: sp.Basic, args: list[int]) -> int:
@@ -324,30 +322,32 @@ def _piecewise(c: _Converter, node: sp.Piecewise, args: list[tuple[int, int]]) -
     return result
 
 
-_FUNCTIONS: dict[type, Op] = {
-    sp.exp: Op.EXP,
-    sp.log: Op.LOG,
-    sp.sin: Op.SIN,
-    sp.cos: Op.COS,
-    sp.tan: Op.TAN,
-    sp.asin: Op.ASIN,
-    sp.acos: Op.ACOS,
-    sp.atan: Op.ATAN,
-    sp.sinh: Op.SINH,
-    sp.cosh: Op.COSH,
-    sp.tanh: Op.TANH,
-    sp.asinh: Op.ASINH,
-    sp.acosh: Op.ACOSH,
-    sp.atanh: Op.ATANH,
-    sp.erf: Op.ERF,
-    sp.erfc: Op.ERFC,
-    sp.gamma: Op.GAMMA,
-    sp.loggamma: Op.LOGGAMMA,
-    sp.Abs: Op.ABS,
-    sp.sign: Op.SIGN,
-    sp.floor: Op.FLOOR,
-    sp.ceiling: Op.CEIL,
-}
+def sympy_function(path: str) -> Any:
+    """The SymPy object an op table entry names: ``"sin"`` or ``"module:name"``.
+
+    >>> sympy_function("sin"), sympy_function("sympy.codegen.cfunctions:log1p").__name__
+    (sin, 'log1p')
+    """
+    module, _, name = path.rpartition(":")
+    return getattr(importlib.import_module(module) if module else sp, name)
+
+
+def _table_functions(later: bool) -> dict[type, Op]:
+    """SymPy function classes that are one op each (``INFO[op].sympy``): those in SymPy's
+    namespace, or (``later``) those of other modules that have been imported (see _lookup)."""
+    out: dict[type, Op] = {}
+    for op, info in INFO.items():
+        for path in info.sympy:
+            module = path.rpartition(":")[0]
+            if bool(module) is not later or (module and module not in sys.modules):
+                continue
+            fn = sympy_function(path)
+            if isinstance(fn, type):  # sympy.sqrt is a function that builds a Pow: not a class
+                out[fn] = op
+    return out
+
+
+_FUNCTIONS = _table_functions(later=False)
 
 _HANDLERS: dict[type, Handler] = {
     sp.Number: _number,
@@ -357,15 +357,13 @@ _HANDLERS: dict[type, Handler] = {
     sp.Add: _add,
     sp.Mul: _mul,
     sp.Pow: _pow,
-    **{cls: _unary(op) for cls, op in _FUNCTIONS.items()},
+    **{cls: _call(op) for cls, op in _FUNCTIONS.items()},
     sp.sec: _reciprocal_of(Op.COS),
     sp.csc: _reciprocal_of(Op.SIN),
     sp.cot: _reciprocal_of(Op.TAN),
     sp.sech: _reciprocal_of(Op.COSH),
     sp.csch: _reciprocal_of(Op.SINH),
     sp.coth: _reciprocal_of(Op.TANH),
-    sp.acot: _unary(Op.ACOT),
-    sp.atan2: _atan2,
     sp.Max: _fold(Op.MAX),
     sp.Min: _fold(Op.MIN),
     sp.Heaviside: _heaviside,
@@ -380,7 +378,7 @@ _HANDLERS: dict[type, Handler] = {
     sp.Unequality: _relation(Op.NE, swap=False),
     sp.And: _fold(Op.AND),
     sp.Or: _fold(Op.OR),
-    sp.Not: _unary(Op.NOT),
+    sp.Not: _call(Op.NOT),
     sp.logic.boolalg.BooleanTrue: _truth,
     sp.logic.boolalg.BooleanFalse: _truth,
 }
@@ -394,12 +392,19 @@ def _unsupported(node: sp.Basic, where: str) -> NoReturn:
     )
 
 
+#: modules of op-table SymPy functions that are not part of SymPy's namespace
+_LATER = {p.rpartition(":")[0] for i in INFO.values() for p in i.sympy if ":" in p}
 #: resolved lookups: asked twice per node (before and after its arguments), walked once a type
 _RESOLVED: dict[type, Handler | None] = {}
 
 
 def _lookup(cls: type) -> Handler | None:
     """The handler for ``cls`` or its nearest supported base class (e.g. Integer → Number)."""
+    if cls not in _RESOLVED and cls.__module__ in _LATER:
+        # a class of sympy.codegen.cfunctions exists only once its module is imported: its
+        # rows are resolved then (importing it up front would cost every compile 3 ms)
+        _LATER.discard(cls.__module__)
+        _HANDLERS.update({k: _call(op) for k, op in _table_functions(later=True).items()})
     if cls not in _RESOLVED:
         _RESOLVED[cls] = next((_HANDLERS[b] for b in cls.__mro__ if b in _HANDLERS), None)
     return _RESOLVED[cls]

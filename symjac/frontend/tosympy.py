@@ -13,6 +13,7 @@ from typing import Any
 
 import sympy as sp
 
+from symjac.frontend.convert import sympy_function
 from symjac.ir.ops import INFO, Op
 from symjac.ir.tape import Tape
 
@@ -27,6 +28,10 @@ _KNOWN = {
         sp.E,
         sp.Rational(1, 2),
         -sp.Rational(1, 2),
+        sp.log(2),  # d exp2, d log2, d log10
+        1 / sp.log(2),
+        sp.log(10),
+        1 / sp.log(10),
     )
 }
 
@@ -51,44 +56,20 @@ def _select(c: Any, a: sp.Expr, b: sp.Expr) -> sp.Expr:
     return sp.Piecewise((a, c), (b, True))
 
 
+#: how each op is written in SymPy: the op table's first SymPy function (``INFO[op].sympy``),
+#: and for the rest these
 _BUILD: dict[Op, Callable[..., Any]] = {
+    **{op: sympy_function(i.sympy[0]) for op, i in INFO.items() if i.sympy},
     Op.NEG: lambda a: -a,
     Op.ADD: lambda a, b: a + b,
     Op.SUB: lambda a, b: a - b,
     Op.MUL: lambda a, b: a * b,
     Op.DIV: lambda a, b: a / b,
     Op.POW: lambda a, b: a**b,
-    Op.SQRT: sp.sqrt,
-    Op.EXP: sp.exp,
-    Op.LOG: sp.log,
-    Op.SIN: sp.sin,
-    Op.COS: sp.cos,
-    Op.TAN: sp.tan,
-    Op.ASIN: sp.asin,
-    Op.ACOS: sp.acos,
-    Op.ATAN: sp.atan,
-    Op.ACOT: sp.acot,
-    Op.SINH: sp.sinh,
-    Op.COSH: sp.cosh,
-    Op.TANH: sp.tanh,
-    Op.ASINH: sp.asinh,
-    Op.ACOSH: sp.acosh,
-    Op.ATANH: sp.atanh,
-    Op.ERF: sp.erf,
-    Op.ERFC: sp.erfc,
-    Op.GAMMA: sp.gamma,
     Op.LGAMMA: lambda a: sp.log(sp.Abs(sp.gamma(a))),
-    Op.LOGGAMMA: sp.loggamma,
-    Op.DIGAMMA: lambda a: sp.polygamma(0, a),
-    Op.ATAN2: sp.atan2,
+    # derivative rules bring hypot in (d asinh, d atan2): shown as what SymPy simplifies
     Op.HYPOT: lambda a, b: sp.sqrt(a**2 + b**2),
-    Op.ABS: sp.Abs,
-    Op.SIGN: sp.sign,
-    Op.FLOOR: sp.floor,
-    Op.CEIL: sp.ceiling,
-    Op.MAX: sp.Max,
-    Op.MIN: sp.Min,
-    Op.HEAVISIDE: sp.Heaviside,
+    Op.DIGAMMA: lambda a: sp.polygamma(0, a),
     Op.LT: lambda a, b: sp.Lt(a, b),
     Op.LE: lambda a, b: sp.Le(a, b),
     Op.EQ: lambda a, b: sp.Eq(a, b),

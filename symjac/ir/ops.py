@@ -57,6 +57,12 @@ class Op(enum.IntEnum):
     LGAMMA = 37  # log|Γ(x)|, as C's lgamma
     ATAN2 = 38
     HYPOT = 39
+    EXPM1 = 70  # C99 functions (sympy.codegen.cfunctions)
+    LOG1P = 71
+    EXP2 = 72
+    LOG2 = 73
+    LOG10 = 74
+    CBRT = 75
     # piecewise-smooth functions, lowered inline
     ABS = 40
     SIGN = 41
@@ -82,10 +88,18 @@ class Op(enum.IntEnum):
 
 @dataclass(frozen=True)
 class OpInfo:
-    """Static facts about one operation.
+    """Everything symjac knows about one operation: a row of :data:`INFO`.
 
-    >>> INFO[Op.HYPOT]
-    OpInfo(arity=2, commutative=True, result='real', operands='real', libm='hypot')
+    Each stage reads its column and nothing else defines an op: the front end
+    converts the SymPy functions in ``sympy``, :mod:`symjac.passes.diff`
+    differentiates by the formulas in ``d``, :mod:`symjac.ir.scalar` evaluates
+    ``libm`` (the reference that constant folding uses), the LLVM back end calls
+    ``libm`` — in vector form where ``vector`` says libmvec has it — and the C
+    printer writes ``libm``. Ops without ``libm`` are arithmetic or inline code,
+    and every back end has a test that it covers them all.
+
+    >>> INFO[Op.HYPOT].libm, INFO[Op.HYPOT].d, INFO[Op.HYPOT].commutative
+    ('hypot', ('a/f', 'b/f'), True)
     >>> INFO[Op.LT].result, OpInfo(1).libm
     ('bool', None)
     """
@@ -94,57 +108,99 @@ class OpInfo:
     commutative: bool = False
     result: str = "real"  # "real" or "bool"
     operands: str = "real"  # "real", "bool" or "select"
-    libm: str | None = None  # the C99 <math.h> function that computes it, if any
+    #: the C99 <math.h> function that computes it, if any
+    libm: str | None = None
+    #: glibc's libmvec (x86-64, glibc >= 2.35) has ``libm`` in vector form
+    vector: bool = False
+    #: SymPy functions that are this op, as "name" (``sympy.name``) or "module:name";
+    #: the first one is how :meth:`to_sympy` writes it
+    sympy: tuple[str, ...] = ()
+    #: partial derivatives, one formula per argument (``None``: structurally zero) over the
+    #: arguments ``a``, ``b`` and the op's own value ``f`` (:mod:`symjac.passes.formula`);
+    #: an empty tuple means the rule is code in :mod:`symjac.passes.diff`
+    d: tuple[str | None, ...] = ()
 
 
-_UNARY_LIBM = {
-    Op.EXP: "exp",
-    Op.LOG: "log",
-    Op.SIN: "sin",
-    Op.COS: "cos",
-    Op.TAN: "tan",
-    Op.ASIN: "asin",
-    Op.ACOS: "acos",
-    Op.ATAN: "atan",
-    Op.SINH: "sinh",
-    Op.COSH: "cosh",
-    Op.TANH: "tanh",
-    Op.ASINH: "asinh",
-    Op.ACOSH: "acosh",
-    Op.ATANH: "atanh",
-    Op.ERF: "erf",
-    Op.ERFC: "erfc",
-    Op.GAMMA: "tgamma",
-    Op.LGAMMA: "lgamma",
-}
+def _fn(libm: str, d: str | None, *sympy: str, vector: bool = True) -> OpInfo:
+    """A one-argument function of the C library."""
+    return OpInfo(1, libm=libm, vector=vector, sympy=sympy, d=(d,))
 
+
+_CF = "sympy.codegen.cfunctions:"
+
+#: The op table. Comments on ``d`` say why a formula is written the way it is.
 INFO: dict[Op, OpInfo] = {
+    # leaves
     Op.CONST: OpInfo(0),
     Op.VAR: OpInfo(0),
     Op.PARAM: OpInfo(0),
     Op.BOOL: OpInfo(0, result="bool"),
-    Op.NEG: OpInfo(1),
+    # arithmetic: derivatives are sparse sums in diff.py
+    Op.NEG: OpInfo(1, d=("-1",)),
     Op.ADD: OpInfo(2, commutative=True),
     Op.SUB: OpInfo(2),
     Op.MUL: OpInfo(2, commutative=True),
     Op.DIV: OpInfo(2),
-    Op.POWI: OpInfo(1),
-    Op.POW: OpInfo(2, libm="pow"),
-    Op.SQRT: OpInfo(1, libm="sqrt"),
-    **{op: OpInfo(1, libm=name) for op, name in _UNARY_LIBM.items()},
-    Op.ATAN2: OpInfo(2, libm="atan2"),
-    Op.HYPOT: OpInfo(2, commutative=True, libm="hypot"),
-    Op.ABS: OpInfo(1, libm="fabs"),
-    Op.SIGN: OpInfo(1),
-    Op.FLOOR: OpInfo(1, libm="floor"),
-    Op.CEIL: OpInfo(1, libm="ceil"),
-    # IEEE 754-2019 maximum/minimum: NaN-propagating, so the order of operands is irrelevant
-    Op.MAX: OpInfo(2, commutative=True),
-    Op.MIN: OpInfo(2, commutative=True),
-    Op.HEAVISIDE: OpInfo(2),
-    Op.LOGGAMMA: OpInfo(1),
-    Op.DIGAMMA: OpInfo(1),
-    Op.ACOT: OpInfo(1),
+    Op.POWI: OpInfo(1),  # attr: the integer exponent
+    Op.POW: OpInfo(2, libm="pow", vector=True),
+    Op.SQRT: OpInfo(1, libm="sqrt", sympy=("sqrt", _CF + "Sqrt"), d=("1/(2*f)",)),
+    # elementary functions
+    Op.EXP: _fn("exp", "f", "exp"),
+    Op.LOG: _fn("log", "1/a", "log"),
+    Op.SIN: _fn("sin", "cos(a)", "sin"),
+    Op.COS: _fn("cos", "-sin(a)", "cos"),
+    Op.TAN: _fn("tan", "1 + f^2", "tan"),
+    Op.ASIN: _fn("asin", "1/sqrt(1 - a^2)", "asin"),
+    Op.ACOS: _fn("acos", "-1/sqrt(1 - a^2)", "acos"),
+    Op.ATAN: _fn("atan", "1/(1 + a^2)", "atan"),
+    Op.SINH: _fn("sinh", "cosh(a)", "sinh"),
+    Op.COSH: _fn("cosh", "sinh(a)", "cosh"),
+    # 1/cosh², not 1 - tanh²: the difference cancels for large |a|
+    Op.TANH: _fn("tanh", "1/cosh(a)^2", "tanh"),
+    # 1/hypot(a, 1), not 1/sqrt(a² + 1): a² overflows for |a| > 1e154
+    Op.ASINH: _fn("asinh", "1/hypot(a, 1)", "asinh"),
+    # sqrt(a-1)·sqrt(a+1), not sqrt(a²-1): NaN for a < 1, where acosh itself is NaN
+    Op.ACOSH: _fn("acosh", "1/(sqrt(a - 1)*sqrt(a + 1))", "acosh"),
+    Op.ATANH: _fn("atanh", "1/(1 - a^2)", "atanh"),
+    Op.ERF: _fn("erf", "2/sqrt(pi)*exp(-a^2)", "erf"),
+    Op.ERFC: _fn("erfc", "-2/sqrt(pi)*exp(-a^2)", "erfc"),
+    Op.GAMMA: _fn("tgamma", "f*digamma(a)", "gamma", vector=False),
+    Op.LGAMMA: _fn("lgamma", "digamma(a)", vector=False),  # log|Γ(a)|, as C's lgamma
+    Op.EXPM1: _fn("expm1", "exp(a)", _CF + "expm1"),
+    Op.LOG1P: _fn("log1p", "1/(1 + a)", _CF + "log1p"),
+    Op.EXP2: _fn("exp2", "f*log(2)", _CF + "exp2"),
+    Op.LOG2: _fn("log2", "1/(a*log(2))", _CF + "log2"),
+    Op.LOG10: _fn("log10", "1/(a*log(10))", _CF + "log10"),
+    # 1/(3·f²), not a^(-2/3)/3: exact at ±inf and for negative a (pow is NaN there)
+    Op.CBRT: _fn("cbrt", "1/(3*f^2)", _CF + "Cbrt"),
+    # atan2(a, b) = atan2(y, x): b/(a² + b²) as (b/r)/r, r = hypot(b, a): no overflow of squares
+    Op.ATAN2: OpInfo(
+        2,
+        libm="atan2",
+        vector=True,
+        sympy=("atan2",),
+        d=("b/hypot(b, a)/hypot(b, a)", "-(a/hypot(b, a)/hypot(b, a))"),
+    ),
+    Op.HYPOT: OpInfo(
+        2, commutative=True, libm="hypot", vector=True, sympy=(_CF + "hypot",), d=("a/f", "b/f")
+    ),
+    # piecewise-smooth functions; at a kink the derivative is the mean of both sides and
+    # a jump contributes 0 (docs/semantics.md)
+    Op.ABS: OpInfo(1, libm="fabs", sympy=("Abs",), d=("sign(a)",)),
+    Op.SIGN: OpInfo(1, sympy=("sign",), d=(None,)),
+    Op.FLOOR: OpInfo(1, libm="floor", sympy=("floor",), d=(None,)),
+    Op.CEIL: OpInfo(1, libm="ceil", sympy=("ceiling",), d=(None,)),
+    # IEEE 754-2019 maximum/minimum: NaN-propagating, so the order of operands is irrelevant;
+    # n-ary Max/Min differentiate over all their operands (diff.py)
+    Op.MAX: OpInfo(2, commutative=True, sympy=("Max",)),
+    Op.MIN: OpInfo(2, commutative=True, sympy=("Min",)),
+    # (a, value at 0): the value at 0 can depend on the variables; elsewhere the step is flat
+    Op.HEAVISIDE: OpInfo(2, sympy=("Heaviside",), d=(None, "select(eq(a, 0), 1, 0)")),
+    # composites, expanded into the ops above before lowering (passes/composites.py)
+    Op.LOGGAMMA: OpInfo(1, sympy=("loggamma",), d=("digamma(a)",)),  # NaN where Γ(a) < 0
+    Op.DIGAMMA: OpInfo(1),  # polygamma(0, a); its derivative (trigamma) is not supported
+    Op.ACOT: OpInfo(1, sympy=("acot",), d=("-1/(1 + a^2)",)),  # atan(1/a), pi/2 at 0
+    # truth values
     Op.LT: OpInfo(2, result="bool"),
     Op.LE: OpInfo(2, result="bool"),
     Op.EQ: OpInfo(2, commutative=True, result="bool"),
@@ -152,7 +208,7 @@ INFO: dict[Op, OpInfo] = {
     Op.AND: OpInfo(2, commutative=True, result="bool", operands="bool"),
     Op.OR: OpInfo(2, commutative=True, result="bool", operands="bool"),
     Op.NOT: OpInfo(1, result="bool", operands="bool"),
-    Op.SELECT: OpInfo(3, operands="select"),
+    Op.SELECT: OpInfo(3, operands="select"),  # (condition, value if true, value if false)
 }
 
 #: Operations that a back end must implement (composites are expanded first).

@@ -1,4 +1,4 @@
-"""Scalar reference semantics of every primitive op, in plain Python.
+"""Scalar reference semantics of every primitive op, in plain Python, and a tape interpreter.
 
 Constant folding uses these functions, so a folded constant is bit-for-bit the
 value the compiled kernel would have computed: elementary functions are called
@@ -11,9 +11,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
-from symjac.ir.ops import Op
+from symjac.ir.ops import COMPOSITE, INFO, Op
+from symjac.ir.tape import Tape
 
 
 def _load_libm() -> ctypes.CDLL | None:
@@ -150,49 +151,29 @@ def minimum(a: float, b: float) -> float:
     return a if a < b else b
 
 
-def _fail(*_: float) -> float:
-    raise AssertionError("composite ops are expanded before they are evaluated")
+#: Python's name for a libm function where it differs (the fallback without a C libm)
+_PYTHON_NAME = {"tgamma": "gamma"}
 
 
-#: Python implementations of every real-valued op, keyed by op.
+def _from_libm(name: str, arity: int) -> Callable[..., float]:
+    fallback = getattr(math, _PYTHON_NAME.get(name, name))
+    return _libm_unary(name, fallback) if arity == 1 else _libm_binary(name, fallback)
+
+
+#: Python implementations of every real-valued op: the C library's function where the op
+#: table names one (``INFO[op].libm``), else the definitions above.
 REAL: dict[Op, Callable[..., float]] = {
+    **{op: _from_libm(i.libm, i.arity) for op, i in INFO.items() if i.libm and op is not Op.ABS},
     Op.NEG: lambda a: -a,
     Op.ADD: lambda a, b: a + b,
     Op.SUB: lambda a, b: a - b,
     Op.MUL: lambda a, b: a * b,
     Op.DIV: ieee_div,
-    Op.POW: _libm_binary("pow", math.pow),
-    Op.SQRT: _libm_unary("sqrt", math.sqrt),
-    Op.EXP: _libm_unary("exp", math.exp),
-    Op.LOG: _libm_unary("log", math.log),
-    Op.SIN: _libm_unary("sin", math.sin),
-    Op.COS: _libm_unary("cos", math.cos),
-    Op.TAN: _libm_unary("tan", math.tan),
-    Op.ASIN: _libm_unary("asin", math.asin),
-    Op.ACOS: _libm_unary("acos", math.acos),
-    Op.ATAN: _libm_unary("atan", math.atan),
-    Op.SINH: _libm_unary("sinh", math.sinh),
-    Op.COSH: _libm_unary("cosh", math.cosh),
-    Op.TANH: _libm_unary("tanh", math.tanh),
-    Op.ASINH: _libm_unary("asinh", math.asinh),
-    Op.ACOSH: _libm_unary("acosh", math.acosh),
-    Op.ATANH: _libm_unary("atanh", math.atanh),
-    Op.ERF: _libm_unary("erf", math.erf),
-    Op.ERFC: _libm_unary("erfc", math.erfc),
-    Op.GAMMA: _libm_unary("tgamma", math.gamma),
-    Op.LGAMMA: _libm_unary("lgamma", math.lgamma),
-    Op.ATAN2: _libm_binary("atan2", math.atan2),
-    Op.HYPOT: _libm_binary("hypot", math.hypot),
-    Op.ABS: abs,
+    Op.ABS: abs,  # exact, and cheaper than a call into libm's fabs
     Op.SIGN: sign,
-    Op.FLOOR: _libm_unary("floor", math.floor),
-    Op.CEIL: _libm_unary("ceil", math.ceil),
     Op.MAX: maximum,
     Op.MIN: minimum,
     Op.HEAVISIDE: heaviside,
-    Op.LOGGAMMA: _fail,
-    Op.DIGAMMA: _fail,
-    Op.ACOT: _fail,
     Op.SELECT: lambda c, a, b: a if c else b,
 }
 
@@ -206,3 +187,41 @@ BOOL: dict[Op, Callable[..., bool]] = {
     Op.OR: lambda a, b: a or b,
     Op.NOT: lambda a: not a,
 }
+
+
+def apply(op: Op, values: Sequence[object], attr: object = None) -> object:
+    """``op`` on the values of its arguments: a double, or a truth value for comparisons.
+
+    >>> apply(Op.HYPOT, [3.0, 4.0]), apply(Op.POWI, [2.0], -2), apply(Op.LT, [1.0, 2.0])
+    (5.0, 0.25, True)
+    """
+    if op is Op.POWI:
+        return powi(values[0], attr)  # type: ignore[arg-type]
+    if op in BOOL:
+        return BOOL[op](*values)
+    if op in COMPOSITE:
+        raise ValueError(f"{op.name} is a composite op: expand it before evaluating")
+    return REAL[op](*values)
+
+
+def run(tape: Tape, x: Sequence[float] = (), p: Sequence[float] = ()) -> list[object]:
+    """The outputs of ``tape`` at one point, instruction by instruction: the reference
+    every back end is tested against (tinygrad's ``ops_python`` is the model).
+
+    >>> from symjac.ir.graph import Graph
+    >>> g = Graph(); x = g.var(0)
+    >>> outputs = [g.mul(x, g.const(3.0)), g.call(Op.LT, x, g.const(0.0))]
+    >>> run(Tape.from_graph(g, outputs, 1, 0), [2.0])
+    [6.0, False]
+    """
+    regs: list[object] = []
+    for op, args, attr in zip(tape.ops, tape.args, tape.attrs):
+        if op is Op.CONST or op is Op.BOOL:
+            regs.append(attr)
+        elif op is Op.VAR:
+            regs.append(x[int(attr)])  # type: ignore[call-overload]
+        elif op is Op.PARAM:
+            regs.append(p[int(attr)])  # type: ignore[call-overload]
+        else:
+            regs.append(apply(op, [regs[a] for a in args], attr))
+    return [regs[r] for r in tape.outputs]

@@ -21,19 +21,15 @@ Conventions at kinks and jumps (the same everywhere; docs/semantics.md):
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 from symjac.ir.graph import Graph
-from symjac.ir.ops import LEAVES, Op, is_bool
+from symjac.ir.ops import INFO, LEAVES, Op, is_bool
+from symjac.passes.formula import build
 
 Grad = dict[int, int]
 #: local derivative rule: (graph, node, args) -> one partial derivative node per argument
 Partials = Callable[[Graph, int, tuple[int, ...]], Sequence[int | None]]
-
-
-def _one_over(g: Graph, x: int) -> int:
-    return g.div(g.const(1.0), x)
 
 
 def _partials_pow(g: Graph, node: int, args: tuple[int, ...]) -> list[int | None]:
@@ -44,28 +40,16 @@ def _partials_pow(g: Graph, node: int, args: tuple[int, ...]) -> list[int | None
     return [g.mul(b, g.div(node, a)), g.mul(node, g.call(Op.LOG, a))]
 
 
-def _partials_powi(g: Graph, node: int, args: tuple[int, ...]) -> list[int]:
+def _partials_powi(g: Graph, node: int, args: tuple[int, ...]) -> list[int | None]:
     (a,) = args
     n: int = g.attrs[node]  # type: ignore[assignment]
     return [g.mul(g.const(float(n)), g.powi(a, n - 1))]
 
 
-def _partials_atan2(g: Graph, node: int, args: tuple[int, ...]) -> list[int]:
-    y, x = args
-    # x/(x²+y²) as (x/r)/r with r = hypot(x, y): no overflow or underflow of the squares
-    r = g.call(Op.HYPOT, x, y)
-    return [g.div(g.div(x, r), r), g.neg(g.div(g.div(y, r), r))]
-
-
-def _partials_hypot(g: Graph, node: int, args: tuple[int, ...]) -> list[int]:
-    a, b = args
-    return [g.div(a, node), g.div(b, node)]
-
-
-def _partials_heaviside(g: Graph, node: int, args: tuple[int, ...]) -> list[int | None]:
-    x, _ = args
-    # the value at 0 can depend on the variables; elsewhere the step is flat
-    return [None, g.select(g.call(Op.EQ, x, g.const(0.0)), g.const(1.0), g.const(0.0))]
+def _partials_table(g: Graph, node: int, args: tuple[int, ...]) -> list[int | None]:
+    """The op table's formulas (``INFO[op].d``) with ``a``, ``b`` the arguments, ``f`` the node."""
+    env = dict(zip("ab", args), f=node)
+    return [None if d is None else build(g, d, env) for d in INFO[g.ops[node]].d]
 
 
 def operands(g: Graph, node: int) -> list[int]:
@@ -134,57 +118,8 @@ def _is_nan(g: Graph, node: int) -> bool:
     return g.ops[node] is Op.CONST and value != value
 
 
-def _sqrt_1m_sq(g: Graph, a: int) -> int:
-    return g.call(Op.SQRT, g.sub(g.const(1.0), g.sq(a)))
-
-
-_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)  # 1.1283791670955126, correctly rounded
-
-#: d op(a)/da for one-argument functions; ``node`` is op(a) itself, for reuse.
-UNARY: dict[Op, Callable[[Graph, int, int], int | None]] = {
-    Op.NEG: lambda g, n, a: g.const(-1.0),
-    Op.SQRT: lambda g, n, a: _one_over(g, g.mul(g.const(2.0), n)),
-    Op.EXP: lambda g, n, a: n,
-    Op.LOG: lambda g, n, a: _one_over(g, a),
-    Op.SIN: lambda g, n, a: g.call(Op.COS, a),
-    Op.COS: lambda g, n, a: g.neg(g.call(Op.SIN, a)),
-    Op.TAN: lambda g, n, a: g.add(g.const(1.0), g.sq(n)),
-    Op.ASIN: lambda g, n, a: _one_over(g, _sqrt_1m_sq(g, a)),
-    Op.ACOS: lambda g, n, a: g.neg(_one_over(g, _sqrt_1m_sq(g, a))),
-    Op.ATAN: lambda g, n, a: _one_over(g, g.add(g.const(1.0), g.sq(a))),
-    Op.ACOT: lambda g, n, a: g.neg(_one_over(g, g.add(g.const(1.0), g.sq(a)))),
-    Op.SINH: lambda g, n, a: g.call(Op.COSH, a),
-    Op.COSH: lambda g, n, a: g.call(Op.SINH, a),
-    # 1/cosh², not 1 - tanh²: the difference cancels for large |x|
-    Op.TANH: lambda g, n, a: _one_over(g, g.sq(g.call(Op.COSH, a))),
-    # 1/hypot(x, 1), not 1/sqrt(x² + 1): x² overflows for |x| > 1e154
-    Op.ASINH: lambda g, n, a: _one_over(g, g.call(Op.HYPOT, a, g.const(1.0))),
-    # sqrt(a-1)*sqrt(a+1), not sqrt(a²-1): NaN for a < 1, where acosh itself is NaN
-    Op.ACOSH: lambda g, n, a: _one_over(
-        g,
-        g.mul(g.call(Op.SQRT, g.sub(a, g.const(1.0))), g.call(Op.SQRT, g.add(a, g.const(1.0)))),
-    ),
-    Op.ATANH: lambda g, n, a: _one_over(g, g.sub(g.const(1.0), g.sq(a))),
-    Op.ERF: lambda g, n, a: g.mul(g.const(_TWO_OVER_SQRT_PI), g.call(Op.EXP, g.neg(g.sq(a)))),
-    Op.ERFC: lambda g, n, a: g.mul(g.const(-_TWO_OVER_SQRT_PI), g.call(Op.EXP, g.neg(g.sq(a)))),
-    Op.GAMMA: lambda g, n, a: g.mul(n, g.call(Op.DIGAMMA, a)),
-    Op.LGAMMA: lambda g, n, a: g.call(Op.DIGAMMA, a),
-    Op.LOGGAMMA: lambda g, n, a: g.call(Op.DIGAMMA, a),
-    Op.ABS: lambda g, n, a: g.call(Op.SIGN, a),
-    # piecewise constant: structurally zero derivative (jumps contribute 0)
-    Op.SIGN: lambda g, n, a: None,
-    Op.FLOOR: lambda g, n, a: None,
-    Op.CEIL: lambda g, n, a: None,
-}
-
-#: partial derivatives of multi-argument operations, one per argument.
-MULTI: dict[Op, Partials] = {
-    Op.POW: _partials_pow,
-    Op.POWI: _partials_powi,
-    Op.ATAN2: _partials_atan2,
-    Op.HYPOT: _partials_hypot,
-    Op.HEAVISIDE: _partials_heaviside,
-}
+#: partial derivatives written as code (the rest are the op table's formulas)
+PARTIALS: dict[Op, Partials] = {Op.POW: _partials_pow, Op.POWI: _partials_powi}
 
 
 def _combine(g: Graph, partials: Sequence[int | None], grads: Sequence[Grad]) -> Grad:
@@ -235,11 +170,9 @@ def _gradient(g: Graph, node: int, grads: Sequence[Grad]) -> Grad:
         raise NotImplementedError(
             "the derivative of polygamma(0, x) (trigamma) is not supported yet"
         )
-    if op in UNARY:
-        partial = UNARY[op](g, node, args[0])
-        return {} if partial is None else _combine(g, [partial], grads)
-    if op in MULTI:
-        return dict(sorted(_combine(g, MULTI[op](g, node, args), grads).items()))
+    partials = PARTIALS.get(op, _partials_table if INFO[op].d else None)
+    if partials is not None:
+        return dict(sorted(_combine(g, partials(g, node, args), grads).items()))
     raise NotImplementedError(f"no derivative rule for {op.name}")  # pragma: no cover
 
 

@@ -47,13 +47,10 @@ def fold_constants(g: Graph, op: Op, args: tuple[int, ...], attr: object) -> int
     if op in COMPOSITE:
         return None  # composites: expanded later, folded then
     values = [g.attrs[a] for a in args]
-    if op is Op.POWI:
-        return g.const(scalar.powi(values[0], attr))  # type: ignore[arg-type]
-    if INFO[op].result == "bool":
-        return g.boolean(scalar.BOOL[op](*values))
     if op is Op.SELECT:
         return args[1] if values[0] else args[2]
-    return g.const(scalar.REAL[op](*values))
+    value = scalar.apply(op, values, attr)
+    return g.boolean(value) if INFO[op].result == "bool" else g.const(value)  # type: ignore[arg-type]
 
 
 def _add(g: Graph, args: tuple[int, ...], attr: object) -> int | None:
