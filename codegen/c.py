@@ -15,7 +15,8 @@ either argument is NaN, −0 < +0), ordered comparisons except ``!=``. One state
 per instruction also means no contraction into FMA under C's default
 ``FP_CONTRACT`` rules. Constants are hexadecimal float literals (exact).
 
-Only ``<math.h>``, ``<stdint.h>`` and ``<stddef.h>`` are needed; the only
+Only ``<math.h>``, ``<stdint.h>`` and ``<stddef.h>`` are needed (and POSIX's ``jn``/``yn``
+from ``<math.h>`` for Bessel functions, asked for with ``_XOPEN_SOURCE``); the only
 external symbols are the kernels and the pattern arrays, all prefixed ``NAME_``.
 """
 
@@ -34,6 +35,8 @@ from symjac.ir.tape import KernelSpec, Tape
 _ARITH = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.DIV: "/"}
 _COMPARE = {Op.LT: "<", Op.LE: "<=", Op.EQ: "==", Op.NE: "!="}
 _LOGIC = {Op.AND: "&", Op.OR: "|"}
+#: ops whose C library function C99 lacks: the emitted C asks <math.h> for POSIX's
+_POSIX = frozenset({Op.BESSELJ, Op.BESSELY})
 
 #: IEEE 754-2019 maximum/minimum, as LLVM's llvm.maximum/llvm.minimum (the JIT's lowering)
 _HELPERS = {
@@ -139,17 +142,18 @@ def _expression(prefix: str, op: Op, a: Sequence[str], attr: object) -> str:
         return f"({x} > 0.0) ? 1.0 : (({x} < 0.0) ? 0.0 : (({x} == 0.0) ? {h0} : {x}))"
     if op in _HELPERS:
         return f"{prefix}_{_HELPERS[op][0]}({', '.join(a)})"
-    libm = INFO[op].libm
+    libm, ints = INFO[op].libm, INFO[op].integer_args
     if libm is not None:
-        return f"{libm}({', '.join(a)})"
+        return f"{libm}({', '.join(f'(int){v}' if i in ints else v for i, v in enumerate(a))})"
     raise NotImplementedError(f"the C back end has no translation for {op.name}")
 
 
 def supported(op: Op) -> bool:
     """Whether the C printer translates ``op`` (every op a back end must implement).
 
-    >>> all(supported(op) for op in Op if op not in (Op.LOGGAMMA, Op.DIGAMMA, Op.ACOT))
-    True
+    >>> from symjac.ir.ops import COMPOSITE
+    >>> all(supported(op) for op in Op if op not in COMPOSITE), supported(Op.DIGAMMA)
+    (True, False)
     """
     if op is Op.POWI:
         return True
@@ -417,13 +421,14 @@ def c_source(art: Artefact) -> str:
     >>> "void wave_function(const double *x, const double *p, double *out, int64_t n," in source
     True
     """
-    out = [
-        _comment(art, '"c"'),
-        f'#include <math.h>\n#include <stdint.h>\n#include "{art.name}.h"\n\n',
-    ]
+    used = {op for spec in art.specs for op in spec.tape.ops}
+    out = [_comment(art, '"c"')]
+    posix = sorted(str(INFO[op].libm) for op in used & _POSIX)
+    if posix:
+        out.append(f"/* {', '.join(posix)}: POSIX (XSI), not C99 */\n#define _XOPEN_SOURCE 700\n")
+    out.append(f'#include <math.h>\n#include <stdint.h>\n#include "{art.name}.h"\n\n')
     for name, values in _pattern_arrays(art):
         out.append(_array("int64_t", name, values, static=False))
-    used = {op for spec in art.specs for op in spec.tape.ops}
     for op, (_, template) in _HELPERS.items():
         if op in used:
             out.append("\n" + template.format(prefix=art.name))

@@ -501,6 +501,7 @@ def _c99_objective(x: sp.Symbol, y: sp.Symbol, a: sp.Symbol) -> sp.Expr:
     return (
         cf.expm1(x * y) + cf.log1p(x**2) + cf.Cbrt(x - y) + cf.hypot(x, a)
         + cf.exp2(y) * cf.log10(1 + x**2) + cf.log2(2 + y**2)
+        + sp.besselj(1, x) * sp.bessely(2, 3 + y**2) + sp.polygamma(2, 1 + x**2 + a**2)
     )  # fmt: skip
 
 

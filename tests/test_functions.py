@@ -154,7 +154,17 @@ UNARY = [
     Unary("erfc", sp.erfc(x), (-2.0, -0.5, 0.1, 0.8, 1.5, 4.0)),
     Unary("gamma", sp.gamma(x), (-2.5, -0.5, 0.3, 1.5, 4.2, 10.5)),
     Unary("loggamma", sp.loggamma(x), (-3.5, -1.5, 0.05, 0.3, 4.2, 20.0)),
-    Unary("digamma", sp.polygamma(0, x), (-2.7, -0.5, 0.3, 1.2, 3.7, 25.0), differentiable=False),
+    Unary("digamma", sp.polygamma(0, x), (-2.7, -0.5, 0.3, 1.2, 3.7, 25.0)),
+    Unary("trigamma", sp.polygamma(1, x), (-2.7, -0.5, 0.01, 0.3, 1.2, 3.7, 25.0)),
+    Unary("polygamma(2,x)", sp.polygamma(2, x), (-3.5, -0.5, 0.3, 1.2, 3.7, 25.0)),
+    Unary("polygamma(5,x)", sp.polygamma(5, x), (-1.5, -0.5, 0.6, 1.2, 3.7, 25.0)),
+    Unary("besselj(0,x)", sp.besselj(0, x), (-7.0, -0.3, 0.2, 1.1, 3.0, 30.0)),
+    Unary("besselj(1,x)", sp.besselj(1, x), (-7.0, -0.3, 0.2, 1.1, 3.0, 30.0)),
+    Unary("besselj(4,x)", sp.besselj(4, x), (-6.0, 0.9, 2.0, 5.0, 12.0)),
+    Unary("besselj(-3,x)", sp.besselj(-3, x), (-6.0, 0.9, 2.0, 5.0, 12.0)),
+    Unary("bessely(0,x)", sp.bessely(0, x), (0.1, 1.1, 2.0, 5.0, 30.0)),
+    Unary("bessely(1,x)", sp.bessely(1, x), (0.1, 1.1, 2.0, 5.0, 30.0)),
+    Unary("bessely(3,x)", sp.bessely(3, x), (0.7, 1.1, 2.0, 6.0, 30.0)),
     Unary("expm1", cf.expm1(x), (-3.5, -1e-9, 2e-12, 0.3, 1.9, 7.25)),
     Unary("log1p", cf.log1p(x), (-0.9, -1e-10, 3e-13, 0.5, 1.7, 1e5)),
     Unary("exp2", cf.exp2(x), (-3.5, -0.7, 0.3, 1.9, 30.0)),
@@ -255,16 +265,30 @@ def test_unary_values_kernel_agrees_with_dense(unary: UnaryKernels) -> None:
     assert unary.jac.nnz == sum(not case.step for case in DIFFERENTIABLE)
 
 
-def test_digamma_derivative_is_not_supported() -> None:
-    with pytest.raises(NotImplementedError):
-        symjac.jacobian([sp.polygamma(0, X)], [X])
-    with pytest.raises(NotImplementedError):
-        symjac.jacobian([sp.sin(X) + sp.polygamma(0, X * Y)], [X, Y])
+@pytest.mark.parametrize(
+    "expr, name",
+    [
+        (sp.polygamma(sp.Rational(1, 2), X), "polygamma"),
+        (sp.polygamma(Y, X), "polygamma"),
+        (sp.besselj(sp.Rational(1, 2), X), "besselj"),
+        (sp.bessely(Y, X), "bessely"),
+        (sp.besselj(2.5, X), "besselj"),
+    ],
+    ids=["half", "symbolic", "besselj-half", "bessely-symbolic", "besselj-float"],
+)
+def test_orders_that_are_not_integer_constants_are_refused(expr, name) -> None:
+    with pytest.raises(NotImplementedError, match=name):
+        symjac.function([expr], [X, Y])
 
 
-def test_polygamma_of_higher_order_is_not_supported() -> None:
-    with pytest.raises(NotImplementedError):
-        symjac.function([sp.polygamma(1, X)], [X])
+def test_hessians_of_gamma_models_use_polygamma() -> None:
+    exprs = (sp.loggamma(X) * Y + sp.gamma(X * Y) + sp.polygamma(1, X + Y**2),)
+    prob = Problem("gamma-hessian", exprs, (X, Y), (), ((1.3, 0.7), (2.5, 1.1), (4.0, 0.2)))
+    check_problem(prob)
+    h = symjac.hessian(exprs[0], [X, Y])
+    pts = np.array(prob.points)
+    ref = SympyReference(list(sp.Matrix(exprs).jacobian([X, Y])), [X, Y])
+    assert_precise_equal(h(pts), ref.jacobian(pts), "(Hessian of a gamma model)")
 
 
 # special values: (case, x, value, derivative); derivative None = not checked
@@ -344,7 +368,24 @@ SPECIAL = [
     ("loggamma", -0.5, nan, None),  # Γ(-0.5) < 0: no real logarithm
     ("loggamma", -2.5, nan, None),
     ("loggamma", inf, inf, inf),
-    ("digamma", 1.0, -EULER, None),
+    ("digamma", 1.0, -EULER, PI**2 / 6),
+    ("trigamma", 1.0, PI**2 / 6, -2 * float(mpmath.zeta(3))),
+    ("trigamma", 0.5, PI**2 / 2, -14 * float(mpmath.zeta(3))),
+    ("trigamma", 0.0, nan, None),  # poles: NaN, as digamma's
+    ("trigamma", -2.0, nan, None),
+    ("trigamma", inf, 0.0, -0.0),
+    ("trigamma", -inf, nan, None),
+    ("polygamma(2,x)", 1.0, -2 * float(mpmath.zeta(3)), PI**4 / 15),
+    ("besselj(0,x)", 0.0, 1.0, -0.0),  # J0'(0) = -J1(0) = -0 (the difference of -J1 and J1)
+    ("besselj(0,x)", inf, 0.0, 0.0),
+    ("besselj(0,x)", -inf, 0.0, -0.0),
+    ("besselj(1,x)", 0.0, 0.0, 0.5),
+    ("besselj(1,x)", -0.0, -0.0, 0.5),
+    ("besselj(4,x)", 0.0, 0.0, 0.0),
+    ("bessely(0,x)", 0.0, -inf, None),  # the one-sided limit: Y0' → +inf, but Y1(0) = -inf
+    ("bessely(0,x)", -1.0, nan, nan),
+    ("bessely(1,x)", -inf, nan, nan),
+    ("bessely(0,x)", inf, 0.0, 0.0),
     ("digamma", 0.0, nan, None),
     ("digamma", -1.0, nan, None),
     ("digamma", -3.0, nan, None),

@@ -108,11 +108,12 @@ def test_composites_are_refused_by_the_reference():
 @pytest.mark.parametrize("op", [op for op in Op if INFO[op].sympy], ids=_ids)
 def test_the_front_end_converts_every_sympy_name(op):
     symbols = sp.symbols("u v", real=True)
+    args = [2 if i in INFO[op].integer_args else s for i, s in enumerate(symbols)]  # an order
     for name in INFO[op].sympy:
         fn = sympy_function(name)
-        expr = fn(*symbols[: INFO[op].arity])
+        expr = fn(*args[: INFO[op].arity])
         g, (root,) = to_graph([expr], symbols, [], Graph())
-        assert g.ops[root] is op, f"{name}{symbols[: INFO[op].arity]} became {g.ops[root]}"
+        assert g.ops[root] is op, f"{expr} became {g.ops[root]}"
 
 
 @pytest.mark.parametrize(
@@ -131,8 +132,10 @@ def _tape_of(op: Op) -> tuple[Tape, int]:
     """``op`` applied to inputs x0, x1, x2 (comparisons of them where it wants truth values),
     its truth value written as 1.0/0.0; returns the tape and how many inputs it reads."""
     g = Graph()  # no rules: the tape holds exactly the op under test
+    arity, ints = INFO[op].arity, INFO[op].integer_args
     x = [g.var(i) for i in range(3)]
-    arity = INFO[op].arity
+    if ints:  # an order: a constant (2), the other arguments read x0, x1, ...
+        x = [g.const(2.0) if i in ints else x[i - sum(k < i for k in ints)] for i in range(3)]
     if INFO[op].operands == "bool":
         args = (g.call(Op.LT, x[0], x[1]), g.call(Op.LE, x[1], x[2]))[:arity]
     elif op is Op.SELECT:
@@ -142,7 +145,7 @@ def _tape_of(op: Op) -> tuple[Tape, int]:
     node = g.make(op, args, 3 if op is Op.POWI else None)
     if is_bool(op):
         node = g.select(node, g.const(1.0), g.const(0.0))
-    n_vars = 3 if INFO[op].operands in ("bool", "select") else arity
+    n_vars = 3 if INFO[op].operands in ("bool", "select") else arity - len(ints)
     return Tape.from_graph(g, [node], n_vars, 0), n_vars
 
 
@@ -174,8 +177,8 @@ SMOOTH = {Op.ACOSH: (1.5, 2.5), Op.LOG: (0.3, 1.7), Op.GAMMA: (0.3, 2.5), Op.LGA
 @pytest.mark.parametrize("op", [op for op in Op if INFO[op].d], ids=_ids)
 def test_every_formula_agrees_with_finite_differences_of_the_reference(op):
     g = Graph(rewrite)
-    arity = INFO[op].arity
-    x = [g.var(i) for i in range(arity)]
+    arity, ints = INFO[op].arity, INFO[op].integer_args
+    x = [g.const(2.0) if i in ints else g.var(i) for i in range(arity)]  # an order: 2
     node = g.make(op, tuple(x))
     (grad,) = diff.gradients(g, [node], arity)
     roots = expand_composites(g, [node, *(grad.get(i, g.const(0.0)) for i in range(arity))])
@@ -187,6 +190,7 @@ def test_every_formula_agrees_with_finite_differences_of_the_reference(op):
             if INFO[op].d[i] is None:
                 assert i not in grad, f"{op.name}: a structural zero has an entry"
                 continue
+            assert i not in ints, f"{op.name}: an order has no derivative"
             h = 1e-6 * max(1.0, abs(point[i]))
             up, down = list(point), list(point)
             up[i] += h

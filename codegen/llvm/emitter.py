@@ -287,7 +287,7 @@ class Emitter:
             return _INLINE[op](self, b, vals)
         info = INFO[op]
         if info.libm is not None:
-            return self._libm_call(b, info.libm, vals, vector=info.vector)
+            return self._libm_call(b, info.libm, vals, info.vector, info.integer_args)
         raise NotImplementedError(f"the LLVM back end has no lowering for {op.name}")
 
     def powi(self, b: ir.IRBuilder, base: ir.Value, n: int) -> ir.Value:
@@ -316,10 +316,13 @@ class Emitter:
             return b.fdiv(self.const(1.0), result, flags=self.flags)
         return result
 
-    def _declare(self, name: str, ty: ir.Type, arity: int, pure: bool) -> ir.Function:
+    def _declare(
+        self, name: str, ty: ir.Type, arity: int, pure: bool, ints: Sequence[int] = ()
+    ) -> ir.Function:
         fn = self.module.globals.get(name)  # the module's emitters share declarations
         if fn is None:
-            fn = ir.Function(self.module, ir.FunctionType(ty, [ty] * arity), name)
+            args = [I32 if i in ints else ty for i in range(arity)]  # C int: an order
+            fn = ir.Function(self.module, ir.FunctionType(ty, args), name)
             if pure:
                 # these only read their arguments (we never look at errno): lets LLVM CSE and hoist
                 fn.attributes.add("nounwind")
@@ -331,29 +334,37 @@ class Emitter:
         return self._declare(f"{name}.{suffix}", self.ty, arity, pure=False)
 
     def _libm_call(
-        self, b: ir.IRBuilder, name: str, vals: Sequence[ir.Value], vector: bool
+        self,
+        b: ir.IRBuilder,
+        name: str,
+        vals: Sequence[ir.Value],
+        vector: bool,
+        ints: Sequence[int] = (),
     ) -> ir.Value:
-        """``name`` from libmvec where ``vector`` (the op table says it has it), else libm."""
+        """``name`` from libmvec where ``vector`` (the op table says it has it), else libm;
+        arguments ``ints`` are passed as C ints (jn's order), converted from their doubles."""
         arity, width = len(vals), self.vector_libm
         if width and vector:
-            vector = ir.VectorType(DOUBLE, width)
-            fn = self._declare(vector_symbol(name, width, arity), vector, arity, True)
+            vtype = ir.VectorType(DOUBLE, width)
+            fn = self._declare(vector_symbol(name, width, arity), vtype, arity, True)
             if self.lanes == width:
                 return b.call(fn, list(vals), fastmath=self.flags)
             # one lane: the same function on a splat, so the bits match a lane's
-            splats = [b.insert_element(ir.Constant(vector, ir.Undefined), v, _lane0) for v in vals]
+            splats = [b.insert_element(ir.Constant(vtype, ir.Undefined), v, _lane0) for v in vals]
             splats = [
                 b.shuffle_vector(v, v, ir.Constant(ir.VectorType(I32, width), [0] * width))
                 for v in splats
             ]
             return b.extract_element(b.call(fn, splats, fastmath=self.flags), _lane0)
-        scalar = self._declare(name, DOUBLE, arity, True)
+        scalar = self._declare(name, DOUBLE, arity, True, ints)
+
+        def args(lane: int) -> list[ir.Value]:
+            out = [self.lane(b, v, lane) for v in vals]
+            return [b.fptosi(v, I32) if i in ints else v for i, v in enumerate(out)]
+
         if self.lanes == 1:
-            return b.call(scalar, list(vals), fastmath=self.flags)
-        lanes = [
-            b.call(scalar, [self.lane(b, v, lane) for v in vals], fastmath=self.flags)
-            for lane in range(self.lanes)
-        ]
+            return b.call(scalar, args(0), fastmath=self.flags)
+        lanes = [b.call(scalar, args(lane), fastmath=self.flags) for lane in range(self.lanes)]
         return self.pack(b, lanes)
 
 

@@ -260,9 +260,17 @@ def _pow(c: _Converter, node: sp.Pow, args: list[int]) -> int:
 
 
 def _call(op: Op) -> Handler:
+    info = INFO[op]
+
     def handler(c: _Converter, node: sp.Basic, args: list[int]) -> int:
-        if len(args) != INFO[op].arity:
+        if len(args) != info.arity:
             raise NotImplementedError(f"{type(node).__name__} with {len(args)} arguments")
+        for i in info.integer_args:
+            if not (c.g.is_const(args[i]) and float(c.g.value(args[i])).is_integer()):
+                raise NotImplementedError(
+                    f"{type(node).__name__}: argument {i + 1} (the order) must be an integer "
+                    f"constant, not {node.args[i]}"
+                )
         return c.g.call(op, *args)
 
     return handler
@@ -293,9 +301,14 @@ def _heaviside(c: _Converter, node: sp.Basic, args: list[int]) -> int:
 
 
 def _polygamma(c: _Converter, node: sp.Basic, args: list[int]) -> int:
-    if node.args[0] != 0:
-        raise NotImplementedError(f"polygamma of order {node.args[0]} (only order 0, digamma)")
-    return c.g.call(Op.DIGAMMA, args[1])
+    order = node.args[0]
+    if order == 0:
+        return c.g.call(Op.DIGAMMA, args[1])
+    if not (order.is_Integer and order > 0):
+        raise NotImplementedError(
+            f"polygamma: the order must be a non-negative integer constant, not {order}"
+        )
+    return _call(Op.POLYGAMMA)(c, node, args)
 
 
 def _relation(op: Op, swap: bool) -> Handler:

@@ -70,6 +70,7 @@ _BUILD: dict[Op, Callable[..., Any]] = {
     # derivative rules bring hypot in (d asinh, d atan2): shown as what SymPy simplifies
     Op.HYPOT: lambda a, b: sp.sqrt(a**2 + b**2),
     Op.DIGAMMA: lambda a: sp.polygamma(0, a),
+    Op.POLYGAMMA: sp.polygamma,
     Op.LT: lambda a, b: sp.Lt(a, b),
     Op.LE: lambda a, b: sp.Le(a, b),
     Op.EQ: lambda a, b: sp.Eq(a, b),

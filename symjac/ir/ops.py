@@ -63,6 +63,8 @@ class Op(enum.IntEnum):
     LOG2 = 73
     LOG10 = 74
     CBRT = 75
+    BESSELJ = 80  # (n, x): Bessel functions of the first and second kind, integer order n
+    BESSELY = 81
     # piecewise-smooth functions, lowered inline
     ABS = 40
     SIGN = 41
@@ -75,6 +77,7 @@ class Op(enum.IntEnum):
     LOGGAMMA = 50  # real branch of log Γ(x): NaN where Γ(x) < 0
     DIGAMMA = 51
     ACOT = 52  # SymPy's real acot: atan(1/x), pi/2 at 0
+    POLYGAMMA = 53  # (n, x) for a constant integer n >= 1 (n = 0 is DIGAMMA)
     # truth values
     LT = 60
     LE = 61
@@ -119,6 +122,9 @@ class OpInfo:
     #: arguments ``a``, ``b`` and the op's own value ``f`` (:mod:`symjac.passes.formula`);
     #: an empty tuple means the rule is code in :mod:`symjac.passes.diff`
     d: tuple[str | None, ...] = ()
+    #: arguments that are constant integers (an order): the front end refuses anything else,
+    #: and ``libm`` takes them as C ``int``
+    integer_args: tuple[int, ...] = ()
 
 
 def _fn(libm: str, d: str | None, *sympy: str, vector: bool = True) -> OpInfo:
@@ -184,6 +190,21 @@ INFO: dict[Op, OpInfo] = {
     Op.HYPOT: OpInfo(
         2, commutative=True, libm="hypot", vector=True, sympy=(_CF + "hypot",), d=("a/f", "b/f")
     ),
+    # POSIX jn/yn (not C99); J_-n = (-1)^n J_n, so the derivative's n - 1 may be negative
+    Op.BESSELJ: OpInfo(
+        2,
+        libm="jn",
+        sympy=("besselj",),
+        d=(None, "(besselj(a - 1, b) - besselj(a + 1, b))/2"),
+        integer_args=(0,),
+    ),
+    Op.BESSELY: OpInfo(
+        2,
+        libm="yn",
+        sympy=("bessely",),
+        d=(None, "(bessely(a - 1, b) - bessely(a + 1, b))/2"),
+        integer_args=(0,),
+    ),
     # piecewise-smooth functions; at a kink the derivative is the mean of both sides and
     # a jump contributes 0 (docs/semantics.md)
     Op.ABS: OpInfo(1, libm="fabs", sympy=("Abs",), d=("sign(a)",)),
@@ -198,7 +219,8 @@ INFO: dict[Op, OpInfo] = {
     Op.HEAVISIDE: OpInfo(2, sympy=("Heaviside",), d=(None, "select(eq(a, 0), 1, 0)")),
     # composites, expanded into the ops above before lowering (passes/composites.py)
     Op.LOGGAMMA: OpInfo(1, sympy=("loggamma",), d=("digamma(a)",)),  # NaN where Γ(a) < 0
-    Op.DIGAMMA: OpInfo(1),  # polygamma(0, a); its derivative (trigamma) is not supported
+    Op.DIGAMMA: OpInfo(1, d=("polygamma(1, a)",)),  # polygamma(0, a)
+    Op.POLYGAMMA: OpInfo(2, d=(None, "polygamma(a + 1, b)"), integer_args=(0,)),
     Op.ACOT: OpInfo(1, sympy=("acot",), d=("-1/(1 + a^2)",)),  # atan(1/a), pi/2 at 0
     # truth values
     Op.LT: OpInfo(2, result="bool"),
@@ -212,7 +234,7 @@ INFO: dict[Op, OpInfo] = {
 }
 
 #: Operations that a back end must implement (composites are expanded first).
-COMPOSITE: frozenset[Op] = frozenset({Op.LOGGAMMA, Op.DIGAMMA, Op.ACOT})
+COMPOSITE: frozenset[Op] = frozenset({Op.LOGGAMMA, Op.DIGAMMA, Op.POLYGAMMA, Op.ACOT})
 
 #: Leaves: they read an input or hold a constant.
 LEAVES: frozenset[Op] = frozenset({Op.CONST, Op.VAR, Op.PARAM, Op.BOOL})

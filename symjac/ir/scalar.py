@@ -13,7 +13,7 @@ import ctypes.util
 import math
 from collections.abc import Callable, Sequence
 
-from symjac.ir.ops import COMPOSITE, INFO, Op
+from symjac.ir.ops import COMPOSITE, INFO, Op, OpInfo
 from symjac.ir.tape import Tape
 
 
@@ -29,40 +29,6 @@ def _load_libm() -> ctypes.CDLL | None:
 
 
 _LIBM = _load_libm()
-
-
-def _libm_unary(name: str, fallback: Callable[[float], float]) -> Callable[[float], float]:
-    if _LIBM is not None and hasattr(_LIBM, name):
-        fn = getattr(_LIBM, name)
-        fn.restype = ctypes.c_double
-        fn.argtypes = [ctypes.c_double]
-        return fn  # type: ignore[no-any-return,unused-ignore]
-
-    def guarded(x: float) -> float:  # pragma: no cover - only without a C libm
-        try:
-            return fallback(x)
-        except (ValueError, OverflowError):
-            return math.nan
-
-    return guarded
-
-
-def _libm_binary(
-    name: str, fallback: Callable[[float, float], float]
-) -> Callable[[float, float], float]:
-    if _LIBM is not None and hasattr(_LIBM, name):
-        fn = getattr(_LIBM, name)
-        fn.restype = ctypes.c_double
-        fn.argtypes = [ctypes.c_double, ctypes.c_double]
-        return fn  # type: ignore[no-any-return,unused-ignore]
-
-    def guarded(x: float, y: float) -> float:  # pragma: no cover - only without a C libm
-        try:
-            return fallback(x, y)
-        except (ValueError, OverflowError):
-            return math.nan
-
-    return guarded
 
 
 def ieee_div(a: float, b: float) -> float:
@@ -155,15 +121,31 @@ def minimum(a: float, b: float) -> float:
 _PYTHON_NAME = {"tgamma": "gamma"}
 
 
-def _from_libm(name: str, arity: int) -> Callable[..., float]:
-    fallback = getattr(math, _PYTHON_NAME.get(name, name))
-    return _libm_unary(name, fallback) if arity == 1 else _libm_binary(name, fallback)
+def _from_libm(info: OpInfo) -> Callable[..., float]:
+    """The C library's ``info.libm``, its integer arguments (an order) passed as C ints."""
+    name, ints = str(info.libm), info.integer_args
+    if _LIBM is not None and hasattr(_LIBM, name):
+        fn = getattr(_LIBM, name)
+        fn.restype = ctypes.c_double
+        fn.argtypes = [ctypes.c_int if i in ints else ctypes.c_double for i in range(info.arity)]
+        if not ints:
+            return fn  # type: ignore[no-any-return,unused-ignore]
+        return lambda *args: fn(*(int(a) if i in ints else a for i, a in enumerate(args)))
+    fallback = getattr(math, _PYTHON_NAME.get(name, name), None)
+
+    def guarded(*args: float) -> float:  # pragma: no cover - only without a C libm
+        try:
+            return math.nan if fallback is None else float(fallback(*args))
+        except (ValueError, OverflowError):
+            return math.nan
+
+    return guarded
 
 
 #: Python implementations of every real-valued op: the C library's function where the op
 #: table names one (``INFO[op].libm``), else the definitions above.
 REAL: dict[Op, Callable[..., float]] = {
-    **{op: _from_libm(i.libm, i.arity) for op, i in INFO.items() if i.libm and op is not Op.ABS},
+    **{op: _from_libm(info) for op, info in INFO.items() if info.libm and op is not Op.ABS},
     Op.NEG: lambda a: -a,
     Op.ADD: lambda a, b: a + b,
     Op.SUB: lambda a, b: a - b,

@@ -166,10 +166,6 @@ def _gradient(g: Graph, node: int, grads: Sequence[Grad]) -> Grad:
         return out
     if op is Op.SELECT:
         return _select_rule(g, node, grads)
-    if op is Op.DIGAMMA:
-        raise NotImplementedError(
-            "the derivative of polygamma(0, x) (trigamma) is not supported yet"
-        )
     partials = PARTIALS.get(op, _partials_table if INFO[op].d else None)
     if partials is not None:
         return dict(sorted(_combine(g, partials(g, node, args), grads).items()))
