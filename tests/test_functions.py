@@ -781,6 +781,50 @@ def test_atan2_special_values() -> None:
     assert np.isnan(jac(np.array([0.0, 0.0]))).all()  # no derivative at the origin
 
 
+def test_atan2_with_a_zero_argument_is_piecewise_constant_in_the_other() -> None:
+    # atan2(y, 0) = ±π/2 and atan2(0, x) = 0 or π: jumps, whose Dirac part is dropped
+    # (as for sign), so the entries are structural zeros even at the origin, as in SymPy
+    jac = compile_jacobian([sp.atan2(Y, 0) + X, sp.atan2(0, X) + Y], [X, Y])
+    assert jac.pattern.to_dense().tolist() == [[True, False], [False, True]]
+    pts = np.array([[0.0, 0.0], [-0.0, 2.0], [1.5, -0.0]])
+    assert_same_float(jac(pts), np.broadcast_to(np.eye(2), (3, 2, 2)))
+
+
+HYPOT = Problem(
+    "hypot",
+    (cf.hypot(X, Y), cf.hypot(X * Y, A), cf.hypot(Y - 1, X + Y) * X),
+    (X, Y),
+    (A,),
+    ((1.0, 2.0), (-1.0, 2.0), (3.0, -4.0), (-2.0, 1e-3), (1e150, 1e-160)),
+    (-0.5,),
+    fd_points=((1.0, 2.0), (-1.0, 2.0), (3.0, -4.0)),
+)
+
+
+def test_hypot_values_and_jacobian() -> None:
+    check_problem(HYPOT)
+
+
+def test_hypot_special_values() -> None:
+    # C99 Annex F.9.4.3: an infinite argument gives +inf even with a NaN; no overflow of x²
+    f = compile_function([cf.hypot(X, Y)], [X, Y])
+    cases = [
+        ((3.0, 4.0), 5.0),
+        ((-3.0, -4.0), 5.0),
+        ((0.0, -0.0), 0.0),
+        ((inf, nan), inf),
+        ((nan, -inf), inf),
+        ((nan, 1.0), nan),
+        ((1e300, 1e300), 1e300 * math.sqrt(2.0)),
+        ((5e-324, 0.0), 5e-324),
+    ]
+    pts = np.array([pt for pt, _ in cases])
+    assert_precise_equal(f(pts)[:, 0], [v for _, v in cases])
+    jac = compile_jacobian([cf.hypot(X, Y)], [X, Y])
+    assert_precise_equal(jac(np.array([3.0, -4.0])), [[0.6, -0.8]])
+    assert np.isnan(jac(np.array([0.0, 0.0]))).all()  # 0/0: no derivative at the origin
+
+
 def test_pow_with_negative_base() -> None:
     jac = compile_jacobian([X**Y], [X, Y])
     f = compile_function([X**Y], [X, Y])

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 import sympy as sp
+import sympy.codegen.cfunctions as cf
 from hypothesis import HealthCheck, Phase, assume, given, note, settings
 from hypothesis import strategies as st
 from reference import (
@@ -97,6 +98,16 @@ UNARY = [
     ("gamma(1+u²)", lambda u: sp.gamma(_sq1(u))),
     ("gamma(tanh u - 1/2)", lambda u: sp.gamma(sp.tanh(u) - sp.Rational(1, 2))),
     ("loggamma(1/2+u²)", lambda u: sp.loggamma(sp.Rational(1, 2) + u**2)),
+    ("polygamma(1, 1/2+u²)", lambda u: sp.polygamma(1, sp.Rational(1, 2) + u**2)),
+    ("polygamma(2, tanh u - 1/2)", lambda u: sp.polygamma(2, sp.tanh(u) - sp.Rational(1, 2))),
+    ("besselj(2, u)", lambda u: sp.besselj(2, u)),
+    ("bessely(1, 1+u²)", lambda u: sp.bessely(1, _sq1(u))),
+    ("expm1(tanh u)", lambda u: cf.expm1(sp.tanh(u))),
+    ("log1p(u²)", lambda u: cf.log1p(u**2)),
+    ("exp2(tanh u)", lambda u: cf.exp2(sp.tanh(u))),
+    ("log2(1+u²)", lambda u: cf.log2(_sq1(u))),
+    ("log10(1+u²)", lambda u: cf.log10(_sq1(u))),
+    ("Cbrt(1+u²)", lambda u: cf.Cbrt(_sq1(u))),
     ("Abs", sp.Abs),
     ("sign", sp.sign),
     ("floor", sp.floor),
@@ -118,6 +129,7 @@ BINARY = [
     ("*", lambda u, v: u * v),
     ("u/(1+v²)", lambda u, v: u / _sq1(v)),
     ("atan2", sp.atan2),
+    ("hypot", cf.hypot),
     ("(1+u²)**tanh(v)", lambda u, v: _sq1(u) ** sp.tanh(v)),
     ("|u|**(v²/4)", lambda u, v: sp.Abs(u) ** (v**2 / 4)),
     ("Heaviside(u, v)", sp.Heaviside),

@@ -14,7 +14,8 @@ Conventions at kinks and jumps (the same everywhere; docs/semantics.md):
   ``(da + db)/2`` — SymPy's ``Heaviside(0) = 1/2`` convention;
 * jumps contribute 0 (the Dirac part is dropped): ``sign``, ``floor``,
   ``ceiling`` and ``Heaviside`` have derivative 0 everywhere, and their
-  entries are structural zeros;
+  entries are structural zeros; so do ``atan2(a, 0)`` in ``a`` and
+  ``atan2(0, b)`` in ``b``;
 * a ``Piecewise`` differentiates branch by branch, the selected branch's
   derivative at the point (SymPy does the same).
 """
@@ -118,8 +119,25 @@ def _is_nan(g: Graph, node: int) -> bool:
     return g.ops[node] is Op.CONST and value != value
 
 
+def _partials_atan2(g: Graph, node: int, args: tuple[int, ...]) -> list[int | None]:
+    """The table's formulas, except where an argument is the constant ±0: atan2(a, ±0) is
+    piecewise constant in a (±π/2, a jump at 0) and atan2(±0, b) in b (±0 or ±π), so their
+    derivatives are structurally zero, as for ``sign`` (where the formula would give 0/0)."""
+    a, b = args
+    partials = _partials_table(g, node, args)
+    if g.is_const(b, 0.0):
+        partials[0] = None
+    if g.is_const(a, 0.0):
+        partials[1] = None
+    return partials
+
+
 #: partial derivatives written as code (the rest are the op table's formulas)
-PARTIALS: dict[Op, Partials] = {Op.POW: _partials_pow, Op.POWI: _partials_powi}
+PARTIALS: dict[Op, Partials] = {
+    Op.POW: _partials_pow,
+    Op.POWI: _partials_powi,
+    Op.ATAN2: _partials_atan2,
+}
 
 
 def _combine(g: Graph, partials: Sequence[int | None], grads: Sequence[Grad]) -> Grad:
