@@ -29,7 +29,7 @@ from dataclasses import dataclass
 
 from symjac.codegen.artefact import Artefact
 
-from symjac.ir.ops import INFO, LEAVES, Op, is_bool
+from symjac.ir.ops import INFO, LEAVES, Op, is_bool, powi_chain
 from symjac.ir.tape import KernelSpec, Tape
 
 _ARITH = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.DIV: "/"}
@@ -85,30 +85,16 @@ def _reg(r: int) -> str:
 
 
 def _powi(r: int, base: str, n: int) -> list[str]:
-    """Statements computing ``r<r> = base**n``: the chain of :meth:`.emitter.Emitter.powi`."""
-    lines: list[str] = []
-    result: str | None = None
-    m, temps = abs(n), 0
-
-    def temp(expr: str) -> str:
-        nonlocal temps
-        name = f"t{r}_{temps}"
-        temps += 1
-        lines.append(f"    const double {name} = {expr};")
-        return name
-
-    while m:
-        if m & 1:
-            result = base if result is None else temp(f"{result} * {base}")
-        m >>= 1
-        if m:
-            base = temp(f"{base} * {base}")
-    if result is None:
+    """Statements computing ``r<r> = base**n`` by :func:`symjac.ir.ops.powi_chain`."""
+    chain = powi_chain(n)
+    names, lines = [base], []
+    for k, (i, j) in enumerate(chain.steps):
+        names.append(f"t{r}_{k}")
+        lines.append(f"    const double {names[-1]} = {names[i]} * {names[j]};")
+    if chain.result is None:
         value = "1.0"
-    elif n < 0:
-        value = f"1.0 / {result}"
     else:
-        value = result
+        value = f"1.0 / {names[chain.result]}" if chain.reciprocal else names[chain.result]
     lines.append(f"    const double {_reg(r)} = {value};")
     return lines
 

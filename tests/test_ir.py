@@ -29,7 +29,7 @@ from symjac import codegen
 from symjac.frontend.convert import sympy_function
 from symjac.ir import scalar
 from symjac.ir.graph import Graph
-from symjac.ir.ops import COMPOSITE, INFO, Op, is_bool
+from symjac.ir.ops import COMPOSITE, INFO, Op
 from symjac.ir.tape import KernelSpec, Tape
 from symjac.passes import rules
 from symjac.passes.rules import rewrite
@@ -45,24 +45,8 @@ def evaluate(g: Graph, nodes, xs=(), ps=()):
 
 
 def evaluate_tape(tape: Tape, xs=(), ps=()):
-    """A plain interpreter of the tape over :mod:`symjac.ir.scalar`: the oracle for lowering."""
-    regs: list[object] = []
-    for op, args, attr in zip(tape.ops, tape.args, tape.attrs):
-        vals = [regs[a] for a in args]
-        if op in (Op.CONST, Op.BOOL):
-            v = attr
-        elif op is Op.VAR:
-            v = xs[attr]
-        elif op is Op.PARAM:
-            v = ps[attr]
-        elif op is Op.POWI:
-            v = scalar.powi(vals[0], attr)
-        elif is_bool(op):
-            v = scalar.BOOL[op](*vals)
-        else:
-            v = scalar.REAL[op](*vals)
-        regs.append(v)
-    return [regs[r] for r in tape.outputs]
+    """The library's tape interpreter (:func:`symjac.ir.scalar.run`): the oracle for lowering."""
+    return scalar.run(tape, xs, ps)
 
 
 def bits(v: float) -> bytes:

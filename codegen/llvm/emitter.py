@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from llvmlite import ir
 
-from symjac.ir.ops import INFO, Op
+from symjac.ir.ops import INFO, Op, powi_chain
 
 DOUBLE = ir.DoubleType()
 BOOL = ir.IntType(1)
@@ -291,7 +291,7 @@ class Emitter:
         raise NotImplementedError(f"the LLVM back end has no lowering for {op.name}")
 
     def powi(self, b: ir.IRBuilder, base: ir.Value, n: int) -> ir.Value:
-        """Square-and-multiply, the same chain as :func:`symjac.ir.scalar.powi` (no ``__powidf2``).
+        """Square-and-multiply by :func:`symjac.ir.ops.powi_chain` (not ``llvm.powi``).
 
         ``x**-5``: ``x²``, ``x⁴``, ``x⁴·x``, then one division.
 
@@ -302,19 +302,14 @@ class Emitter:
         >>> str(m).count("fmul double"), str(m).count("fdiv double")
         (3, 1)
         """
-        result = None
-        m = abs(n)
-        while m:
-            if m & 1:
-                result = base if result is None else b.fmul(result, base, flags=self.flags)
-            m >>= 1
-            if m:
-                base = b.fmul(base, base, flags=self.flags)
-        if result is None:
+        chain = powi_chain(n)
+        if chain.result is None:
             return self.const(1.0)
-        if n < 0:
-            return b.fdiv(self.const(1.0), result, flags=self.flags)
-        return result
+        values = [base]
+        for i, j in chain.steps:
+            values.append(b.fmul(values[i], values[j], flags=self.flags))
+        result = values[chain.result]
+        return b.fdiv(self.const(1.0), result, flags=self.flags) if chain.reciprocal else result
 
     def _declare(
         self, name: str, ty: ir.Type, arity: int, pure: bool, ints: Sequence[int] = ()

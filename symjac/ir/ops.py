@@ -240,6 +240,50 @@ COMPOSITE: frozenset[Op] = frozenset({Op.LOGGAMMA, Op.DIGAMMA, Op.POLYGAMMA, Op.
 LEAVES: frozenset[Op] = frozenset({Op.CONST, Op.VAR, Op.PARAM, Op.BOOL})
 
 
+@dataclass(frozen=True)
+class PowiChain:
+    """How every back end computes ``x**n`` for an integer n (``POWI``): square-and-multiply.
+
+    Value 0 is x; step k computes value k + 1 as ``values[i] * values[j]`` for
+    ``(i, j) = steps[k]``; the result is ``values[result]``, or ``1 / values[result]``
+    when ``reciprocal`` (n < 0), or 1.0 when ``result`` is None (n = 0). One schedule,
+    so the reference, the JIT and the C code round alike (no ``llvm.powi``, whose
+    schedule is LLVM's).
+
+    >>> powi_chain(5)   # x², x⁴, x⁴·x
+    PowiChain(steps=((0, 0), (1, 1), (0, 2)), result=3, reciprocal=False)
+    >>> powi_chain(-2).reciprocal, powi_chain(0).result is None
+    (True, True)
+    """
+
+    steps: tuple[tuple[int, int], ...]
+    result: int | None
+    reciprocal: bool
+
+
+def powi_chain(n: int) -> PowiChain:
+    """The square-and-multiply schedule of ``x**n`` (see :class:`PowiChain`).
+
+    >>> powi_chain(3).steps   # x·x, then x²·x
+    ((0, 0), (0, 1))
+    """
+    steps: list[tuple[int, int]] = []
+    base, result = 0, None
+    m = abs(n)
+    while m:
+        if m & 1:
+            if result is None:
+                result = base
+            else:
+                steps.append((result, base))
+                result = len(steps)
+        m >>= 1
+        if m:
+            steps.append((base, base))
+            base = len(steps)
+    return PowiChain(tuple(steps), result, n < 0)
+
+
 def is_bool(op: Op) -> bool:
     """True when ``op`` produces a truth value rather than a double.
 

@@ -13,7 +13,7 @@ import ctypes.util
 import math
 from collections.abc import Callable, Sequence
 
-from symjac.ir.ops import COMPOSITE, INFO, Op, OpInfo
+from symjac.ir.ops import COMPOSITE, INFO, Op, OpInfo, powi_chain
 from symjac.ir.tape import Tape
 
 
@@ -45,24 +45,18 @@ def ieee_div(a: float, b: float) -> float:
 
 
 def powi(a: float, n: int) -> float:
-    """``a**n`` by the same square-and-multiply chain the back ends emit.
+    """``a**n`` by the square-and-multiply chain every back end emits (:func:`powi_chain`).
 
-    >>> powi(3.0, 4), powi(2.0, -2)
-    (81.0, 0.25)
+    >>> powi(3.0, 4), powi(2.0, -2), powi(float("nan"), 0)
+    (81.0, 0.25, 1.0)
     """
-    if n == 0:
+    chain = powi_chain(n)
+    if chain.result is None:
         return 1.0
-    result: float | None = None
-    base = a
-    m = abs(n)
-    while m:
-        if m & 1:
-            result = base if result is None else result * base
-        m >>= 1
-        if m:
-            base = base * base
-    assert result is not None
-    return ieee_div(1.0, result) if n < 0 else result
+    values = [a]
+    for i, j in chain.steps:
+        values.append(values[i] * values[j])
+    return ieee_div(1.0, values[chain.result]) if chain.reciprocal else values[chain.result]
 
 
 def sign(x: float) -> float:
