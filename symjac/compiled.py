@@ -20,6 +20,7 @@ from symjac.ir.tape import Tape
 from symjac.runtime import parallel
 from symjac.runtime.arguments import F64, Array, address, as_params, as_points, check_out
 from symjac.sparsity.pattern import SparsityPattern
+from symjac.stages import Stages
 from symjac.stats import Stats
 
 #: the builder's hook for derived kernels: ``(symbolic tape, entries (row, col, k), shape,
@@ -48,8 +49,10 @@ class _Compiled:
         params: Sequence[Any],
         symbolic: Tape,
         stats: Stats,
+        stages: Stages | None = None,
     ):
         self._kernels = kernels
+        self._stages = stages
         #: kernel name → its native method for one point (made on first use), or None
         self._natives: dict[str, Any] = {}
         self._wrt = tuple(wrt)
@@ -61,6 +64,22 @@ class _Compiled:
         self.threads = parallel.available_cores()
         # per kernel: its measured batch timings, which decide when to split (parallel.Timing)
         self._timings: dict[str, parallel.Timing] = {}
+
+    @property
+    def stages(self) -> Stages:
+        """Every intermediate of the compilation, in pipeline order, for inspection: the
+        SymPy input, the graph, the derivatives, the tape, the LLVM IR before and after
+        optimisation, the assembly (:class:`symjac.stages.Stages`).
+
+        >>> import sympy as sp, symjac
+        >>> x = sp.Symbol("x")
+        >>> jac = symjac.jacobian([sp.sin(x) ** 2], [x])
+        >>> jac.stages.sympy, len(jac.stages.tape) > 0
+        ((sin(x)**2,), True)
+        """
+        if self._stages is None:
+            raise ValueError("this object was not built by symjac's driver: no stages kept")
+        return self._stages
 
     @property
     def wrt(self) -> tuple[Any, ...]:

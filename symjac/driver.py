@@ -34,6 +34,7 @@ from symjac.passes.composites import expand_composites
 from symjac.passes.diff import Grad, gradients
 from symjac.passes.rules import rewrite
 from symjac.sparsity.pattern import SparsityPattern
+from symjac.stages import Stages
 from symjac.stats import Progress, Stats, Timer
 
 JacobianT = TypeVar("JacobianT", bound=CompiledJacobian)
@@ -77,6 +78,24 @@ class Pipeline:
         self.options = options
         self.stats = Stats()
         self.timer = Timer(self.stats, Progress(options.progress))
+        #: the validated outputs, wrt and params (the first stage of :meth:`stages`)
+        self.inputs: tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]] = ((), (), ())
+
+    def stages(self, symbolic: Tape, kernels: Kernels, derivatives: bool) -> Stages:
+        """What ``obj.stages`` shows: the input, kept; the graph and the derivatives, built
+        again on demand (:func:`rebuild_stages`); the tape and the kernels, kept.
+
+        >>> x = sp.Symbol("x")
+        >>> pipe = Pipeline(Options())
+        >>> prob = pipe.front_end([sp.cos(x)], [x], [])
+        >>> symbolic, tape = pipe.tapes(prob, prob.roots)
+        >>> kernels = pipe.machine_code([KernelSpec("f", tape, 1, (0,))])
+        >>> pipe.stages(symbolic, kernels, derivatives=False).sympy
+        (cos(x),)
+        """
+        outputs, wrt, params = self.inputs
+        rebuild = functools.partial(rebuild_stages, outputs, wrt, params, self.options, derivatives)
+        return Stages(outputs, wrt, params, symbolic, kernels, rebuild)
 
     def front_end(self, exprs: Any, wrt: Any, params: Any) -> Problem:
         """Validate the input and convert it into the hash-consed graph.
@@ -101,6 +120,7 @@ class Pipeline:
         if self.options.simplify == "full":
             with self.timer.stage("simplify"):
                 outputs = _sympy_simplify(outputs)
+        self.inputs = (tuple(outputs), tuple(wrt_list), tuple(param_list))
         with self.timer.stage("front_end"):
             # the cheap rewrite rules, applied as nodes are built (differentiation relies on
             # them: d(x*1) is not built as x*0 + 1*1), unless simplification is off
@@ -223,7 +243,32 @@ class Pipeline:
             params=prob.params,
             symbolic=symbolic,
             stats=self.stats,
+            stages=self.stages(symbolic, kernels, derivatives=True),
         )
+
+
+def rebuild_stages(
+    outputs: Sequence[Any],
+    wrt: Sequence[Any],
+    params: Sequence[Any],
+    options: Options,
+    derivatives: bool,
+    differentiate: bool,
+) -> tuple[Graph, list[int], list[Grad] | None]:
+    """The front end again, and (``differentiate`` and ``derivatives``) the first derivatives:
+    the same graph a compilation built, since every stage is deterministic.
+
+    >>> x = sp.Symbol("x")
+    >>> graph, roots, grads = rebuild_stages([x**2], [x], [], Options(), True, True)
+    >>> graph.ops[grads[0][0]]
+    <Op.MUL: 13>
+    """
+    pipe = Pipeline(options)
+    prob = pipe.front_end(list(outputs), list(wrt), list(params))
+    grads = None
+    if differentiate and derivatives:
+        grads = pipe.simplify_entries(prob, pipe.differentiate(prob, prob.roots))
+    return prob.graph, prob.roots, grads
 
 
 def _sympy_simplify(exprs: Sequence[sp.Expr]) -> list[sp.Expr]:
@@ -280,8 +325,15 @@ def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
     symbolic, tape = pipe.tapes(prob, prob.roots)
     m = len(prob.roots)
     kernels = pipe.machine_code([KernelSpec("function", tape, m, tuple(range(m)))])
+    stages = pipe.stages(symbolic, kernels, derivatives=False)
     return CompiledFunction(
-        kernels, m, wrt=prob.wrt, params=prob.params, symbolic=symbolic, stats=pipe.stats
+        kernels,
+        m,
+        wrt=prob.wrt,
+        params=prob.params,
+        symbolic=symbolic,
+        stats=pipe.stats,
+        stages=stages,
     )
 
 

@@ -19,6 +19,7 @@ from symjac.codegen import JitModule, lower
 from symjac.codegen.cache import ObjectCache
 from symjac.codegen.llvm import pyabi
 from symjac.codegen.llvm.jit import host_vector
+from symjac.codegen.llvm.lower import Lowered
 
 from symjac.ir.tape import KernelSpec
 
@@ -293,6 +294,33 @@ ONE_LANE_CHUNK = FAST_CODEGEN
 _batched_lock = threading.Lock()
 
 
+def _lower(specs: Sequence[KernelSpec], build: Build, lanes: int) -> Lowered:
+    """How the JIT lowers ``specs`` for ``lanes`` points at a time on this host."""
+    width, vector_libm = build.lanes()
+    return lower(
+        specs,
+        **({"chunk_size": ONE_LANE_CHUNK} if lanes == 1 else {}),
+        fastmath=build.fastmath,
+        lanes=lanes,
+        vector_libm=vector_libm,
+        libm_width=width,
+        packed_tables=True,  # the JIT runs the code on this host (see codegen.lower._table)
+    )
+
+
+def lowered_ir(kernels: Kernels) -> str:
+    """The LLVM IR of ``kernels`` as lowered, before LLVM's passes (lowered again).
+
+    >>> from symjac.ir.graph import Graph
+    >>> from symjac.ir.tape import Tape
+    >>> g = Graph(); x = g.var(0)
+    >>> k = build_kernels([KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))], Build())
+    >>> 'define void @"f"(' in lowered_ir(k)
+    True
+    """
+    return str(_lower(kernels.specs, kernels.build, kernels.lanes).module)
+
+
 def build_kernels(
     specs: Sequence[KernelSpec],
     build: Build,
@@ -320,15 +348,7 @@ def build_kernels(
         lanes = 1
     size = sum(len(tape) for tape in {id(spec.tape): spec.tape for spec in specs}.values())
     fast = lanes == 1 and size <= FAST_CODEGEN
-    lowered = lower(
-        specs,
-        **({"chunk_size": ONE_LANE_CHUNK} if lanes == 1 else {}),
-        fastmath=build.fastmath,
-        lanes=lanes,
-        vector_libm=vector_libm,
-        libm_width=width,
-        packed_tables=True,  # the JIT runs the code on this host (see codegen.lower._table)
-    )
+    lowered = _lower(specs, build, lanes)
     if timings is not None:
         timings["lower"] = timings.get("lower", 0.0) + time.perf_counter() - t0
     if say is not None:
