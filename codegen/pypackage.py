@@ -3,9 +3,9 @@
 ``DIRECTORY/NAME/`` holds
 
 * ``__init__.py`` — fixed text (plus comments): ``kernel = load(this directory)``;
-* ``_runtime.py`` — a verbatim copy of :mod:`.pyruntime` (the call interface);
-* ``_arguments.py`` — a verbatim copy of :mod:`symjac.runtime.arguments` (input validation),
-  so the emitted package validates with the same code as the JIT objects;
+* ``_calls.py``, ``_arguments.py``, ``_parallel.py`` — verbatim copies of
+  :mod:`symjac.runtime`'s modules (result layouts and call path, input validation,
+  batches split across cores): the package runs the very code the JIT objects run;
 * ``libNAME.so`` — the kernels (:mod:`.llvm.native`);
 * ``metadata.json`` — kind, shape, pattern, input and parameter names, kernel symbols.
 
@@ -19,17 +19,19 @@ import json
 from pathlib import Path
 from typing import Any
 
-from symjac.codegen import pyruntime
 from symjac.codegen.artefact import Artefact, comment_safe
 
-import symjac.runtime.arguments
+from symjac.runtime import arguments, calls, parallel
+
+#: the package's copies of the runtime's modules: file name → module
+RUNTIME = {"_calls.py": calls, "_arguments.py": arguments, "_parallel.py": parallel}
 
 INIT = '''"""Kernels written by symjac.emit (target "python"). Needs only NumPy.
 
 ``kernel`` has the call interface of the symjac object it was emitted from.
 """
 
-from ._runtime import load as _load
+from ._calls import load as _load
 
 kernel = _load(__path__[0])
 
@@ -38,7 +40,8 @@ __all__ = ["kernel"]
 
 
 def metadata(art: Artefact, library: str, work: dict[str, int]) -> dict[str, Any]:
-    """What :func:`.pyruntime.load` reads: ``work`` is each kernel's work buffer in doubles.
+    """What :func:`symjac.runtime.calls.load` reads (``work``: each kernel's work buffer in
+    doubles).
 
     >>> from symjac.ir.graph import Graph
     >>> from symjac.ir.tape import Tape, KernelSpec
@@ -52,7 +55,7 @@ def metadata(art: Artefact, library: str, work: dict[str, int]) -> dict[str, Any
     {'values': {'symbol': 'jac_values', 'width': 2, 'work': 0}}
     """
     return {
-        "format": pyruntime.FORMAT,
+        "format": calls.FORMAT,
         "name": art.name,
         "kind": art.kind,
         "library": library,
@@ -78,7 +81,7 @@ def package_files(art: Artefact, library: str, work: dict[str, int]) -> dict[str
     >>> art = Artefact("jac", "jacobian", (spec,), ("x", "y"), (), (1, 2), (0, 0), (0, 1))
     >>> files = package_files(art, "libjac.so", {"values": 0})
     >>> sorted(files)
-    ['__init__.py', '_arguments.py', '_runtime.py', 'metadata.json']
+    ['__init__.py', '_arguments.py', '_calls.py', '_parallel.py', 'metadata.json']
     >>> files["__init__.py"].splitlines()[0]
     '# jacobian of shape 1 x 2, 2 structural nonzeros'
     >>> json.loads(files["metadata.json"])["library"]
@@ -87,8 +90,9 @@ def package_files(art: Artefact, library: str, work: dict[str, int]) -> dict[str
     header = "".join(f"# {comment_safe(line)}\n" for line in art.describe())
     return {
         "__init__.py": header + INIT,
-        "_runtime.py": Path(pyruntime.__file__).read_text(encoding="utf-8"),
-        "_arguments.py": Path(symjac.runtime.arguments.__file__).read_text(encoding="utf-8"),
-        pyruntime.METADATA: json.dumps(metadata(art, library, work), indent=1, sort_keys=True)
-        + "\n",
+        **{
+            name: Path(module.__file__ or "").read_text(encoding="utf-8")
+            for name, module in RUNTIME.items()
+        },
+        calls.METADATA: json.dumps(metadata(art, library, work), indent=1, sort_keys=True) + "\n",
     }

@@ -1,14 +1,17 @@
 """The objects users call: compiled functions and Jacobians.
 
-Each object owns the :class:`~symjac.codegen.JitModule` whose machine code it
-calls, validates every argument (:mod:`symjac.runtime.arguments`) and runs the native
-batch loop through ctypes, which releases the GIL during the call.
+Their result layouts and call path are the shared runtime's (:mod:`symjac.runtime.calls`,
+which emitted Python packages run too); what is added here needs llvmlite or SymPy. Each
+object owns the :class:`~symjac.codegen.JitModule` whose machine code it calls, runs one
+float64 point through the kernel's native method (~0.1 µs) and anything else through the
+runtime's Python path, buys the SIMD build once batches have paid for it, and offers
+sparse results, ``jvp``/``vjp`` (compiled on first use through the driver's hook),
+``to_sympy`` and ``stages``.
 """
 
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -17,8 +20,16 @@ import numpy.typing as npt
 
 from symjac.codegen.llvm.build import SIMD_BATCH, Kernels
 from symjac.ir.tape import Tape
-from symjac.runtime import parallel
-from symjac.runtime.arguments import F64, Array, address, as_params, as_points, check_out
+from symjac.runtime.arguments import F64, Array, as_points
+from symjac.runtime.calls import (
+    Charge,
+    Function,
+    FunctionAndJacobian,
+    Hessian,
+    Jacobian,
+    Kernel,
+    KernelFn,
+)
 from symjac.sparsity.pattern import SparsityPattern
 from symjac.stages import Stages
 from symjac.stats import Stats
@@ -39,31 +50,25 @@ def _abbreviate(names: list[str], keep: int = 6) -> str:
 _UNMADE = object()
 
 
-class _Compiled:
-    """Shared runtime: argument handling and the native call."""
+class _Compiled(Kernel):
+    """What symjac's objects add to the shared runtime (:class:`symjac.runtime.calls.Kernel`):
+    the JIT module they own, the native one-point method, the SIMD build, inspection."""
 
-    def __init__(
+    def _setup(
         self,
         kernels: Kernels,
-        wrt: Sequence[Any],
-        params: Sequence[Any],
         symbolic: Tape,
         stats: Stats,
         stages: Stages | None = None,
-    ):
+    ) -> None:
         self._kernels = kernels
         self._stages = stages
         #: kernel name → its native method for one point (made on first use), or None
         self._natives: dict[str, Any] = {}
-        self._wrt = tuple(wrt)
-        self._params = tuple(params)
-        self._param_names = tuple(str(s) for s in params)
+        #: J·v / wᵀ·J kernels, by name, compiled on first use (CompiledJacobian)
+        self._directional: dict[str, Kernels] = {}
         self._symbolic = symbolic
         self.stats = stats
-        #: threads a large batch may be split across (default: the cores available); 1 = serial
-        self.threads = parallel.available_cores()
-        # per kernel: its measured batch timings, which decide when to split (parallel.Timing)
-        self._timings: dict[str, parallel.Timing] = {}
 
     @property
     def stages(self) -> Stages:
@@ -80,28 +85,6 @@ class _Compiled:
         if self._stages is None:
             raise ValueError("this object was not built by symjac's driver: no stages kept")
         return self._stages
-
-    @property
-    def wrt(self) -> tuple[Any, ...]:
-        """The input symbols, in the order of ``x``'s columns.
-
-        >>> import sympy as sp, symjac
-        >>> x, y, a = sp.symbols("x y a")
-        >>> symjac.jacobian([a * x * y], wrt=[x, y], params=[a]).wrt
-        (x, y)
-        """
-        return self._wrt
-
-    @property
-    def params(self) -> tuple[Any, ...]:
-        """The parameter symbols, in the order of ``p``'s columns.
-
-        >>> import sympy as sp, symjac
-        >>> x, y, a = sp.symbols("x y a")
-        >>> symjac.jacobian([a * x * y], wrt=[x, y], params=[a]).params
-        (a,)
-        """
-        return self._params
 
     @property
     def n_vars(self) -> int:
@@ -165,40 +148,44 @@ class _Compiled:
         """
         return self._kernels.jit.assembly()
 
-    def _run(self, name: str, row_shape: tuple[int, ...], x: Any, p: Any, out: Any) -> Array:
+    def _kernels_for(self, name: str) -> Kernels:
+        """The kernels that hold kernel ``name``: the object's, or a directional pair's."""
+        return self._directional.get(name, self._kernels)
+
+    def _width(self, name: str) -> int:
+        kernels = self._directional.get(name)
+        if kernels is None:
+            return len(self._wrt)
+        return next(spec for spec in kernels.specs if spec.name == name).tape.n_vars
+
+    def _run(
+        self, name: str, row_shape: tuple[int, ...], x: Any, p: Any = None, out: Any = None
+    ) -> Array:
         # one point, exactly as the kernel takes it, is checked and run natively (~0.1 µs
-        # of overhead); the native method calls _general for anything else
+        # of overhead); the native method calls the Python path for anything else
         native = self._natives.get(name, _UNMADE)
         if native is _UNMADE:
-            native = self._native(self._kernels, name, row_shape)
+            native = self._native(name, row_shape)
         if native is not None:
             return native(x, p, out=out)
-        return self._general(self._kernels, name, row_shape, x, p, out=out)
+        return super()._run(name, row_shape, x, p, out)
 
-    def _native(self, kernels: Kernels, name: str, row_shape: tuple[int, ...]) -> Any:
-        """Make (once) the native method of kernel ``name``, whose fallback is :meth:`_general`."""
+    def _native(self, name: str, row_shape: tuple[int, ...]) -> Any:
+        """Make (once) the native method of kernel ``name``, whose fallback is the Python path."""
+        kernels = self._kernels_for(name)
         spec = next(spec for spec in kernels.specs if spec.name == name)
         native = None
         if spec.shape == row_shape:
-            fallback = functools.partial(self._general, kernels, name, row_shape)
+            fallback = functools.partial(super()._run, name, row_shape)
             native = kernels.native(name, fallback)
         self._natives[name] = native
         return native
 
-    def _general(
-        self,
-        kernels: Kernels,
-        name: str,
-        row_shape: tuple[int, ...],
-        x: Any,
-        p: Any = None,
-        *,
-        out: Any = None,
-    ) -> Array:
-        """Any call: one point or a batch, validated and converted (:mod:`.arguments`)."""
-        spec = next(spec for spec in kernels.specs if spec.name == name)
-        points, batched = as_points(x, spec.tape.n_vars)
-        return self._execute(kernels, name, row_shape, points, batched, p, out)
+    def _entry(self, name: str, n: int) -> tuple[KernelFn, int, Charge | None]:
+        kernels = self._kernels_for(name).for_batch(n)  # the SIMD build, once batches paid
+        # batches of SIMD size are what the SIMD build is bought and kept by (see for_batch)
+        charge = kernels.charge if n >= SIMD_BATCH else None
+        return kernels.jit.kernel(name), kernels.work_sizes[name], charge
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()
@@ -211,48 +198,6 @@ class _Compiled:
         self._timings = {}
         self._natives = {}
 
-    def _execute(
-        self,
-        kernels: Kernels,
-        name: str,
-        row_shape: tuple[int, ...],
-        points: Array,
-        batched: bool,
-        p: Any,
-        out: Any,
-    ) -> Array:
-        """Validate ``p`` and ``out`` and run kernel ``name`` over the validated ``points``."""
-        n = points.shape[0]
-        kernels = kernels.for_batch(n)  # the SIMD build, once batches have paid for it
-        params, p_stride = as_params(p, self._params, self._param_names, n, batched)
-        shape = (n, *row_shape) if batched else row_shape
-        if out is None:
-            result = np.empty(shape, dtype=np.float64)
-        else:
-            result = check_out(out, shape, (points, params))
-        if n:
-            start = time.perf_counter()
-            parallel.run(
-                kernels.jit.kernel(name),
-                n,
-                (address(points), None if params is None else address(params), address(result)),
-                (8 * points.shape[1], 8 * p_stride, 8 * (result.size // n)),
-                p_stride,
-                kernels.work_sizes[name],
-                self.threads,
-                self._timing(name),
-            )
-            if n >= SIMD_BATCH:  # what the SIMD build is bought and kept by (see for_batch)
-                kernels.charge(n, time.perf_counter() - start)
-        return result
-
-    def _timing(self, name: str) -> parallel.Timing:
-        """The measured batch timings of kernel ``name`` (made on first use)."""
-        timing = self._timings.get(name)
-        if timing is None:
-            timing = self._timings.setdefault(name, parallel.Timing())
-        return timing
-
     def _signature(self) -> str:
         args = _abbreviate([str(s) for s in self._wrt])
         if self._params:
@@ -260,7 +205,7 @@ class _Compiled:
         return args
 
 
-class CompiledFunction(_Compiled):
+class CompiledFunction(_Compiled, Function):
     """A compiled vector function f(x; p), from :func:`symjac.function`.
 
     >>> import numpy as np, sympy as sp, symjac
@@ -270,24 +215,11 @@ class CompiledFunction(_Compiled):
     [6.0, 9.0]
     """
 
-    def __init__(self, kernels: Kernels, m: int, **kw: Any):
-        super().__init__(kernels, **kw)
-        self._m = m
-
-    @property
-    def shape(self) -> tuple[int]:
-        """``(m,)``: the number of outputs.
-
-        >>> import sympy as sp, symjac
-        >>> x, y = sp.symbols("x y")
-        >>> symjac.function([x * y, x + y, x], wrt=[x, y]).shape
-        (3,)
-        """
-        return (self._m,)
-
-    def __call__(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
-        """Evaluate at one point ``(n,)`` → ``(m,)`` or a batch ``(N, n)`` → ``(N, m)``."""
-        return self._run("function", (self._m,), x, p, out)
+    def __init__(
+        self, kernels: Kernels, m: int, *, wrt: Sequence[Any], params: Sequence[Any], **kw: Any
+    ):
+        Function.__init__(self, wrt, params, m)
+        self._setup(kernels, **kw)
 
     def to_sympy(self) -> Any:
         """The compiled outputs as a SymPy column Matrix (after symjac's front end).
@@ -307,7 +239,7 @@ class CompiledFunction(_Compiled):
         return f"<symjac.CompiledFunction f({self._signature()}) -> R^{self._m}>"
 
 
-class CompiledJacobian(_Compiled):
+class CompiledJacobian(_Compiled, Jacobian):
     """A compiled Jacobian J = ∂f/∂x (x; p), from :func:`symjac.jacobian`.
 
     >>> import numpy as np, sympy as sp, symjac
@@ -319,21 +251,24 @@ class CompiledJacobian(_Compiled):
     ([3.0, 2.0, 6.0], 3)
     """
 
+    _pattern: SparsityPattern
+
     def __init__(
         self,
         kernels: Kernels,
         pattern: SparsityPattern,
         sparse_output: bool = False,
         derive: Derive | None = None,
+        *,
+        wrt: Sequence[Any],
+        params: Sequence[Any],
         **kw: Any,
     ):
-        super().__init__(kernels, **kw)
-        self._pattern = pattern
-        self._values_shape = (pattern.nnz,)
+        Jacobian.__init__(self, wrt, params, pattern)
+        self._setup(kernels, **kw)
         self._sparse_output = sparse_output
         #: builds J·v / wᵀ·J kernels from this object's tape and entries (the builder's hook)
         self._derive = derive
-        self._directional: dict[str, Kernels] = {}
 
     @property
     def sparse_output(self) -> bool:
@@ -362,28 +297,6 @@ class CompiledJacobian(_Compiled):
         """
         return self._pattern
 
-    @property
-    def shape(self) -> tuple[int, int]:
-        """``(m, n)``: outputs × inputs.
-
-        >>> import sympy as sp, symjac
-        >>> x, y = sp.symbols("x y")
-        >>> symjac.jacobian([x * y, y**2, x], wrt=[x, y]).shape
-        (3, 2)
-        """
-        return self._pattern.shape
-
-    @property
-    def nnz(self) -> int:
-        """Number of structurally nonzero entries.
-
-        >>> import sympy as sp, symjac
-        >>> x, y = sp.symbols("x y")
-        >>> symjac.jacobian([x * y, y**2, x], wrt=[x, y]).nnz
-        4
-        """
-        return self._pattern.nnz
-
     def __call__(self, x: Any, p: Any = None, *, out: Any = None) -> Any:
         """The Jacobian at one point ``(n,)`` → ``(m, n)`` or a batch ``(N, n)`` → ``(N, m, n)``.
 
@@ -394,20 +307,7 @@ class CompiledJacobian(_Compiled):
             if out is not None:
                 raise TypeError("out= is not available for sparse output; use values(out=...)")
             return self.sparse(x, p)
-        return self.dense(x, p, out=out)
-
-    def dense(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
-        """Dense Jacobian ``(m, n)`` or ``(N, m, n)``; every entry is written, zeros included.
-
-        Available whatever ``sparse=`` the object was compiled with.
-
-        >>> import numpy as np, sympy as sp, symjac
-        >>> x, y = sp.symbols("x y")
-        >>> jac = symjac.jacobian([x * y, y**2], wrt=[x, y], sparse=True)
-        >>> jac.dense(np.array([2.0, 3.0])).tolist()
-        [[3.0, 2.0], [0.0, 6.0]]
-        """
-        return self._run("dense", self._pattern.shape, x, p, out)
+        return super().__call__(x, p, out=out)
 
     def sparse(self, x: Any, p: Any = None, format: str = "csr") -> Any:
         """The Jacobian at one point as a ``scipy.sparse.csr_array`` (or ``"csc"``).
@@ -448,19 +348,6 @@ class CompiledJacobian(_Compiled):
             matrix[int(i), int(j)] = e
         return matrix
 
-    def values(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
-        """The nonzeros only, in :attr:`pattern` order: ``(nnz,)`` or ``(N, nnz)``.
-
-        >>> import numpy as np, sympy as sp, symjac
-        >>> x, y = sp.symbols("x y")
-        >>> jac = symjac.jacobian([x * y, y**2], wrt=[x, y])
-        >>> jac.pattern.rows.tolist(), jac.pattern.cols.tolist()
-        ([0, 0, 1], [0, 1, 1])
-        >>> jac.values(np.array([[2.0, 3.0], [1.0, 1.0]])).tolist()
-        [[3.0, 2.0, 6.0], [1.0, 1.0, 2.0]]
-        """
-        return self._run("values", self._values_shape, x, p, out)
-
     def _entries(self) -> list[tuple[int, int, int]]:
         """``(row, col, k)``: entry (row, col) is output ``k`` of the symbolic tape."""
         return [
@@ -480,8 +367,8 @@ class CompiledJacobian(_Compiled):
     def _directional_call(self, kind: str, x: Any, d: Any, p: Any, out: Any) -> Array:
         m, n = self.shape
         length, width = (n, m) if kind == "jvp" else (m, n)  # of the direction, of the result
-        kernels = self._direction_kernels(kind)
-        if (  # one float64 point: the kernel's native method checks p and out (~1 µs)
+        self._direction_kernels(kind)
+        if (  # one float64 point: one array for the kernel's native method (~1 µs)
             type(x) is np.ndarray
             and type(d) is np.ndarray
             and x.dtype == F64
@@ -489,11 +376,7 @@ class CompiledJacobian(_Compiled):
             and x.shape == (n,)
             and d.shape == (length,)
         ):
-            native = self._natives.get(kind, _UNMADE)
-            if native is _UNMADE:
-                native = self._native(kernels, kind, (width,))
-            if native is not None:
-                return native(np.concatenate((x, d)), p, out=out)
+            return self._run(kind, (width,), np.concatenate((x, d)), p, out)
         points, batched = as_points(x, n)
         direction, d_batched = as_points(d, length, what="v" if kind == "jvp" else "w")
         if d_batched and not batched:
@@ -506,7 +389,7 @@ class CompiledJacobian(_Compiled):
         if not d_batched:
             direction = np.broadcast_to(direction, (points.shape[0], length))
         combined = np.concatenate([points, direction], axis=1)
-        return self._execute(kernels, kind, (width,), combined, batched, p, out)
+        return self._execute(kind, (width,), combined, batched, p, out)
 
     def jvp(self, x: Any, v: Any, p: Any = None, *, out: Any = None) -> Array:
         """J(x)·v without storing J: ``(m,)``, or ``(N, m)`` for a batch of points.
@@ -557,7 +440,7 @@ class CompiledJacobian(_Compiled):
         )
 
 
-class CompiledFunctionAndJacobian(CompiledJacobian):
+class CompiledFunctionAndJacobian(CompiledJacobian, FunctionAndJacobian):
     """f and J from one kernel that shares their common subexpressions.
 
     From :func:`symjac.function_and_jacobian`. Calling it returns ``(f, J)``;
@@ -576,55 +459,23 @@ class CompiledFunctionAndJacobian(CompiledJacobian):
         return [(i, j, m + k) for i, j, k in super()._entries()]
 
     def __call__(self, x: Any, p: Any = None, *, out: Any = None) -> Any:
-        """``(f, J)``: f ``(m,)`` and J dense ``(m, n)`` (or sparse); batched: ``(N, ...)``.
+        """``(f, J)``: f ``(m,)`` and J dense ``(m, n)`` (or sparse, for one point);
+        batched: ``(N, ...)``. Both are views into one freshly allocated array.
 
-        Both are views into one freshly allocated array.
+        >>> import numpy as np, sympy as sp, symjac
+        >>> x, y = sp.symbols("x y")
+        >>> fj = symjac.function_and_jacobian([x * y, sp.exp(x)], wrt=[x, y], sparse=True)
+        >>> f, J = fj(np.array([0.0, 2.0]))
+        >>> f.tolist(), J.format, J.toarray().tolist()
+        ([0.0, 1.0], 'csr', [[2.0, 0.0], [1.0, 0.0]])
         """
-        if out is not None:
-            raise TypeError("function_and_jacobian results have no out=; use values(out=...)")
-        m, n = self.shape
-        if self._sparse_output:
+        if self._sparse_output and out is None:
             f, values = self.values(self._one_point(x), p)
             return f, self._pattern.to_scipy(values)
-        both = self._run("dense", (m + m * n,), x, p, None)
-        return both[..., :m], both[..., m:].reshape(*both.shape[:-1], m, n)
+        return FunctionAndJacobian.__call__(self, x, p, out=out)
 
     def _nonzeros(self, point: Array, p: Any) -> Array:
         return self.values(point, p)[1]
-
-    def dense(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
-        """J alone, dense; see :meth:`CompiledJacobian.dense`.
-
-        >>> import numpy as np, sympy as sp, symjac
-        >>> x, y = sp.symbols("x y")
-        >>> fj = symjac.function_and_jacobian([x * y, sp.exp(x)], wrt=[x, y])
-        >>> fj.dense(np.array([0.0, 2.0])).tolist()
-        [[2.0, 0.0], [1.0, 0.0]]
-        """
-        m, n = self.shape
-        both = self._run("dense", (m + m * n,), x, p, None)
-        jac = both[..., m:].reshape(*both.shape[:-1], m, n)
-        if out is None:
-            return np.ascontiguousarray(jac)
-        target = check_out(out, jac.shape, ())
-        target[...] = jac
-        return target
-
-    def values(self, x: Any, p: Any = None, *, out: Any = None) -> Any:
-        """``(f, nonzeros)``, views into one array of shape ``(m + nnz,)`` or ``(N, m + nnz)``.
-
-        ``out``, if given, is that whole array.
-
-        >>> import numpy as np, sympy as sp, symjac
-        >>> x, y = sp.symbols("x y")
-        >>> fj = symjac.function_and_jacobian([x * y, sp.exp(x)], wrt=[x, y])
-        >>> f, nonzeros = fj.values(np.array([0.0, 2.0]))
-        >>> f.tolist(), nonzeros.tolist()
-        ([0.0, 1.0], [2.0, 0.0, 1.0])
-        """
-        m = self.shape[0]
-        both = self._run("values", (m + self.nnz,), x, p, out)
-        return both[..., :m], both[..., m:]
 
     def to_sympy(self) -> Any:
         """``(f, J)`` as SymPy matrices.
@@ -647,7 +498,7 @@ class CompiledFunctionAndJacobian(CompiledJacobian):
         return super().__repr__().replace("CompiledJacobian", "CompiledFunctionAndJacobian")
 
 
-class CompiledHessian(CompiledJacobian):
+class CompiledHessian(CompiledJacobian, Hessian):
     """A compiled Hessian, from :func:`symjac.hessian`.
 
     The :attr:`pattern` is the lower triangle (row ≥ column), stored once;
@@ -689,25 +540,6 @@ class CompiledHessian(CompiledJacobian):
         lower = {(i, j): k for k, (i, j) in enumerate(zip(self._pattern.rows, self._pattern.cols))}
         full = self.full_pattern
         return np.array([lower[max(i, j), min(i, j)] for i, j in zip(full.rows, full.cols)])
-
-    def dense(self, x: Any, p: Any = None, *, out: Any = None) -> Array:
-        """The full symmetric Hessian ``(n, n)`` or ``(N, n, n)``; every entry is written.
-
-        >>> import numpy as np, sympy as sp, symjac
-        >>> x, y = sp.symbols("x y")
-        >>> h = symjac.hessian(x**2 * y, wrt=[x, y])
-        >>> h.dense(np.array([[1.0, 3.0], [2.0, 1.0]])).tolist()
-        [[[6.0, 2.0], [2.0, 0.0]], [[2.0, 4.0], [4.0, 0.0]]]
-        """
-        values = self.values(x, p)
-        n = self.shape[0]
-        shape = (*values.shape[:-1], n, n)
-        result = np.empty(shape) if out is None else check_out(out, shape, ())
-        result[...] = 0.0
-        rows, cols = self._pattern.rows, self._pattern.cols
-        result[..., cols, rows] = values
-        result[..., rows, cols] = values
-        return result
 
     def _nonzeros(self, point: Array, p: Any) -> Array:
         return self.values(point, p)[self._full_from_lower]

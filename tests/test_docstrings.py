@@ -8,7 +8,7 @@ The public API, as enumerated here:
 * the symjac classes that public calls hand back (:data:`RETURNED`: the colorings from
   ``pattern.coloring()`` / ``pattern.star_coloring()``, ``jac.stats``, ``symjac.logdet(...)``);
 * the runtime of packages written by ``symjac.emit(..., target="python")``
-  (:data:`MODULES`: every public function and class of :mod:`symjac.codegen.pyruntime`,
+  (:data:`MODULES`: every public function and class of :mod:`symjac.runtime.calls`,
   which is what ``import NAME; NAME.kernel`` is);
 * other user-facing objects outside ``symjac.__all__`` (:data:`OTHERS`: the object cache
   behind ``symjac cache info|clear``, the coloring functions, ``determinant.blocks``) and
@@ -51,7 +51,7 @@ RETURNED = (
     "symjac.determinant.CompiledLogDet",
 )
 #: modules whose public functions and classes (``__all__``, or what they define) all count
-MODULES = ("symjac.codegen.pyruntime",)
+MODULES = ("symjac.runtime.calls",)
 #: further functions and classes (a class with its public members)
 OTHERS = (
     "symjac.codegen.cache.ObjectCache",
@@ -273,10 +273,10 @@ def test_enumeration_covers_inherited_members_and_returned_classes():
         "symjac.sparsity.coloring.Coloring.decompress",
         "symjac.sparsity.coloring.StarColoring.seed",
         "symjac.stats.Stats.total",
-        "symjac.codegen.pyruntime.load",  # the emitted package's runtime
-        "symjac.codegen.pyruntime.Jacobian.values",
-        "symjac.codegen.pyruntime.FunctionAndJacobian.nnz",  # inherited from Jacobian
-        "symjac.codegen.pyruntime.Pattern.to_dense",
+        "symjac.runtime.calls.load",  # the emitted package's runtime
+        "symjac.runtime.calls.Jacobian.values",
+        "symjac.runtime.calls.FunctionAndJacobian.nnz",  # inherited from Jacobian
+        "symjac.runtime.calls.Pattern.to_dense",
         "symjac.codegen.cache.ObjectCache.clear",
         "symjac.codegen.llvm.jit.JitModule.assembly",
         "symjac.sparsity.coloring.star_color",

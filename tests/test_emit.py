@@ -534,14 +534,16 @@ def _results(obj, method: str, pts, p) -> list[np.ndarray]:
 
 
 def _runtime_kernel(obj, name: str):
-    """The package runtime (``codegen.pyruntime``) driving scalar JIT kernels instead of a .so."""
-    from symjac.codegen import pypackage, pyruntime
+    """The package runtime (``runtime.calls``) driving scalar JIT kernels instead of a .so."""
+    from symjac.codegen import pypackage
+
+    from symjac.runtime import calls
 
     art = artefact(obj, name)
     scalar, keep = scalar_reference(art.specs)
     work = {spec: w for spec, (_, w) in scalar.items()}
     meta = pypackage.metadata(art, "unused", work)
-    kernel = pyruntime.KINDS[art.kind](meta, {spec: fn for spec, (fn, _) in scalar.items()})
+    kernel = calls.from_metadata(meta, scalar)
     kernel._keep = keep
     return kernel
 
@@ -609,6 +611,44 @@ def test_package_runtime_matches_the_objects_and_validates_alike() -> None:
             want = _bad_call(obj, make, kwargs)
             assert want != "no error", (label, bad)
             assert _bad_call(kernel, make, kwargs) == want, (label, bad)
+
+
+class _AlwaysSplit:
+    """A split policy that splits every batch (whatever this machine measures)."""
+
+    tiny = 0
+
+    def plan(self, n: int, threads: int) -> int:
+        return threads
+
+    def record(self, n: int, used: int, seconds: float, threads: int) -> None:
+        self.used = used
+
+
+@needs_cc
+def test_python_package_splits_batches_across_threads_like_the_object(tmp_path: Path) -> None:
+    """The package runs the shared runtime's call path, thread pool included."""
+    from symjac.runtime import calls
+
+    xs = sp.symbols("x0:12")
+    a = sp.Symbol("a")
+    exprs = [sp.sin(xs[i]) * xs[(i + 1) % 12] ** 2 + a * sp.exp(-xs[i]) for i in range(12)]
+    obj = symjac.jacobian(exprs, list(xs), [a])
+    emit(obj, tmp_path, "split", target="python")
+    kernel = calls.load(str(tmp_path / "split"))
+    pts = np.random.default_rng(3).uniform(-2.0, 2.0, (3001, 12))
+    kernel.threads = 1
+    serial = kernel.values(pts, [0.7])
+    kernel.threads = 2
+    policy = _AlwaysSplit()
+    kernel._timings["values"] = policy  # type: ignore[assignment]
+    split = kernel.values(pts, [0.7])
+    assert policy.used == 2  # the batch was split
+    assert_precise_equal(split, serial, "(split vs serial)")
+    assert_precise_equal(serial, obj.values(pts, [0.7]), "(package vs object)")
+    ref = SympyReference(exprs, xs, [a]).jacobian(pts[[0, 1500, 3000]], [0.7])
+    dense = kernel.dense(pts[[0, 1500, 3000]], [0.7])
+    np.testing.assert_allclose(dense, ref, rtol=1e-13, atol=1e-300)
 
 
 _USE_PACKAGES = r"""
@@ -684,8 +724,9 @@ def test_python_package_runs_without_sympy_llvmlite_or_symjac(tmp_path: Path) ->
         inputs["p_" + label] = np.linspace(0.3, 0.9, k)
     assert {p.name for p in paths if p.parent.name == "jac"} == {
         "__init__.py",
-        "_runtime.py",
+        "_calls.py",
         "_arguments.py",
+        "_parallel.py",
         "metadata.json",
         "libjac.so",
     }
