@@ -3,7 +3,9 @@
 An entry is two files named by its key: ``KEY.o`` (the object code MCJIT produced)
 and ``KEY.json`` (metadata: the format, the key, the size and sha256 of the
 object code). The key is a sha256 of the LLVM IR and of everything else that
-changes the machine code (see :func:`key`). No pickle: object code is loaded
+changes the machine code (see :func:`key`). The warm-start cache of whole
+compilations (:mod:`symjac.warmstart`) keeps its records in the same directory, under
+the same rules, as ``KEY.warm`` and ``KEY.warm.json``. No pickle: object code is loaded
 only after its size and sha256 match the metadata; anything truncated, empty,
 foreign or corrupted is a miss, reported with a warning, and overwritten.
 Files are written under a temporary name and renamed into place, so a reader
@@ -25,6 +27,8 @@ from pathlib import Path
 from typing import Any
 
 FORMAT = "symjac-object-cache-1"
+#: the kinds of entry: object code, and whole compilations (symjac.warmstart)
+SUFFIXES = (".o", ".warm")
 _warned: set[str] = set()
 
 
@@ -71,11 +75,14 @@ class ObjectCache:
         #: caller: symjac's own version; the back end does not import the package above it)
         self.version = version
 
-    def _paths(self, name: str) -> tuple[Path, Path]:
-        return self.directory / f"{name}.o", self.directory / f"{name}.json"
+    def _paths(self, name: str, suffix: str) -> tuple[Path, Path]:
+        if suffix not in SUFFIXES:
+            raise ValueError(f"suffix must be one of {SUFFIXES}, not {suffix!r}")
+        meta = ".json" if suffix == ".o" else f"{suffix}.json"
+        return self.directory / f"{name}{suffix}", self.directory / f"{name}{meta}"
 
-    def load(self, name: str) -> bytes | None:
-        """The object code stored under ``name``, or None (a miss).
+    def load(self, name: str, suffix: str = ".o") -> bytes | None:
+        """The object code (or, ``suffix=".warm"``, the record) stored under ``name``, or None.
 
         A damaged or foreign entry is a miss too, with a warning (and is overwritten by
         the next :meth:`store`).
@@ -93,7 +100,7 @@ class ObjectCache:
         ...     c.load("cd" * 32) is None, [str(w.category.__name__) for w in caught]
         (True, ['RuntimeWarning'])
         """
-        obj_path, meta_path = self._paths(name)
+        obj_path, meta_path = self._paths(name, suffix)
         if not meta_path.exists() and not obj_path.exists():
             return None
         try:
@@ -118,7 +125,7 @@ class ObjectCache:
             return None
         return data
 
-    def store(self, name: str, data: bytes) -> None:
+    def store(self, name: str, data: bytes, suffix: str = ".o") -> None:
         """Write an entry atomically; a cache that cannot be written warns once and is skipped.
 
         >>> import tempfile
@@ -129,7 +136,7 @@ class ObjectCache:
         >>> c.load("ef" * 32)
         b'object code'
         """
-        obj_path, meta_path = self._paths(name)
+        obj_path, meta_path = self._paths(name, suffix)
         meta = {
             "format": FORMAT,
             "key": name,
@@ -153,25 +160,37 @@ class ObjectCache:
                 )
 
     def info(self) -> dict[str, Any]:
-        """Directory, number of entries and their total size in bytes (``symjac cache info``).
+        """Directory, number of entries and their total size in bytes (``symjac cache info``):
+        object code, and whole compilations kept for warm starts.
 
         >>> import os, tempfile
         >>> d = tempfile.mkdtemp()
         >>> c = ObjectCache(d)
         >>> c.store("01" * 32, b"1234"); c.store("23" * 32, b"567")
-        >>> c.info() == {"directory": d, "entries": 2, "bytes": 7}
+        >>> c.store("45" * 32, b"12", suffix=".warm")
+        >>> c.info() == {"directory": d, "entries": 2, "bytes": 7, "warm_entries": 1,
+        ...              "warm_bytes": 2}
         True
         >>> ObjectCache(os.path.join(d, "not-created-yet")).info()["entries"]
         0
         """
-        objects = list(self.directory.glob("*.o")) if self.directory.is_dir() else []
-        size = sum(p.stat().st_size for p in objects)
-        return {"directory": str(self.directory), "entries": len(objects), "bytes": size}
+        found = {}
+        for suffix in SUFFIXES:
+            paths = list(self.directory.glob(f"*{suffix}")) if self.directory.is_dir() else []
+            found[suffix] = (len(paths), sum(p.stat().st_size for p in paths))
+        (objects, size), (warm, warm_size) = found[".o"], found[".warm"]
+        return {
+            "directory": str(self.directory),
+            "entries": objects,
+            "bytes": size,
+            "warm_entries": warm,
+            "warm_bytes": warm_size,
+        }
 
     def clear(self) -> int:
         """Remove every entry; returns how many files were removed (``symjac cache clear``).
 
-        Only the cache's own files (``.o``, ``.json``, ``.tmp``) are removed.
+        Only the cache's own files (``.o``, ``.warm``, ``.json``, ``.tmp``) are removed.
 
         >>> import tempfile
         >>> c = ObjectCache(tempfile.mkdtemp())
@@ -185,7 +204,7 @@ class ObjectCache:
         removed = 0
         if self.directory.is_dir():
             for p in self.directory.iterdir():
-                if p.suffix in (".o", ".json", ".tmp") and p.is_file():
+                if p.suffix in (*SUFFIXES, ".json", ".tmp") and p.is_file():
                     p.unlink(missing_ok=True)
                     removed += 1
         return removed

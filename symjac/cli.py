@@ -131,7 +131,10 @@ def _cmd_cache(args: argparse.Namespace) -> int:
         print(f"removed {cache.clear()} files from {cache.directory}")
     else:
         info = cache.info()
-        print(f"{info['directory']}: {info['entries']} entries, {info['bytes']} bytes")
+        print(
+            f"{info['directory']}: {info['entries']} object-code entries, {info['bytes']} bytes; "
+            f"{info['warm_entries']} warm-start entries, {info['warm_bytes']} bytes"
+        )
     return 0
 
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 import sympy as sp
 
+from symjac import warmstart
 from symjac.codegen.llvm.build import Kernels, build_kernels
 from symjac.compiled import (
     CompiledFunction,
@@ -36,12 +37,27 @@ from symjac.passes.rules import rewrite
 from symjac.sparsity.pattern import SparsityPattern
 from symjac.stages import Stages
 from symjac.stats import Progress, Stats, Timer
+from symjac.warmstart import Saved
 
 JacobianT = TypeVar("JacobianT", bound=CompiledJacobian)
 
 #: ``simplify="full"`` warns above this many expressions: sympy.simplify costs
 #: from milliseconds to seconds per expression
 FULL_SIMPLIFY_WARN = 200
+
+
+@dataclass
+class Inputs:
+    """The validated input: outputs, ``wrt`` and ``params`` (SymPy objects, as given).
+
+    >>> x = sp.Symbol("x")
+    >>> Inputs([x**2], [x], []).wrt
+    [x]
+    """
+
+    outputs: list[Any]
+    wrt: list[Any]
+    params: list[Any]
 
 
 @dataclass
@@ -112,23 +128,97 @@ class Pipeline:
         ...
         ValueError: symbols appear in both wrt and params: x
         """
+        return self.convert(self.validate(exprs, wrt, params))
+
+    def validate(self, exprs: Any, wrt: Any, params: Any) -> Inputs:
+        """Check the outputs, ``wrt`` and ``params`` (cheap: nothing is converted yet).
+
+        >>> x, a = sp.symbols("x a")
+        >>> Pipeline(Options()).validate(a * x, [x], [a])
+        Inputs(outputs=[a*x], wrt=[x], params=[a])
+        """
         with self.timer.stage("front_end"):
             outputs = as_expressions(exprs)
             wrt_list = as_symbols(wrt, "wrt", allow_empty=False)
             param_list = as_symbols(params, "params", allow_empty=True)
             check_disjoint(wrt_list, param_list)
+        self.inputs = (tuple(outputs), tuple(wrt_list), tuple(param_list))
+        return Inputs(outputs, wrt_list, param_list)
+
+    def convert(self, inputs: Inputs) -> Problem:
+        """The validated input as nodes of one graph (after ``sympy.simplify`` at level
+        "full").
+
+        >>> x = sp.Symbol("x")
+        >>> pipe = Pipeline(Options())
+        >>> prob = pipe.convert(pipe.validate([x + 1], [x], []))
+        >>> prob.graph.ops[prob.roots[0]]
+        <Op.ADD: 11>
+        """
+        outputs = inputs.outputs
         if self.options.simplify == "full":
             with self.timer.stage("simplify"):
                 outputs = _sympy_simplify(outputs)
-        self.inputs = (tuple(outputs), tuple(wrt_list), tuple(param_list))
         with self.timer.stage("front_end"):
             # the cheap rewrite rules, applied as nodes are built (differentiation relies on
             # them: d(x*1) is not built as x*0 + 1*1), unless simplification is off
             graph = Graph(rewrite if self.options.simplify != "none" else None)
-            graph, roots = to_graph(outputs, wrt_list, param_list, graph)
+            graph, roots = to_graph(outputs, inputs.wrt, inputs.params, graph)
         self.stats.sizes["graph_front_end"] = len(graph)
         self.timer.progress.decide(len(graph))
-        return Problem(graph, roots, wrt_list, param_list)
+        return Problem(graph, roots, list(inputs.wrt), list(inputs.params))
+
+    def recall(self, kind: str, inputs: Inputs, extra: Any = ()) -> Saved | None:
+        """Warm start: the saved result of an earlier compilation of exactly this input
+        (any process), or None (:mod:`symjac.warmstart`; off with ``cache=False``).
+
+        >>> import tempfile
+        >>> x = sp.Symbol("x")
+        >>> options = Options(cache=tempfile.mkdtemp())
+        >>> _ = build_jacobian([sp.sin(x)], [x], [], options)  # compiles and saves
+        >>> pipe = Pipeline(options)
+        >>> pipe.recall("jacobian", pipe.validate([sp.sin(x)], [x], [])).pattern
+        SparsityPattern(shape=(1, 1), nnz=1, density=1)
+        >>> list(pipe.stats.timings)
+        ['front_end', 'warm_start']
+        """
+        cache = self.options.object_cache()
+        if cache is None:
+            return None
+        with self.timer.stage("warm_start"):
+            self._warm_key = warmstart.key(
+                kind, inputs.outputs, inputs.wrt, inputs.params, self.options, extra
+            )
+            saved = warmstart.load(cache, self._warm_key, self.options.build())
+        if saved is not None:
+            self.stats.warm = True
+            self.stats.sizes.update(saved.sizes or {})
+            self.stats.op_counts = dict(saved.op_counts or {})
+        return saved
+
+    def remember(self, saved: Saved) -> Saved:
+        """Save a fresh compilation's result for warm starts (under :meth:`recall`'s key).
+
+        >>> import tempfile
+        >>> from pathlib import Path
+        >>> x = sp.Symbol("x")
+        >>> options = Options(cache=tempfile.mkdtemp())
+        >>> pipe = Pipeline(options)
+        >>> prob = pipe.convert(pipe.validate([x**3], [x], []))
+        >>> pipe.recall("function", Inputs([x**3], [x], [])) is None  # nothing saved yet
+        True
+        >>> symbolic, tape = pipe.tapes(prob, prob.roots)
+        >>> kernels = pipe.machine_code([KernelSpec("function", tape, 1, (0,))])
+        >>> _ = pipe.remember(Saved(None, 1, symbolic, kernels))
+        >>> sorted(p.suffix for p in Path(options.cache).glob("*.warm"))
+        ['.warm']
+        """
+        cache = self.options.object_cache()
+        name = getattr(self, "_warm_key", None)
+        if cache is not None and name is not None:
+            saved.sizes, saved.op_counts = dict(self.stats.sizes), dict(self.stats.op_counts)
+            warmstart.save(cache, name, saved)
+        return saved
 
     def differentiate(self, prob: Problem, roots: Sequence[int]) -> list[Grad]:
         """Sparse gradients of ``roots``; their keys are the exact structural pattern.
@@ -217,14 +307,7 @@ class Pipeline:
         self.timer.progress.say(f"done in {self.stats.total:.2f} s")
         return kernels
 
-    def jacobian_object(
-        self,
-        cls: type[JacobianT],
-        kernels: Kernels,
-        pattern: SparsityPattern,
-        prob: Problem,
-        symbolic: Tape,
-    ) -> JacobianT:
+    def jacobian_object(self, cls: type[JacobianT], saved: Saved, inputs: Inputs) -> JacobianT:
         """The runtime object (a :class:`CompiledJacobian` or subclass) for compiled kernels.
 
         The last step of :func:`build_jacobian`, which shows the whole sequence:
@@ -234,16 +317,17 @@ class Pipeline:
         >>> type(jac).__name__, jac.shape, jac([2.0, 3.0]).tolist()
         ('CompiledJacobian', (1, 2), [[3.0, 2.0]])
         """
+        assert saved.pattern is not None
         return cls(
-            kernels,
-            pattern,
-            sparse_output=self.options.sparse_output(pattern),
+            saved.kernels,
+            saved.pattern,
+            sparse_output=self.options.sparse_output(saved.pattern),
             derive=functools.partial(directional_kernel, options=self.options),
-            wrt=prob.wrt,
-            params=prob.params,
-            symbolic=symbolic,
+            wrt=inputs.wrt,
+            params=inputs.params,
+            symbolic=saved.symbolic,
             stats=self.stats,
-            stages=self.stages(symbolic, kernels, derivatives=True),
+            stages=self.stages(saved.symbolic, saved.kernels, derivatives=True),
         )
 
 
@@ -290,26 +374,31 @@ def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
     [[3.0, 2.0]]
     """
     pipe = Pipeline(options)
-    # 1. front end: validate, convert SymPy into the hash-consed graph
-    prob = pipe.front_end(exprs, wrt, params)
-    # 2. differentiate on the graph; the gradients' keys are the sparsity pattern
-    grads = pipe.simplify_entries(prob, pipe.differentiate(prob, prob.roots))
-    entries = [(i, j, d) for i, grad in enumerate(grads) for j, d in grad.items()]
-    pattern = SparsityPattern((len(prob.roots), len(prob.wrt)), [(i, j) for i, j, _ in entries])
-    nodes = [d for _, _, d in entries]  # row-major: rows ascend, keys are sorted
-    # 3. expand composite functions into primitive ops; one tape for both kernels
-    symbolic, tape = pipe.tapes(prob, nodes)
-    # 4. the values kernel and the dense kernel, lowered to LLVM and JIT-compiled together
-    m, n = pattern.shape
-    kernels = pipe.machine_code(
-        [
-            KernelSpec("values", tape, pattern.nnz, tuple(range(pattern.nnz))),
-            KernelSpec(
-                "dense", tape, m * n, tuple(int(q) for q in pattern.flat_positions()), (m, n)
-            ),
-        ]
-    )
-    return pipe.jacobian_object(CompiledJacobian, kernels, pattern, prob, symbolic)
+    # 1. validate the input; a warm start finds the result of an earlier compilation of it
+    inputs = pipe.validate(exprs, wrt, params)
+    saved = pipe.recall("jacobian", inputs)
+    if saved is None:
+        # 2. front end: convert SymPy into the hash-consed graph
+        prob = pipe.convert(inputs)
+        # 3. differentiate on the graph; the gradients' keys are the sparsity pattern
+        grads = pipe.simplify_entries(prob, pipe.differentiate(prob, prob.roots))
+        entries = [(i, j, d) for i, grad in enumerate(grads) for j, d in grad.items()]
+        m, n = len(prob.roots), len(prob.wrt)
+        pattern = SparsityPattern((m, n), [(i, j) for i, j, _ in entries])
+        nodes = [d for _, _, d in entries]  # row-major: rows ascend, keys are sorted
+        # 4. expand composite functions into primitive ops; one tape for both kernels
+        symbolic, tape = pipe.tapes(prob, nodes)
+        # 5. the values kernel and the dense kernel, lowered to LLVM and JIT-compiled together
+        kernels = pipe.machine_code(
+            [
+                KernelSpec("values", tape, pattern.nnz, tuple(range(pattern.nnz))),
+                KernelSpec(
+                    "dense", tape, m * n, tuple(int(q) for q in pattern.flat_positions()), (m, n)
+                ),
+            ]
+        )
+        saved = pipe.remember(Saved(pattern, m, symbolic, kernels))
+    return pipe.jacobian_object(CompiledJacobian, saved, inputs)
 
 
 def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> CompiledFunction:
@@ -321,19 +410,22 @@ def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
     [6.0, 5.0]
     """
     pipe = Pipeline(options)
-    prob = pipe.front_end(exprs, wrt, params)
-    symbolic, tape = pipe.tapes(prob, prob.roots)
-    m = len(prob.roots)
-    kernels = pipe.machine_code([KernelSpec("function", tape, m, tuple(range(m)))])
-    stages = pipe.stages(symbolic, kernels, derivatives=False)
+    inputs = pipe.validate(exprs, wrt, params)
+    saved = pipe.recall("function", inputs)
+    if saved is None:
+        prob = pipe.convert(inputs)
+        symbolic, tape = pipe.tapes(prob, prob.roots)
+        m = len(prob.roots)
+        kernels = pipe.machine_code([KernelSpec("function", tape, m, tuple(range(m)))])
+        saved = pipe.remember(Saved(None, m, symbolic, kernels))
     return CompiledFunction(
-        kernels,
-        m,
-        wrt=prob.wrt,
-        params=prob.params,
-        symbolic=symbolic,
+        saved.kernels,
+        saved.m,
+        wrt=inputs.wrt,
+        params=inputs.params,
+        symbolic=saved.symbolic,
         stats=pipe.stats,
-        stages=stages,
+        stages=pipe.stages(saved.symbolic, saved.kernels, derivatives=False),
     )
 
 
@@ -392,21 +484,25 @@ def build_function_and_jacobian(
     ([6.0], [[3.0, 2.0]])
     """
     pipe = Pipeline(options)
-    prob = pipe.front_end(exprs, wrt, params)
-    grads = pipe.simplify_entries(prob, pipe.differentiate(prob, prob.roots))
-    m, n = len(prob.roots), len(prob.wrt)
-    entries = [(i, j, d) for i, grad in enumerate(grads) for j, d in grad.items()]
-    pattern = SparsityPattern((m, n), [(i, j) for i, j, _ in entries])
-    symbolic, tape = pipe.tapes(prob, [*prob.roots, *(d for _, _, d in entries)])
-    nnz = pattern.nnz
-    dense_positions = (*range(m), *(m + int(q) for q in pattern.flat_positions()))
-    kernels = pipe.machine_code(
-        [
-            KernelSpec("values", tape, m + nnz, tuple(range(m + nnz))),
-            KernelSpec("dense", tape, m + m * n, dense_positions),
-        ]
-    )
-    return pipe.jacobian_object(CompiledFunctionAndJacobian, kernels, pattern, prob, symbolic)
+    inputs = pipe.validate(exprs, wrt, params)
+    saved = pipe.recall("function_and_jacobian", inputs)
+    if saved is None:
+        prob = pipe.convert(inputs)
+        grads = pipe.simplify_entries(prob, pipe.differentiate(prob, prob.roots))
+        m, n = len(prob.roots), len(prob.wrt)
+        entries = [(i, j, d) for i, grad in enumerate(grads) for j, d in grad.items()]
+        pattern = SparsityPattern((m, n), [(i, j) for i, j, _ in entries])
+        symbolic, tape = pipe.tapes(prob, [*prob.roots, *(d for _, _, d in entries)])
+        nnz = pattern.nnz
+        dense_positions = (*range(m), *(m + int(q) for q in pattern.flat_positions()))
+        kernels = pipe.machine_code(
+            [
+                KernelSpec("values", tape, m + nnz, tuple(range(m + nnz))),
+                KernelSpec("dense", tape, m + m * n, dense_positions),
+            ]
+        )
+        saved = pipe.remember(Saved(pattern, m, symbolic, kernels))
+    return pipe.jacobian_object(CompiledFunctionAndJacobian, saved, inputs)
 
 
 def _weights(weights: Any, m: int, taken: Sequence[sp.Symbol]) -> list[Any]:
@@ -436,42 +532,53 @@ def build_hessian(
     [[6.0, 4.0], [4.0, 0.0]]
     """
     pipe = Pipeline(options)
-    prob = pipe.front_end(exprs, wrt, params)
-    g, n = prob.graph, len(prob.wrt)
+    inputs = pipe.validate(exprs, wrt, params)
     if weights is None:
-        if len(prob.roots) != 1:
+        if len(inputs.outputs) != 1:
             raise ValueError(
                 "the Hessian of several expressions needs weights= (one per expression): "
                 "it is the Hessian of the weighted sum Σ weights[i]·exprs[i]"
             )
-        lagrangian = prob.roots[0]
+        ws: list[Any] = []
     else:
-        ws = _weights(weights, len(prob.roots), [*prob.wrt, *prob.params])
-        if ws and isinstance(ws[0], sp.Symbol):
+        ws = _weights(weights, len(inputs.outputs), [*inputs.wrt, *inputs.params])
+    symbolic_weights = bool(ws) and isinstance(ws[0], sp.Symbol)
+    # weights given as symbols are parameters after the others (p = [params..., weights...])
+    extra = ("weights", len(ws), symbolic_weights, tuple(w for w in ws if isinstance(w, float)))
+    keyed = Inputs(
+        inputs.outputs, inputs.wrt, [*inputs.params, *ws] if symbolic_weights else inputs.params
+    )
+    saved = pipe.recall("hessian", keyed, extra)
+    if saved is None:
+        prob = pipe.convert(inputs)
+        g, n = prob.graph, len(prob.wrt)
+        if weights is None:
+            lagrangian = prob.roots[0]
+        elif symbolic_weights:
             first = len(prob.params)
             prob.params.extend(ws)
-            scaled = [g.mul(g.param(first + i), r) for i, r in enumerate(prob.roots)]
+            lagrangian = g.sum([g.mul(g.param(first + i), r) for i, r in enumerate(prob.roots)])
         else:
-            scaled = [g.mul(g.const(w), r) for w, r in zip(ws, prob.roots)]
-        lagrangian = g.sum(scaled)
-    (grad,) = pipe.differentiate(prob, [lagrangian])
-    cols = list(grad)
-    second = pipe.simplify_entries(prob, pipe.differentiate(prob, [grad[j] for j in cols]))
-    lower: dict[tuple[int, int], int] = {}
-    for j, row in zip(cols, second):
-        for i, d in row.items():
-            key = (max(i, j), min(i, j))
-            # one triangle serves both halves, so the result is exactly symmetric
-            if key not in lower or j == key[0]:
-                lower[key] = d
-    keys = sorted(lower)
-    pattern = SparsityPattern((n, n), keys)
-    symbolic, tape = pipe.tapes(prob, [lower[key] for key in keys])
-    # the dense form mirrors the lower triangle in NumPy (see CompiledHessian.dense)
-    kernels = pipe.machine_code(
-        [KernelSpec("values", tape, pattern.nnz, tuple(range(pattern.nnz)))]
-    )
-    return pipe.jacobian_object(CompiledHessian, kernels, pattern, prob, symbolic)
+            lagrangian = g.sum([g.mul(g.const(w), r) for w, r in zip(ws, prob.roots)])
+        (grad,) = pipe.differentiate(prob, [lagrangian])
+        cols = list(grad)
+        second = pipe.simplify_entries(prob, pipe.differentiate(prob, [grad[j] for j in cols]))
+        lower: dict[tuple[int, int], int] = {}
+        for j, row in zip(cols, second):
+            for i, d in row.items():
+                key = (max(i, j), min(i, j))
+                # one triangle serves both halves, so the result is exactly symmetric
+                if key not in lower or j == key[0]:
+                    lower[key] = d
+        keys = sorted(lower)
+        pattern = SparsityPattern((n, n), keys)
+        symbolic, tape = pipe.tapes(prob, [lower[key] for key in keys])
+        # the dense form mirrors the lower triangle in NumPy (see CompiledHessian.dense)
+        kernels = pipe.machine_code(
+            [KernelSpec("values", tape, pattern.nnz, tuple(range(pattern.nnz)))]
+        )
+        saved = pipe.remember(Saved(pattern, n, symbolic, kernels))
+    return pipe.jacobian_object(CompiledHessian, saved, keyed)
 
 
 __all__ = [

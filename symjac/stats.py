@@ -14,9 +14,10 @@ from typing import TextIO
 class Stats:
     """Seconds per stage and sizes after each stage, in the order the stages ran.
 
-    ``timings``: front_end, differentiate, simplify (level "full" only), expand,
-    lower, then llvm_parse, llvm_optimise, machine_code — or cache_load instead of
-    those three when the machine code came from the on-disk cache. ``sizes``: graph
+    ``timings``: front_end, warm_start (hashing the input and looking for a saved
+    compilation of it, :mod:`symjac.warmstart`), differentiate, simplify (level "full"
+    only), expand, lower, then llvm_parse, llvm_optimise, machine_code — or cache_load
+    instead of those three when the machine code came from the on-disk cache. ``sizes``: graph
     nodes after the front end and after differentiation, entries of the Jacobian,
     tape instructions, and ``shared`` — tape registers used more than once, i.e.
     the common subexpressions the hash-consed graph found. ``op_counts``: how many
@@ -31,6 +32,10 @@ class Stats:
     timings: dict[str, float] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)
     op_counts: dict[str, int] = field(default_factory=dict)
+    #: whether the whole compilation was loaded from the warm-start cache (then ``timings``
+    #: holds front_end — the input's validation — and warm_start only; ``sizes`` and
+    #: ``op_counts`` are those of the compilation that was saved)
+    warm: bool = False
 
     @property
     def total(self) -> float:

@@ -1,4 +1,5 @@
-"""The on-disk object-code cache: hits across processes, damaged entries, unwritable dirs."""
+"""The on-disk caches — object code, and whole compilations for warm starts: hits across
+processes, damaged entries, unwritable dirs, racing writers."""
 
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ CHILD = textwrap.dedent(
     exprs = [sp.sin(X[0] * X[1]) + X[2] ** 2, sp.exp(-X[1]) * sp.cos(X[2]), sp.tanh(X[0])]
     jac = symjac.jacobian(exprs, X, cache=sys.argv[1])
     pts = np.random.default_rng(0).uniform(-1, 1, (11, 3))
-    print(json.dumps({"hit": "cache_load" in jac.stats.timings,
+    print(json.dumps({"hit": "cache_load" in jac.stats.timings, "warm": jac.stats.warm,
                       "values": jac.values(pts).tolist()}))
     """
 )
@@ -41,40 +42,55 @@ def _child(directory: Path) -> dict:
     return json.loads(out.stdout)
 
 
-def _entries(directory: Path) -> list[Path]:
-    return sorted(directory.glob("*.o"))
+def _entries(directory: Path, suffix: str = ".o") -> list[Path]:
+    return sorted(directory.glob(f"*{suffix}"))
+
+
+def _forget_compilations(directory: Path) -> None:
+    """Remove the warm-start records, so the next compile tests the object cache alone."""
+    for path in directory.glob("*.warm*"):
+        path.unlink()
 
 
 def test_a_second_process_loads_instead_of_compiling(tmp_path):
     first, second = _child(tmp_path), _child(tmp_path)
-    assert not first["hit"] and second["hit"]
+    assert not first["warm"] and not first["hit"] and second["warm"]
     assert first["values"] == second["values"]
-    assert len(_entries(tmp_path)) == 1
+    assert len(_entries(tmp_path)) == 1 and len(_entries(tmp_path, ".warm")) == 1
     reference = symjac.jacobian(EXPRS, X, cache=False).values(PTS)
     np.testing.assert_array_equal(np.array(second["values"]), reference)
+    _forget_compilations(tmp_path)
+    third = _child(tmp_path)  # the object cache alone: compiles the front end, links the code
+    assert third["hit"] and not third["warm"] and third["values"] == first["values"]
 
 
 def test_cache_false_neither_reads_nor_writes(tmp_path, monkeypatch):
     monkeypatch.setenv("SYMJAC_CACHE_DIR", str(tmp_path))
     jac = symjac.jacobian(EXPRS, X, cache=False)
     assert "cache_load" not in jac.stats.timings and not _entries(tmp_path)
+    assert not jac.stats.warm and "warm_start" not in jac.stats.timings
     symjac.jacobian(EXPRS, X)  # the default: $SYMJAC_CACHE_DIR
-    assert len(_entries(tmp_path)) == 1
+    assert len(_entries(tmp_path)) == 1 and len(_entries(tmp_path, ".warm")) == 1
     again = symjac.jacobian(EXPRS, X)
-    assert "cache_load" in again.stats.timings
+    assert again.stats.warm and "lower" not in again.stats.timings
     # a loaded kernel still shows its IR and assembly, and its native entry points work
     assert "define" in again._kernels.jit.optimised_ir() and again._kernels.jit.assembly()
+    assert again._kernels.jit.ir_text == jac._kernels.jit.ir_text  # lowered again on demand
     np.testing.assert_array_equal(again.values(PTS[0]), jac.values(PTS[0]))
+    _forget_compilations(tmp_path)
+    linked = symjac.jacobian(EXPRS, X)
+    assert "cache_load" in linked.stats.timings and not linked.stats.warm
 
 
 @pytest.mark.parametrize(
     "damage",
     ["truncate", "empty", "garbage", "wrong_sha", "foreign_meta", "missing_object"],
 )
-def test_damaged_entries_are_misses_with_a_warning_and_get_rewritten(tmp_path, damage):
+@pytest.mark.parametrize("suffix", [".o", ".warm"])
+def test_damaged_entries_are_misses_with_a_warning_and_get_rewritten(tmp_path, damage, suffix):
     good = symjac.jacobian(EXPRS, X, cache=tmp_path)
-    (obj,) = _entries(tmp_path)
-    meta = obj.with_suffix(".json")
+    (obj,) = _entries(tmp_path, suffix)
+    meta = obj.with_suffix(".json") if suffix == ".o" else obj.with_suffix(".warm.json")
     data = obj.read_bytes()
     if damage == "truncate":
         obj.write_bytes(data[: len(data) // 2])
@@ -90,15 +106,23 @@ def test_damaged_entries_are_misses_with_a_warning_and_get_rewritten(tmp_path, d
         meta.write_text(json.dumps({"format": "something else"}))
     else:
         obj.unlink()
+    if suffix == ".o":
+        _forget_compilations(tmp_path)  # the object cache alone
     with pytest.warns(RuntimeWarning, match="damaged or foreign"):
         again = symjac.jacobian(EXPRS, X, cache=tmp_path)
-    assert "cache_load" not in again.stats.timings
+    assert not again.stats.warm and "lower" in again.stats.timings  # compiled
+    if suffix == ".o":
+        assert "cache_load" not in again.stats.timings
     np.testing.assert_array_equal(again.values(PTS), good.values(PTS))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # rewritten: a clean hit now
         third = symjac.jacobian(EXPRS, X, cache=tmp_path)
-    assert "cache_load" in third.stats.timings
+    assert third.stats.warm
     np.testing.assert_array_equal(third.values(PTS), good.values(PTS))
+    if suffix == ".o":
+        _forget_compilations(tmp_path)
+        linked = symjac.jacobian(EXPRS, X, cache=tmp_path)
+        assert "cache_load" in linked.stats.timings
 
 
 def test_an_unusable_directory_warns_once_and_compiles_in_memory(tmp_path):
@@ -124,8 +148,12 @@ def test_eight_processes_racing_on_one_key_leave_one_valid_entry(tmp_path):
     results = [json.loads(p.communicate()[0]) for p in procs]
     assert all(p.returncode == 0 for p in procs)
     assert all(r["values"] == results[0]["values"] for r in results)
+    assert sum(r["warm"] for r in results) <= 7  # some process compiled
     (obj,) = _entries(tmp_path)
     assert ObjectCache(tmp_path).load(obj.stem) is not None
+    (record,) = _entries(tmp_path, ".warm")
+    assert ObjectCache(tmp_path).load(record.stem, suffix=".warm") is not None
+    assert _child(tmp_path)["warm"]
     assert not list(tmp_path.glob("*.tmp"))
 
 
@@ -134,7 +162,8 @@ def test_info_and_clear(tmp_path):
     symjac.jacobian(EXPRS, X, cache=tmp_path)
     info = cache.info()
     assert info["entries"] == 1 and info["bytes"] > 0 and info["directory"] == str(tmp_path)
-    assert cache.clear() == 2 and cache.info()["entries"] == 0
+    assert info["warm_entries"] == 1 and info["warm_bytes"] > 0
+    assert cache.clear() == 4 and cache.info()["entries"] == cache.info()["warm_entries"] == 0
 
 
 def test_bad_cache_argument():

@@ -170,8 +170,9 @@ def test_cache_info_and_clear(tmp_path, model):
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    assert "0 entries" in cli("cache", "info")
+    assert "0 object-code entries" in cli("cache", "info")
     cli("inspect", model.name)
-    assert "1 entries" in cli("cache", "info")
-    assert "removed 2 files" in cli("cache", "clear")
-    assert "0 entries" in cli("cache", "info")
+    info = cli("cache", "info")
+    assert "1 object-code entries" in info and "1 warm-start entries" in info
+    assert "removed 4 files" in cli("cache", "clear")
+    assert "0 object-code entries" in cli("cache", "info")

@@ -49,9 +49,9 @@ def build_all(exprs, wrt, params, templates, **options):
         if chunk_size is not None:  # one-lane kernels' own chunks (ONE_LANE_CHUNK)
             mp.setattr(symjac.codegen.llvm.build, "ONE_LANE_CHUNK", chunk_size)
         return {
-            "jac": symjac.jacobian(exprs, wrt, params, sparse=False),
-            "fun": symjac.function(exprs, wrt, params),
-            "fj": symjac.function_and_jacobian(exprs, wrt, params, sparse=False),
+            "jac": symjac.jacobian(exprs, wrt, params, sparse=False, cache=False),
+            "fun": symjac.function(exprs, wrt, params, cache=False),
+            "fj": symjac.function_and_jacobian(exprs, wrt, params, sparse=False, cache=False),
         }
 
 

@@ -263,6 +263,35 @@ class Kernels:
         """
         return self.build.opt_level
 
+    def saved(self) -> dict[str, Any] | None:
+        """What :func:`restore_kernels` needs besides the specs, as JSON-able data, or None
+        when the machine code is not in an on-disk cache.
+
+        >>> import tempfile
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+        >>> k = build_kernels([spec], Build(), cache=ObjectCache(tempfile.mkdtemp()))
+        >>> sorted(k.saved())
+        ['build_seconds', 'codegen', 'lanes', 'lean', 'object', 'opt', 'simd_lanes', 'work_sizes']
+        >>> build_kernels([spec], Build()).saved() is None  # built without a cache
+        True
+        """
+        jit = self.jit
+        if self.cache is None or jit.cache_key is None:
+            return None
+        return {
+            "object": jit.cache_key,
+            "opt": jit._opt_level,
+            "lean": jit._lean,
+            "codegen": jit.codegen_level,
+            "work_sizes": self.work_sizes,
+            "lanes": self.lanes,
+            "simd_lanes": self.simd_lanes,
+            "build_seconds": self.build_seconds,
+        }
+
     def __reduce__(self) -> tuple[Callable[..., Kernels], tuple[Any, ...]]:
         # machine code is process-specific: pickle the source, compile again on load
         return build_kernels, (self.specs, self.build)
@@ -319,6 +348,48 @@ def lowered_ir(kernels: Kernels) -> str:
     True
     """
     return str(_lower(kernels.specs, kernels.build, kernels.lanes).module)
+
+
+def restore_kernels(
+    specs: Sequence[KernelSpec], build: Build, saved: dict[str, Any], cache: ObjectCache
+) -> Kernels | None:
+    """The kernels :meth:`Kernels.saved` described, from their object code in ``cache``
+    (nothing lowered or compiled), or None if the object code is gone or damaged.
+
+    >>> import tempfile
+    >>> import numpy as np
+    >>> from symjac.ir.graph import Graph
+    >>> from symjac.ir.tape import Tape
+    >>> g = Graph(); x = g.var(0)
+    >>> spec = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+    >>> cache = ObjectCache(tempfile.mkdtemp())
+    >>> first = build_kernels([spec], Build(), cache=cache)
+    >>> again = restore_kernels([spec], Build(), first.saved(), cache)
+    >>> point = np.array([0.5])
+    >>> again.native("f", print)(point) == first.native("f", print)(point), again.lanes
+    (array([ True]), 1)
+    """
+    data = cache.load(saved["object"])
+    if data is None:
+        return None
+    lanes = int(saved["lanes"])
+
+    def source() -> Any:  # the module again, only if someone asks for its IR
+        return _lower(specs, build, lanes).module
+
+    jit = JitModule.from_object(
+        data, source, int(saved["opt"]), bool(saved["lean"]), int(saved["codegen"])
+    )
+    return Kernels(
+        jit,
+        {k: int(v) for k, v in saved["work_sizes"].items()},
+        tuple(specs),
+        build,
+        lanes,
+        int(saved["simd_lanes"]),
+        cache=cache,
+        build_seconds=float(saved["build_seconds"]),
+    )
 
 
 def build_kernels(

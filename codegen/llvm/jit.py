@@ -12,6 +12,7 @@ import ctypes
 import ctypes.util
 import functools
 import time
+from collections.abc import Callable
 from typing import Any
 
 import llvmlite
@@ -173,6 +174,13 @@ def optimise(
     builder.getModulePassManager().run(module_ref, builder)
 
 
+def _text(module: ir.Module, tm: llvm.TargetMachine) -> str:
+    """``module``'s IR for target machine ``tm`` (its triple and data layout set)."""
+    module.triple = tm.triple
+    module.data_layout = str(tm.target_data)
+    return str(module)
+
+
 class JitModule:
     """Compiled machine code for an LLVM module, owned for as long as this object lives.
 
@@ -203,14 +211,14 @@ class JitModule:
         if codegen_level not in (0, 1, 2, 3):
             raise ValueError(f"codegen_level must be 0, 1, 2 or 3, not {codegen_level!r}")
         tm = host_target_machine(codegen_level)
-        module.triple = tm.triple
-        module.data_layout = str(tm.target_data)
         self._tm, self._opt_level, self._lean = tm, opt_level, lean
         self._ref: llvm.ModuleRef | None = None
         self._cfuncs: dict[object, Any] = {}
+        self._source: Callable[[], ir.Module] | None = None
         t0 = time.perf_counter()
-        self.ir_text = str(module)
-        self.cache_key = None
+        self._ir_text: str | None = _text(module, tm)
+        self.cache_key: str | None = None
+        self.codegen_level = codegen_level
         if cache is not None:
             full = {**(context or {}), **host_description(), "opt": opt_level, "lean": lean}
             full["version"] = cache.version
@@ -219,10 +227,7 @@ class JitModule:
             data = cache.load(self.cache_key)
             if data is not None:
                 # a hit: no parsing, optimising or code generation, just linking the object
-                empty = llvm.parse_assembly(f'target triple = "{tm.triple}"\n')
-                self._engine = llvm.create_mcjit_compiler(empty, tm)
-                self._engine.add_object_file(llvm.ObjectFileRef.from_data(data))
-                self._engine.finalize_object()
+                self._link(data)
                 self.timings = {"cache_load": time.perf_counter() - t0}
                 return
         ref = llvm.parse_assembly(self.ir_text)
@@ -240,6 +245,64 @@ class JitModule:
             cache.store(self.cache_key, produced[0])
         self._ref = ref
         self.timings = {"llvm_parse": t1 - t0, "llvm_optimise": t2 - t1, "machine_code": t3 - t2}
+
+    @classmethod
+    def from_object(
+        cls,
+        data: bytes,
+        source: Callable[[], ir.Module],
+        opt_level: int,
+        lean: bool,
+        codegen_level: int,
+    ) -> JitModule:
+        """Machine code from object code made earlier by a :class:`JitModule` with these
+        levels (the warm-start cache); ``source`` makes the module again, only if the IR
+        is asked for (:attr:`ir_text`, :meth:`optimised_ir`, :meth:`assembly`).
+
+        >>> from llvmlite import ir
+        >>> def source():
+        ...     m = ir.Module("demo")
+        ...     fn = ir.Function(m, ir.FunctionType(ir.VoidType(), []), "nothing")
+        ...     _ = ir.IRBuilder(fn.append_basic_block()).ret_void()
+        ...     return m
+        >>> import tempfile
+        >>> cache = ObjectCache(tempfile.mkdtemp())
+        >>> first = JitModule(source(), 1, cache=cache)
+        >>> again = JitModule.from_object(cache.load(first.cache_key), source, 1, False, 1)
+        >>> again.address("nothing") != 0, again.ir_text == first.ir_text
+        (True, True)
+        """
+        self = cls.__new__(cls)
+        host_vector()  # loads libmvec, which the object code may call (as lowering does)
+        self._tm = host_target_machine(codegen_level)
+        self._opt_level, self._lean, self.codegen_level = opt_level, lean, codegen_level
+        self._ref, self._cfuncs, self._source, self._ir_text = None, {}, source, None
+        self.cache_key = None
+        t0 = time.perf_counter()
+        self._link(data)
+        self.timings = {"cache_load": time.perf_counter() - t0}
+        return self
+
+    def _link(self, data: bytes) -> None:
+        """An engine holding nothing but the object code ``data``, linked."""
+        empty = llvm.parse_assembly(f'target triple = "{self._tm.triple}"\n')
+        self._engine = llvm.create_mcjit_compiler(empty, self._tm)
+        self._engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+        self._engine.finalize_object()
+
+    @property
+    def ir_text(self) -> str:
+        """The module's LLVM IR as given (before optimisation).
+
+        >>> from llvmlite import ir
+        >>> m = ir.Module("demo")
+        >>> "demo" in JitModule(m, opt_level=0).ir_text
+        True
+        """
+        if self._ir_text is None:
+            assert self._source is not None
+            self._ir_text = _text(self._source(), self._tm)
+        return self._ir_text
 
     def _optimised(self) -> llvm.ModuleRef:
         if self._ref is None:  # loaded from the cache: derive the module again for inspection

@@ -45,6 +45,42 @@ class SparsityPattern:
         self._cols = _frozen([j for _, j in pairs])
         self._hash = hash((self._shape, self._rows.tobytes(), self._cols.tobytes()))
 
+    @classmethod
+    def from_arrays(
+        cls, shape: tuple[int, int], rows: npt.ArrayLike, cols: npt.ArrayLike
+    ) -> SparsityPattern:
+        """The pattern whose entries, already in row-major order, are ``(rows[k], cols[k])``
+        (checked with NumPy: no Python loop over the entries).
+
+        >>> SparsityPattern.from_arrays((2, 3), [0, 0, 1], [0, 2, 1]) == SparsityPattern(
+        ...     (2, 3), [(1, 1), (0, 2), (0, 0)])
+        True
+        >>> SparsityPattern.from_arrays((2, 3), [0, 0], [2, 1])
+        Traceback (most recent call last):
+        ...
+        ValueError: entries must be distinct and in row-major order, inside a 2x3 matrix
+        """
+        m, n = int(shape[0]), int(shape[1])
+        r = np.asarray(rows, dtype=np.int64)
+        c = np.asarray(cols, dtype=np.int64)
+        flat = r * n + c
+        if (
+            m < 0
+            or n < 0
+            or r.shape != c.shape
+            or r.ndim != 1
+            or (r.size and (r.min() < 0 or r.max() >= m or c.min() < 0 or c.max() >= n))
+            or bool(np.any(np.diff(flat) <= 0))
+        ):
+            raise ValueError(
+                f"entries must be distinct and in row-major order, inside a {m}x{n} matrix"
+            )
+        self = cls.__new__(cls)
+        self._shape = (m, n)
+        self._rows, self._cols = _frozen(r), _frozen(c)
+        self._hash = hash((self._shape, self._rows.tobytes(), self._cols.tobytes()))
+        return self
+
     @property
     def shape(self) -> tuple[int, int]:
         """``(m, n)``: outputs × inputs.

@@ -1,0 +1,126 @@
+"""A canonical fingerprint of SymPy input: the key of the warm-start cache.
+
+Two inputs get the same fingerprint exactly when they are the same trees: the same
+classes in the same argument order, symbols of the same name and assumptions, numbers
+of the same exact value and kind (``Rational(1, 2)`` is not ``Float(0.5)``; a Float's
+full binary mantissa, exponent and precision count). Nothing in it depends on the
+process: not ``id``, not Python's salted string hashes, so it is stable across runs
+and ``PYTHONHASHSEED``\\ s (the order of ``Add``/``Mul`` arguments is SymPy's canonical
+one, which sorts by structure, not by hash).
+
+The walk is iterative (no recursion limit on deep trees) and visits each distinct
+object once, so it costs about one walk of the trees (see :class:`Fingerprint`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from typing import Any
+
+import sympy as sp
+
+
+def _atom(node: sp.Basic) -> tuple[Any, ...]:
+    """What identifies a leaf: its class and exact value."""
+    if isinstance(node, sp.Symbol):
+        # assumptions are part of a symbol's identity: Symbol("x", real=True) != Symbol("x")
+        extra = tuple(sorted(node._assumptions_orig.items()))
+        if isinstance(node, sp.Dummy):  # each Dummy is its own symbol, whatever its name
+            extra += (("dummy_index", node.dummy_index),)
+        return (type(node).__name__, node.name, extra)
+    if isinstance(node, sp.Float):
+        return ("Float", node._mpf_, node._prec)
+    if isinstance(node, sp.Rational):
+        return (type(node).__name__, node.p, node.q)
+    return (type(node).__name__, str(node))
+
+
+class Fingerprint:
+    """The input as one token stream, then hashed.
+
+    Each tree is written in pre-order: a node with arguments as its class name and the
+    number of its arguments, a leaf as its description (:func:`_atom`); an object met
+    before, anywhere in the input, as the int number of its first visit. Such a stream
+    decodes to exactly one expression DAG, so different inputs never share a stream;
+    identical trees built separately (no shared objects) are written out twice, which
+    only costs a miss, never a wrong hit.
+
+    >>> x, y = sp.symbols("x y")
+    >>> fp = Fingerprint()
+    >>> fp.add(sp.sin(x) * y); fp.tokens
+    ['Mul', 2, ('Symbol', 'y', ()), 'sin', 1, ('Symbol', 'x', ())]
+    >>> fp.add(y); fp.tokens[-1]  # y: the stream's node 1
+    1
+    """
+
+    def __init__(self) -> None:
+        self.tokens: list[Any] = []
+        self._seen: dict[int, int] = {}  # id(object) -> its number, in order of first visit
+        self._alive: list[Any] = []  # keeps the objects behind those ids alive
+
+    def add(self, root: Any) -> None:
+        """Append ``root``'s tree to the stream.
+
+        >>> fp = Fingerprint(); fp.add(sp.Float(0.1)); fp.add(sp.Rational(1, 10))
+        >>> fp.tokens[0] != fp.tokens[1]
+        True
+        """
+        if not isinstance(root, sp.Basic):
+            raise TypeError(f"expected a SymPy object, not {type(root).__name__}")
+        seen, tokens, alive = self._seen, self.tokens, self._alive
+        stack = [root]
+        while stack:
+            node = stack.pop()
+            number = seen.get(id(node))
+            if number is not None:
+                tokens.append(number)
+                continue
+            seen[id(node)] = len(alive)
+            alive.append(node)
+            args = node.args
+            if args:
+                tokens.append(type(node).__name__)
+                tokens.append(len(args))
+                stack.extend(reversed(args))
+            else:
+                tokens.append(_atom(node))
+
+    def digest(self, *parts: Any) -> str:
+        """sha256 of the stream and ``parts`` (anything whose ``repr`` is exact and stable).
+
+        >>> x = sp.Symbol("x")
+        >>> fp = Fingerprint(); fp.add(x**2)
+        >>> len(fp.digest()), fp.digest(1) == fp.digest(1) != fp.digest(2)
+        (64, True)
+        """
+        h = hashlib.sha256()
+        h.update(repr(self.tokens).encode())
+        h.update(b"\0")
+        h.update(repr(parts).encode())
+        return h.hexdigest()
+
+
+def fingerprint(
+    outputs: Sequence[Any], wrt: Sequence[Any], params: Sequence[Any], *context: Any
+) -> str:
+    """The key of a compilation of ``outputs`` in ``wrt`` with ``params``, and ``context``
+    (the kind of object, its options, versions, the host: whatever else changes the result).
+
+    >>> x, y = sp.symbols("x y")
+    >>> fingerprint([x * y], [x, y], []) == fingerprint([y * x], [x, y], [])  # the same tree
+    True
+    >>> fingerprint([x * y], [x, y], []) != fingerprint([x * y], [y, x], [])  # wrt's order
+    True
+    >>> fingerprint([x * y], [x], [y]) != fingerprint([x * y], [x, y], [])
+    True
+    >>> fingerprint([x / 2], [x], []) != fingerprint([x * 0.5], [x], [])  # exact vs float
+    True
+    """
+    fp = Fingerprint()
+    lengths = []
+    for group in (outputs, wrt, params):
+        lengths.append(len(group))
+        for item in group:
+            fp.add(item)
+    return fp.digest(lengths, context)

@@ -1,0 +1,183 @@
+"""Tapes and kernel specs as bytes and back: what the warm-start cache stores.
+
+No pickle: a record is a JSON header (sizes, names, shapes) followed by flat
+little-endian NumPy arrays (ops, argument counts and registers, attribute kinds and
+values), so loading one can only ever build tapes — whatever the bytes hold. Floats
+keep their exact bits (NaN payloads and signed zeros included); attributes are
+``None``, ``bool``, ``int`` or ``float``, the kinds a graph holds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from symjac.ir.ops import Op
+from symjac.ir.tape import KernelSpec, Tape
+
+#: attribute kinds, as stored
+_NONE, _BOOL, _INT, _FLOAT = 0, 1, 2, 3
+_OPS = {int(op): op for op in Op}
+#: arrays in a record: name -> dtype (little-endian, fixed width)
+_DTYPES = {
+    "ops": "<i2",
+    "arity": "<u1",
+    "args": "<i8",
+    "kinds": "<u1",
+    "ints": "<i8",
+    "floats": "<f8",
+    "outputs": "<i8",
+    "positions": "<i8",
+}
+
+
+def _attr_kind(value: object) -> int:
+    if value is None:
+        return _NONE
+    if isinstance(value, bool):
+        return _BOOL
+    if isinstance(value, int):
+        return _INT
+    if isinstance(value, float):
+        return _FLOAT
+    raise TypeError(f"a tape attribute must be None, bool, int or float, not {type(value)}")
+
+
+def _tape_arrays(tape: Tape) -> dict[str, np.ndarray]:
+    kinds = [_attr_kind(a) for a in tape.attrs]
+    return {
+        "ops": np.fromiter((int(op) for op in tape.ops), _DTYPES["ops"], len(tape)),
+        "arity": np.fromiter((len(a) for a in tape.args), _DTYPES["arity"], len(tape)),
+        "args": np.array([r for a in tape.args for r in a], _DTYPES["args"]),
+        "kinds": np.array(kinds, _DTYPES["kinds"]),
+        "ints": np.array(
+            [int(a) for a, k in zip(tape.attrs, kinds) if k in (_BOOL, _INT)],  # type: ignore[call-overload]
+            _DTYPES["ints"],
+        ),
+        "floats": np.array(
+            [a for a, k in zip(tape.attrs, kinds) if k == _FLOAT], _DTYPES["floats"]
+        ),
+        "outputs": np.array(tape.outputs, _DTYPES["outputs"]),
+    }
+
+
+def _tape(n_vars: int, n_params: int, arrays: dict[str, np.ndarray]) -> Tape:
+    ops = tuple(_OPS[int(o)] for o in arrays["ops"].tolist())
+    flat, args, start = arrays["args"].tolist(), [], 0
+    for count in arrays["arity"].tolist():
+        args.append(tuple(flat[start : start + count]))
+        start += count
+    ints = iter(arrays["ints"].tolist())
+    floats = iter(arrays["floats"].tolist())
+    attrs: list[object] = []
+    for kind in arrays["kinds"].tolist():
+        if kind == _NONE:
+            attrs.append(None)
+        elif kind == _BOOL:
+            attrs.append(bool(next(ints)))
+        elif kind == _INT:
+            attrs.append(next(ints))
+        else:
+            attrs.append(next(floats))
+    return Tape(n_vars, n_params, ops, tuple(args), tuple(attrs), tuple(arrays["outputs"].tolist()))
+
+
+def dumps(
+    tapes: Sequence[Tape],
+    specs: Sequence[KernelSpec],
+    meta: dict[str, Any],
+    extras: dict[str, np.ndarray] | None = None,
+) -> bytes:
+    """``tapes``, ``specs`` (whose tapes must be among ``tapes``), a JSON-able ``meta`` and
+    integer arrays ``extras`` as one record.
+
+    >>> from symjac.ir.graph import Graph
+    >>> g = Graph(); x = g.var(0)
+    >>> tape = Tape.from_graph(g, [g.sin(x), g.powi(x, 3), g.const(-0.0)], 1, 0)
+    >>> spec = KernelSpec("f", tape, 3, (0, 1, 2))
+    >>> record = dumps([tape], [spec], {"kind": "demo"}, {"rows": np.arange(3)})
+    >>> got_tapes, got_specs, meta, extras = loads(record)
+    >>> got_tapes == [tape], got_specs == [spec], got_specs[0].tape is got_tapes[0], meta
+    (True, True, True, {'kind': 'demo'})
+    >>> extras["rows"].tolist()
+    [0, 1, 2]
+    """
+    index = {id(t): i for i, t in enumerate(tapes)}
+    blobs: list[bytes] = []
+    layout: list[dict[str, Any]] = []
+
+    def put(arrays: dict[str, np.ndarray]) -> dict[str, int]:
+        sizes = {}
+        for name, arr in arrays.items():
+            blobs.append(np.ascontiguousarray(arr, _DTYPES[name]).tobytes())
+            sizes[name] = int(arr.size)
+        return sizes
+
+    for tape in tapes:
+        layout.append({"n_vars": tape.n_vars, "n_params": tape.n_params, **put(_tape_arrays(tape))})
+    spec_meta = []
+    for spec in specs:
+        sizes = put({"positions": np.array(spec.positions, _DTYPES["positions"])})
+        spec_meta.append(
+            {
+                "name": spec.name,
+                "tape": index[id(spec.tape)],
+                "width": spec.width,
+                "row_shape": None if spec.row_shape is None else list(spec.row_shape),
+                **sizes,
+            }
+        )
+    extra_sizes = {}
+    for name, arr in (extras or {}).items():
+        blobs.append(np.ascontiguousarray(arr, "<i8").tobytes())
+        extra_sizes[name] = int(arr.size)
+    header = json.dumps(
+        {"tapes": layout, "specs": spec_meta, "meta": meta, "extras": extra_sizes}
+    ).encode()
+    return len(header).to_bytes(8, "little") + header + b"".join(blobs)
+
+
+def loads(
+    data: bytes,
+) -> tuple[list[Tape], list[KernelSpec], dict[str, Any], dict[str, np.ndarray]]:
+    """The tapes, specs, meta and extras of a record made by :func:`dumps`; ``ValueError``
+    if the bytes are not one.
+
+    >>> loads(b"not a record")
+    Traceback (most recent call last):
+    ...
+    ValueError: not a tape record
+    """
+    try:
+        size = int.from_bytes(data[:8], "little")
+        header = json.loads(data[8 : 8 + size])
+        offset = 8 + size
+
+        def take(kind: str, count: int) -> np.ndarray:
+            nonlocal offset
+            dtype = np.dtype(kind)
+            end = offset + count * dtype.itemsize
+            if end > len(data):
+                raise ValueError("truncated")
+            arr = np.frombuffer(data, dtype, count, offset)
+            offset = end
+            return arr
+
+        tapes = []
+        for t in header["tapes"]:
+            arrays = {n: take(_DTYPES[n], t[n]) for n in _DTYPES if n != "positions"}
+            tapes.append(_tape(t["n_vars"], t["n_params"], arrays))
+        specs = []
+        for s in header["specs"]:
+            positions = tuple(take(_DTYPES["positions"], s["positions"]).tolist())
+            row_shape = None if s["row_shape"] is None else tuple(s["row_shape"])
+            specs.append(KernelSpec(s["name"], tapes[s["tape"]], s["width"], positions, row_shape))
+        extras = {name: take("<i8", count) for name, count in header["extras"].items()}
+        if offset != len(data):
+            raise ValueError("trailing bytes")
+        return tapes, specs, header["meta"], extras
+    except (ValueError, KeyError, TypeError, IndexError, StopIteration) as exc:
+        raise ValueError("not a tape record") from exc
