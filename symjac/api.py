@@ -13,6 +13,7 @@ from symjac.compiled import (
 )
 from symjac.driver import build_function, build_function_and_jacobian, build_hessian, build_jacobian
 from symjac.options import Options
+from symjac.passes.rules import DEFAULT_SETS
 
 
 def jacobian(
@@ -28,6 +29,7 @@ def jacobian(
     simd: bool = True,
     vector_libm: bool = True,
     cache: bool | str | os.PathLike[str] = True,
+    rules: tuple[str, ...] = DEFAULT_SETS,
 ) -> CompiledJacobian:
     """Compile the Jacobian ∂exprs/∂wrt into a native kernel.
 
@@ -53,8 +55,11 @@ def jacobian(
     functions from glibc's libmvec (≤ 4 ulp) unless ``vector_libm=False``
     (then the scalar C library, lane by lane). ``cache=True`` reuses machine
     code from an on-disk cache (``$SYMJAC_CACHE_DIR``, default ``~/.cache/symjac``;
-    a path, or ``False`` to always compile). Options are described in
-    :class:`symjac.options.Options`.
+    a path, or ``False`` to always compile). ``rules`` names the rule sets applied
+    as the graph is built: ``"algebraic"`` (value-preserving) and ``"numeric"``
+    (``log(1 + x) → log1p(x)`` and other more accurate forms, where measured not to be
+    slower); ``("algebraic",)`` keeps values bit for bit as written. Options are
+    described in :class:`symjac.options.Options`.
 
     >>> import numpy as np, sympy as sp, symjac
     >>> x, y, a = sp.symbols("x y a")
@@ -66,7 +71,9 @@ def jacobian(
     >>> jac(np.zeros((1000, 2)), [0.5]).shape
     (1000, 2, 2)
     """
-    options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache)
+    options = Options(
+        fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache, rules
+    )
     return build_jacobian(exprs, wrt, params, options)
 
 
@@ -82,6 +89,7 @@ def function(
     simd: bool = True,
     vector_libm: bool = True,
     cache: bool | str | os.PathLike[str] = True,
+    rules: tuple[str, ...] = DEFAULT_SETS,
 ) -> CompiledFunction:
     """Compile the vector function ``exprs`` itself, with the same calling convention.
 
@@ -99,6 +107,7 @@ def function(
         simd=simd,
         vector_libm=vector_libm,
         cache=cache,
+        rules=rules,
     )
     return build_function(exprs, wrt, params, options)
 
@@ -116,6 +125,7 @@ def function_and_jacobian(
     simd: bool = True,
     vector_libm: bool = True,
     cache: bool | str | os.PathLike[str] = True,
+    rules: tuple[str, ...] = DEFAULT_SETS,
 ) -> CompiledFunctionAndJacobian:
     """Compile f and its Jacobian into one kernel that shares their subexpressions.
 
@@ -128,7 +138,9 @@ def function_and_jacobian(
     >>> f.tolist(), J.tolist()
     ([1.0], [[2.0]])
     """
-    options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache)
+    options = Options(
+        fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache, rules
+    )
     return build_function_and_jacobian(exprs, wrt, params, options)
 
 
@@ -146,6 +158,7 @@ def hessian(
     simd: bool = True,
     vector_libm: bool = True,
     cache: bool | str | os.PathLike[str] = True,
+    rules: tuple[str, ...] = DEFAULT_SETS,
 ) -> CompiledHessian:
     """Compile the Hessian ∇²f of a scalar expression, or of a weighted sum Σ λᵢ fᵢ.
 
@@ -161,5 +174,7 @@ def hessian(
     >>> h(np.array([1.0, 1.0]), [1.0, 3.0]).tolist()
     [[2.0, 3.0], [3.0, 0.0]]
     """
-    options = Options(fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache)
+    options = Options(
+        fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache, rules
+    )
     return build_hessian(exprs, wrt, params, weights, options)

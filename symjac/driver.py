@@ -160,9 +160,9 @@ class Pipeline:
             with self.timer.stage("simplify"):
                 outputs = _sympy_simplify(outputs)
         with self.timer.stage("front_end"):
-            # the cheap rewrite rules, applied as nodes are built (differentiation relies on
-            # them: d(x*1) is not built as x*0 + 1*1), unless simplification is off
-            graph = Graph(rewrite if self.options.simplify != "none" else None)
+            # the rule sets, applied as nodes are built (differentiation relies on them:
+            # d(x*1) is not built as x*0 + 1*1), unless simplification is off
+            graph = Graph(self.options.rewriter())
             graph, roots = to_graph(outputs, inputs.wrt, inputs.params, graph)
         self.stats.sizes["graph_front_end"] = len(graph)
         self.timer.progress.decide(len(graph))
@@ -452,7 +452,7 @@ def directional_kernel(
     [23.0]
     """
     m, n = shape
-    g = Graph(rewrite)
+    g = Graph(options.rewriter() or rewrite)
     outs = replay(symbolic, g)
     if kind == "jvp":
         width, direction = m, [g.var(n + j) for j in range(n)]

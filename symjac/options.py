@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from symjac import __version__
 from symjac.codegen.cache import ObjectCache
 from symjac.codegen.llvm.build import Build
+from symjac.ir.graph import Rewrite
+from symjac.passes import rules as _rules
 from symjac.sparsity.pattern import SparsityPattern
 
 #: ``sparse="auto"`` returns SciPy sparse matrices above this many entries ...
@@ -33,6 +35,13 @@ class Options:
     ``"full"`` also runs ``sympy.simplify`` on every output before
     differentiation and on every Jacobian entry after (seconds per entry: for
     small systems only); ``"auto"`` is ``"cheap"``.
+
+    ``rules``: the rule sets of :mod:`symjac.passes.rules` that levels other than
+    ``"none"`` apply: ``"algebraic"`` (value-preserving: ``x*1 → x``, ...),
+    ``"numeric"`` (more accurate forms — ``log(1 + x) → log1p(x)``, ``log(exp(x)) → x``,
+    ... — each only where the measured cost table says it is not slower with the vector
+    library in use) and ``"accurate"`` (the numeric rules whatever they cost). Default:
+    ``("algebraic", "numeric")``.
 
     ``fastmath`` lets LLVM reassociate and assume no NaN/inf (off by default:
     results are IEEE). ``opt_level`` is LLVM's optimisation level, 0–3.
@@ -56,6 +65,8 @@ class Options:
     Traceback (most recent call last):
     ...
     ValueError: opt_level must be 0, 1, 2 or 3, not 4
+    >>> Options(rules=["numeric", "algebraic"]).rules
+    ('algebraic', 'numeric')
     """
 
     fastmath: bool = False
@@ -66,6 +77,7 @@ class Options:
     simd: bool = True
     vector_libm: bool = True
     cache: bool | str | os.PathLike[str] = True
+    rules: tuple[str, ...] = _rules.DEFAULT_SETS
 
     def object_cache(self) -> ObjectCache | None:
         """The on-disk cache to use: the default directory, a given one, or none.
@@ -87,7 +99,24 @@ class Options:
         """
         return Build(self.fastmath, self.opt_level, self.simd, self.vector_libm)
 
+    def rewriter(self) -> Rewrite | None:
+        """What the graph applies to each node it builds: constant folding and the rule sets
+        :attr:`rules`, gated for the vector library in use; None at ``simplify="none"``.
+
+        >>> from symjac.passes.rules import rewriter
+        >>> Options(rules=("algebraic",)).rewriter() is rewriter(["algebraic"])
+        True
+        >>> Options(simplify="none").rewriter() is None
+        True
+        """
+        if self.simplify == "none":
+            return None
+        libm = "libmvec" if self.build().lanes()[1] else "libm"
+        return _rules.rewriter(self.rules, libm)
+
     def __post_init__(self) -> None:
+        # one spelling per choice: sets once each, in the order their rules are tried
+        object.__setattr__(self, "rules", _rules.check_sets(self.rules))
         if not isinstance(self.cache, (bool, str, os.PathLike)):
             raise TypeError(f"cache must be True, False or a directory, not {self.cache!r}")
         if not (self.sparse is True or self.sparse is False or self.sparse == "auto"):

@@ -193,6 +193,31 @@ def _evaluate(fn: Callable[..., Any], args: Sequence[float]) -> float:
         return math.nan
 
 
+def without_cancellation(expr: sp.Expr) -> sp.Expr:
+    """``log(1 + u)`` as ``log1p(u)`` and ``exp(u) - 1`` as ``expm1(u)``: the same values, but
+    50 digits are not enough for ``1 + u`` at u = 1e-239 (symjac's ``numeric`` rules are).
+
+    >>> x = sp.Symbol("x")
+    >>> without_cancellation(sp.log(1 + x**2) * (sp.exp(x) - 1))
+    expm1(x)*log1p(x**2)
+    """
+    from sympy.codegen.cfunctions import expm1, log1p
+
+    def one_plus(e: sp.Expr) -> bool:
+        return isinstance(e, sp.log) and e.args[0].is_Add and sp.S.One in e.args[0].args
+
+    def exp_minus_one(e: sp.Expr) -> bool:
+        return e.is_Add and len(e.args) == 2 and sp.S.NegativeOne in e.args and e.has(sp.exp)
+
+    def as_expm1(e: sp.Expr) -> sp.Expr:
+        (other,) = (t for t in e.args if t != -1)
+        return expm1(other.args[0]) if isinstance(other, sp.exp) else e
+
+    expr = expr.replace(one_plus, lambda e: log1p(e.args[0] - 1))
+    expr = expr.replace(exp_minus_one, as_expm1)
+    return expr
+
+
 class SympyReference:
     """SymPy's function and Jacobian of ``exprs``, evaluated with mpmath.
 
@@ -216,8 +241,9 @@ class SympyReference:
         for e in [*self.exprs, *self.jac]:
             _check_evaluable(e)
         modules = [_MPMATH_EXTRA, "mpmath"]
-        self._f = [sp.lambdify(real_syms, e, modules=modules) for e in self.exprs]
-        self._j = [sp.lambdify(real_syms, e, modules=modules) for e in self.jac]
+        exact = [without_cancellation(e) for e in [*self.exprs, *self.jac]]
+        self._f = [sp.lambdify(real_syms, e, modules=modules) for e in exact[: len(self.exprs)]]
+        self._j = [sp.lambdify(real_syms, e, modules=modules) for e in exact[len(self.exprs) :]]
 
     def _rows(self, x: Any, p: Any) -> tuple[np.ndarray, np.ndarray]:
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))

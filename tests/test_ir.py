@@ -263,7 +263,8 @@ FOLD_CASES = {
 
 def test_every_rule_has_a_case():
     covered = {case[0] for case in RULE_CASES.values() if case[3]}
-    assert set(rules.RULES) <= covered, set(rules.RULES) - covered
+    ops = {r.op for r in rules.ALGEBRAIC.rules}
+    assert ops <= covered, ops - covered
 
 
 @pytest.mark.parametrize("name", list(RULE_CASES))

@@ -7,9 +7,9 @@ subexpressions are shared the moment they are built, equality is ``==`` on
 ints, and the row order is already a topological order: a node's arguments
 are always older than the node.
 
-:meth:`Graph.make` applies the graph's rule set before interning: the cheap,
-value-preserving rules of :mod:`symjac.passes.rules` (constant folding, ``x*1 → x``, ...)
-that the driver hands down, or none.
+:meth:`Graph.make` applies the graph's rewrite function before interning: constant
+folding and the rule sets of :mod:`symjac.passes.rules` (``x*1 → x``, ``log(1 + x) →
+log1p(x)``, ...) that the driver chose from its options, or none.
 Nothing here is recursive, so graphs of millions of nodes are fine.
 """
 
