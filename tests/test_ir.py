@@ -495,6 +495,7 @@ def test_jacobian_of_an_expression_with_a_million_nodes():
     limit = sys.getrecursionlimit()
     jac = symjac.jacobian([s * big], wrt=[*w, s])
     assert sys.getrecursionlimit() == limit
+    assert "warm_start" in jac.stats.timings  # the warm-start key walked all 10**6 nodes
     point = np.array([*range(1, 9), 1.0])
     got = jac(point)
     assert got.shape == (1, 9)
