@@ -1,9 +1,11 @@
 """C99 printer over the tape: the same kernels as the JIT, as ``NAME.c`` + ``NAME.h``.
 
-Each tape becomes one ``static`` function that evaluates one point in straight-line
-code — one C statement per instruction, register ``k`` in a local ``r<k>`` — and
-stores output ``k`` at ``out[pos[k]]``. Each kernel is the JIT's batched entry point
-around it, with the same ABI (see :mod:`.llvm.lower`)::
+Each tape is evaluated at one point by straight-line code — one C statement per
+instruction, register ``k`` in a local ``r<k>`` — that stores output ``k`` at
+``out[pos[k]]``, cut into ``static`` functions as the straight-line
+:func:`symjac.passes.chunks.plan` of the tape says: the chunks, and the scratch slots
+of registers that cross them, that the LLVM lowering renders too. Each kernel is the
+JIT's batched entry point around them, with the same ABI (:mod:`.abi`)::
 
     void NAME_values(const double *x, const double *p, double *out, int64_t n,
                      int64_t p_stride, double *work);
@@ -27,10 +29,14 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from symjac.codegen.abi import c_prototype
 from symjac.codegen.artefact import Artefact
 
 from symjac.ir.ops import INFO, LEAVES, Op, is_bool, powi_chain
 from symjac.ir.tape import KernelSpec, Tape
+from symjac.passes import chunks
+from symjac.passes.chunks import CHUNK_SIZE, Body, Chunk
+from symjac.passes.chunks import plan as chunk_plan
 
 _ARITH = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.DIV: "/"}
 _COMPARE = {Op.LT: "<", Op.LE: "<=", Op.EQ: "==", Op.NE: "!="}
@@ -150,14 +156,6 @@ def supported(op: Op) -> bool:
     return True
 
 
-#: instructions per chunk function: C compilers are superlinear in the size of a function
-#: (gcc -O2 on one 40 000-statement function: 97 s; chunked: linear), as LLVM is (see lower.py)
-CHUNK_SIZE = 256
-#: scratch for registers that cross chunks lives on the kernel's stack up to this many doubles
-#: (as in lower.py); beyond, the caller passes ``work`` of ``NAME_<KERNEL>_WORK`` doubles
-STACK_WORK = 4096
-
-
 @dataclass
 class TapeCode:
     """A tape as C: chunk functions run in order, and the scratch doubles they share.
@@ -174,18 +172,13 @@ class TapeCode:
     scratch: int
 
 
-def _chunks(tape: Tape, chunk_size: int) -> list[list[int]]:
-    """Consecutive computed registers, ``chunk_size`` at a time (leaves are re-read locally)."""
-    computed = [r for r, op in enumerate(tape.ops) if op not in LEAVES]
-    return [computed[i : i + chunk_size] for i in range(0, len(computed), chunk_size)] or [[]]
-
-
 def tape_code(prefix: str, tag: str, tape: Tape, chunk_size: int = CHUNK_SIZE) -> TapeCode:
     """``static`` C functions evaluating ``tape`` at one point and storing output ``k`` at
-    ``out[pos[k]]``.
+    ``out[pos[k]]``: the straight-line :func:`symjac.passes.chunks.plan` of the tape, a
+    function per chunk.
 
-    Registers live in C locals; one used by a later chunk is also kept in slot ``w[s]``
-    of the scratch array (truth values as 0.0/1.0). Leaves are re-read in each chunk.
+    Registers live in C locals; one used by a later chunk is also kept in the plan's slot
+    ``w[s]`` of the scratch array (truth values as 0.0/1.0). Leaves are re-read in each chunk.
 
     >>> from symjac.ir.graph import Graph
     >>> g = Graph(); x, y = g.var(0), g.var(1)
@@ -211,31 +204,25 @@ def tape_code(prefix: str, tag: str, tape: Tape, chunk_size: int = CHUNK_SIZE) -
     >>> "const double r2 = w[0] * w[0];" in body.code
     True
     """
-    chunks = _chunks(tape, chunk_size)
-    owner = {r: c for c, chunk in enumerate(chunks) for r in chunk}
-    slots: dict[int, int] = {}
-    stores: list[list[int]] = [[] for _ in chunks]
-    for k, r in enumerate(tape.outputs):  # an output is stored where it is computed
-        stores[owner.get(r, 0)].append(k)
-    for c, chunk in enumerate(chunks):
-        for r in chunk:
-            for q in tape.args[r]:
-                if owner.get(q, c) != c and q not in slots:
-                    slots[q] = len(slots)
-    names = [f"{prefix}_{tag}_{c}" for c in range(len(chunks))]
+    plan = chunk_plan(tape, chunk_size, templates=False)
+    (body,) = plan.bodies
+    if not body.chunks:  # no outputs: one empty function, so the kernel reads its arguments
+        body = Body((Chunk((), ()),), {}, 0)
+    slots = {**plan.schedule.slots, **body.spills}
+    names = [f"{prefix}_{tag}_{c}" for c in range(len(body.chunks))]
     # called once per point in order; inlining them back would undo the split
-    attribute = f"{prefix.upper()}_NOINLINE " if len(chunks) > 1 else ""
+    attribute = f"{prefix.upper()}_NOINLINE " if len(names) > 1 else ""
     code = []
-    for c, chunk in enumerate(chunks):
+    for name, chunk in zip(names, body.chunks):
         lines = [
-            f"static {attribute}void {names[c]}(const double *x, const double *p, double *w,",
-            f"{' ' * (len(names[c]) + 13 + len(attribute))}double *out, const int64_t *pos)",
+            f"static {attribute}void {name}(const double *x, const double *p, double *w,",
+            f"{' ' * (len(name) + 13 + len(attribute))}double *out, const int64_t *pos)",
             "{",
             "    (void)x; (void)p; (void)w; (void)out; (void)pos;",
         ]
         local: set[int] = set()
         value = functools.partial(_value, prefix, tape, slots, local, lines)
-        for r in chunk:
+        for r in chunk.registers:
             op, attr = tape.ops[r], tape.attrs[r]
             a = [value(q) for q in tape.args[r]]
             if op is Op.POWI:
@@ -244,14 +231,13 @@ def tape_code(prefix: str, tag: str, tape: Tape, chunk_size: int = CHUNK_SIZE) -
                 ctype = "int" if is_bool(op) else "double"
                 lines.append(f"    const {ctype} {_reg(r)} = {_expression(prefix, op, a, attr)};")
             local.add(r)
-            if r in slots:
-                lines.append(f"    w[{slots[r]}] = {_as_double(tape, r, _reg(r))};")
-        for k in stores[c]:
-            r = tape.outputs[k]
+            if r in body.spills:
+                lines.append(f"    w[{body.spills[r]}] = {_as_double(tape, r, _reg(r))};")
+        for r, _, k in chunk.stores:  # straight-line: every store is an output column
             lines.append(f"    out[pos[{k}]] = {_as_double(tape, r, value(r))};")
         lines.append("}")
         code.append("\n".join(lines) + "\n")
-    return TapeCode("\n".join(code), names, len(slots))
+    return TapeCode("\n".join(code), names, plan.slots)
 
 
 def _value(
@@ -289,12 +275,11 @@ def _kernel(art: Artefact, spec: KernelSpec, body: TapeCode) -> str:
     tape = spec.tape
     p_row = "p + i * p_stride" if tape.n_params else "p"
     lines = [
-        f"void {symbol}(const double *x, const double *p, double *out, int64_t n,",
-        f"{' ' * (len(symbol) + 6)}int64_t p_stride, double *work)",
+        c_prototype(symbol),
         "{",
         "    int64_t i;",
     ]
-    if 0 < body.scratch <= STACK_WORK:
+    if body.scratch and not work_size(body):
         lines += [f"    double w[{body.scratch}];", "    (void)work;"]
     else:  # no scratch needed, or the caller's (NAME_<KERNEL>_WORK doubles)
         lines.append("    double *w = work;")
@@ -315,12 +300,13 @@ def _kernel(art: Artefact, spec: KernelSpec, body: TapeCode) -> str:
 
 
 def work_size(body: TapeCode) -> int:
-    """Doubles of ``work`` the caller must pass (0: the kernel's stack is enough).
+    """Doubles of ``work`` the caller must pass (0: the kernel's stack is enough), by
+    :func:`symjac.passes.chunks.work_size`.
 
-    >>> work_size(TapeCode("", [], 10)), work_size(TapeCode("", [], STACK_WORK + 1))
+    >>> work_size(TapeCode("", [], 10)), work_size(TapeCode("", [], chunks.STACK_WORK + 1))
     (0, 4097)
     """
-    return body.scratch if body.scratch > STACK_WORK else 0
+    return chunks.work_size(body.scratch)
 
 
 def _comment(art: Artefact, what: str) -> str:
@@ -387,10 +373,7 @@ def c_header(art: Artefact) -> str:
         "   x or p; work: NULL when the kernel's _WORK is 0, else that many doubles */\n"
     )
     for spec in art.specs:
-        out.append(
-            f"void {art.symbol(spec)}(const double *x, const double *p, double *out, int64_t n,\n"
-            f"    int64_t p_stride, double *work);\n"
-        )
+        out.append(c_prototype(art.symbol(spec), indent=4) + ";\n")
     out.append(f"\n#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */\n")
     return "".join(out)
 
@@ -438,7 +421,7 @@ def _bodies(art: Artefact) -> dict[int, TapeCode]:
     for spec in art.specs:
         if id(spec.tape) not in bodies:
             tag = f"tape{len(bodies)}"
-            bodies[id(spec.tape)] = tape_code(art.name, tag, spec.tape, CHUNK_SIZE)
+            bodies[id(spec.tape)] = tape_code(art.name, tag, spec.tape, chunks.CHUNK_SIZE)
     return bodies
 
 
