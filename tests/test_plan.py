@@ -5,22 +5,28 @@ emitted object is optimised as the JIT's one-lane kernels are (``build.pipeline`
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
-from test_emit import STRICT, build_c, needs_cc, run_kernel
-
 from symjac.codegen import JitModule, lower
 from symjac.codegen.abi import KERNEL_ARGS, c_prototype
 from symjac.codegen.artefact import Artefact
 from symjac.codegen.c import C_FILES, tape_code
 from symjac.codegen.llvm import build, native
 from symjac.codegen.llvm.lower import KERNEL_TYPE
+from test_emit import STRICT, build_c, needs_cc, run_kernel, scalar_reference
+
+import symjac
 from symjac.ir.graph import Graph
 from symjac.ir.ops import Op
 from symjac.ir.tape import KernelSpec, Tape
 from symjac.passes import chunks
+from symjac.standalone import artefact, emit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+from problems import gray_scott
 
 #: sines s_i, and outputs s_i * (s_0 + ... + s_N-1): every sine is read again after the sum
 N = 1300
@@ -80,7 +86,7 @@ def test_c_and_llvm_render_the_same_chunks_and_spill_slots(monkeypatch) -> None:
     assert plan.outlined and len(body.chunks) > 10 and len(body.spills) > 300
     spec = KernelSpec("f", tape, len(tape.outputs), tuple(range(len(tape.outputs))))
     low = lower([spec], templates=False)
-    c = tape_code("t", "tape0", tape)
+    c = tape_code("t", "tape0", tape, templates=False)
     ir_chunks, c_chunks = llvm_rendered(str(low.module)), c_rendered(c.code)
     assert len(ir_chunks) == len(c_chunks) == len(body.chunks)
     assert ir_chunks == c_chunks
@@ -90,6 +96,19 @@ def test_c_and_llvm_render_the_same_chunks_and_spill_slots(monkeypatch) -> None:
         assert stored == {k for _, _, k in chunk.stores}
     assert set().union(*(read for _, read, _ in c_chunks)) == set(body.spills.values())
     assert low.work_sizes["f"] == c.scratch == plan.slots == len(body.spills)
+
+
+def test_c_and_llvm_render_the_same_template_loops() -> None:
+    tape = long_tape()
+    plan = chunks.plan(tape)
+    loops = [loop for step in plan.schedule.steps for loop in step.loops]
+    assert loops and len(loops[0].registers) == N  # s_i * total, for every i
+    spec = KernelSpec("f", tape, len(tape.outputs), tuple(range(len(tape.outputs))))
+    text = str(lower([spec]).module)
+    c = tape_code("t", "tape0", tape)
+    assert len(set(re.findall(r"step\d+\.template\d+", text))) == len(loops)
+    assert c.code.count("for (t = 0; t < ") == len(loops)
+    assert len(c.chunks) == len(loops) + sum(len(body.chunks) for body in plan.bodies)
 
 
 @needs_cc
@@ -110,6 +129,25 @@ def test_c_longer_than_stack_work_compiles_strictly_and_equals_the_jit(tmp_path:
     want = run_kernel(jit.kernel("values"), width, pts, None, low.work_sizes["values"])
     got = run_kernel(lib.big_values, width, pts)
     np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
+
+
+@needs_cc
+def test_c_template_loops_of_a_stencil_equal_the_jit(tmp_path: Path) -> None:
+    exprs, states, params = gray_scott(10)
+    fj = symjac.function_and_jacobian(exprs, states, params)
+    emit(fj, tmp_path, "gs")
+    text = (tmp_path / "gs.c").read_text()
+    assert text.count("for (t = 0; t < ") >= 2 and "static const int64_t gs_tape0_" in text
+    lib = build_c(tmp_path, ["gs"])  # STRICT
+    art = artefact(fj, "gs")
+    rng = np.random.default_rng(2)
+    pts, p = rng.uniform(0, 1, (9, len(states))), rng.uniform(0, 1, len(params))
+    ref, _keep = scalar_reference(art.specs)
+    for spec in art.specs:
+        got = run_kernel(getattr(lib, art.symbol(spec)), spec.width, pts, p)
+        fn, work = ref[spec.name]
+        want = run_kernel(fn, spec.width, pts, p, work)
+        np.testing.assert_array_equal(got.view(np.int64), want.view(np.int64))
 
 
 def test_the_kernel_abi_is_one_table() -> None:

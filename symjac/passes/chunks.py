@@ -12,9 +12,16 @@ to the same slots; :func:`work_size` is their one rule for where the frame
 lives (the kernel's stack up to :data:`STACK_WORK` doubles, else the caller's
 ``work``).
 
-The C printer renders the straight-line plan (``templates=False``), not the
-template loops the JIT uses: one C statement per tape instruction is what one
-reads, ports and audits, and gcc compiles it in time linear in the chunks.
+The C printer renders the whole plan, template loops included (a loop over
+index tables per :class:`.schedule.Loop`, as the JIT's), not one statement per
+instruction: gcc is superlinear in a function's size and slow on long straight-line
+code, and a stencil's thousands of entries of one shape are easier to read as one
+loop. Measured, CPU seconds of ``gcc -std=c99 -O2 -c`` on the emitted ``.c`` of a
+Jacobian (best of three, interleaved), C-only chunks before this plan / the plan's
+straight-line chunks / the plan with its loops: stencil20k (20 480 nonzeros) 22.8 /
+17.4 / 0.16 s, dense60 (3 600 nonzeros) 2.3 / 2.25 / 0.92 s. (One chunk of 4 000
+instructions, the JIT's one-lane size, took them to 24.9 and 3.1 s: C keeps
+:data:`CHUNK_SIZE`.)
 """
 
 from __future__ import annotations
