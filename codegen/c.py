@@ -1,9 +1,11 @@
 """C99 printer over the tape: the same kernels as the JIT, as ``NAME.c`` + ``NAME.h``.
 
-Each tape becomes one ``static`` function that evaluates one point in straight-line
-code — one C statement per instruction, register ``k`` in a local ``r<k>`` — and
-stores output ``k`` at ``out[pos[k]]``. Each kernel is the JIT's batched entry point
-around it, with the same ABI (see :mod:`.llvm.lower`)::
+Each tape is evaluated at one point as its :func:`symjac.passes.chunks.plan` says, the
+plan the LLVM lowering renders too: per step, straight-line chunks — one C statement per
+instruction, register ``k`` in a local ``r<k>`` — then template loops over index tables,
+each a ``static`` function, values shared between them in the plan's scratch slots;
+output ``k`` is stored at ``out[pos[k]]``. Each kernel is the JIT's batched entry point
+around them, with the same ABI (:mod:`.abi`)::
 
     void NAME_values(const double *x, const double *p, double *out, int64_t n,
                      int64_t p_stride, double *work);
@@ -26,11 +28,17 @@ import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
+from symjac.codegen.abi import c_prototype
 from symjac.codegen.artefact import Artefact
 
 from symjac.ir.ops import INFO, LEAVES, Op, is_bool, powi_chain
 from symjac.ir.tape import KernelSpec, Tape
+from symjac.passes import chunks
+from symjac.passes.chunks import CHUNK_SIZE, Chunk
+from symjac.passes.chunks import plan as chunk_plan
+from symjac.passes.schedule import OUT, Loop
 
 _ARITH = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.DIV: "/"}
 _COMPARE = {Op.LT: "<", Op.LE: "<=", Op.EQ: "==", Op.NE: "!="}
@@ -150,14 +158,6 @@ def supported(op: Op) -> bool:
     return True
 
 
-#: instructions per chunk function: C compilers are superlinear in the size of a function
-#: (gcc -O2 on one 40 000-statement function: 97 s; chunked: linear), as LLVM is (see lower.py)
-CHUNK_SIZE = 256
-#: scratch for registers that cross chunks lives on the kernel's stack up to this many doubles
-#: (as in lower.py); beyond, the caller passes ``work`` of ``NAME_<KERNEL>_WORK`` doubles
-STACK_WORK = 4096
-
-
 @dataclass
 class TapeCode:
     """A tape as C: chunk functions run in order, and the scratch doubles they share.
@@ -174,18 +174,16 @@ class TapeCode:
     scratch: int
 
 
-def _chunks(tape: Tape, chunk_size: int) -> list[list[int]]:
-    """Consecutive computed registers, ``chunk_size`` at a time (leaves are re-read locally)."""
-    computed = [r for r, op in enumerate(tape.ops) if op not in LEAVES]
-    return [computed[i : i + chunk_size] for i in range(0, len(computed), chunk_size)] or [[]]
-
-
-def tape_code(prefix: str, tag: str, tape: Tape, chunk_size: int = CHUNK_SIZE) -> TapeCode:
+def tape_code(
+    prefix: str, tag: str, tape: Tape, chunk_size: int = CHUNK_SIZE, templates: bool = True
+) -> TapeCode:
     """``static`` C functions evaluating ``tape`` at one point and storing output ``k`` at
-    ``out[pos[k]]``.
+    ``out[pos[k]]``: the :func:`symjac.passes.chunks.plan` of the tape, as the JIT's.
 
-    Registers live in C locals; one used by a later chunk is also kept in slot ``w[s]``
-    of the scratch array (truth values as 0.0/1.0). Leaves are re-read in each chunk.
+    Each step is its straight-line chunks, a function each, then its template loops, a
+    function each (:func:`_loop`). Registers live in C locals; one that a later chunk,
+    step or loop reads is also kept in the plan's slot ``w[s]`` of the scratch array
+    (truth values as 0.0/1.0). Leaves are re-read in each chunk.
 
     >>> from symjac.ir.graph import Graph
     >>> g = Graph(); x, y = g.var(0), g.var(1)
@@ -211,47 +209,128 @@ def tape_code(prefix: str, tag: str, tape: Tape, chunk_size: int = CHUNK_SIZE) -
     >>> "const double r2 = w[0] * w[0];" in body.code
     True
     """
-    chunks = _chunks(tape, chunk_size)
-    owner = {r: c for c, chunk in enumerate(chunks) for r in chunk}
-    slots: dict[int, int] = {}
-    stores: list[list[int]] = [[] for _ in chunks]
-    for k, r in enumerate(tape.outputs):  # an output is stored where it is computed
-        stores[owner.get(r, 0)].append(k)
-    for c, chunk in enumerate(chunks):
-        for r in chunk:
-            for q in tape.args[r]:
-                if owner.get(q, c) != c and q not in slots:
-                    slots[q] = len(slots)
-    names = [f"{prefix}_{tag}_{c}" for c in range(len(chunks))]
+    plan = chunk_plan(tape, chunk_size, templates)
+    parts: list[tuple[str, Chunk | Loop]] = []
+    for step, body in zip(plan.schedule.steps, plan.bodies):
+        for part in (*body.chunks, *step.loops):
+            parts.append((f"{prefix}_{tag}_{len(parts)}", part))
+    if not parts:  # no outputs: one empty function, so the kernel reads its arguments
+        parts.append((f"{prefix}_{tag}_0", Chunk((), ())))
     # called once per point in order; inlining them back would undo the split
-    attribute = f"{prefix.upper()}_NOINLINE " if len(chunks) > 1 else ""
+    attribute = f"{prefix.upper()}_NOINLINE " if len(parts) > 1 else ""
+    owner = {id(chunk): body for body in plan.bodies for chunk in body.chunks}
     code = []
-    for c, chunk in enumerate(chunks):
+    for name, part in parts:
         lines = [
-            f"static {attribute}void {names[c]}(const double *x, const double *p, double *w,",
-            f"{' ' * (len(names[c]) + 13 + len(attribute))}double *out, const int64_t *pos)",
+            f"static {attribute}void {name}(const double *x, const double *p, double *w,",
+            f"{' ' * (len(name) + 13 + len(attribute))}double *out, const int64_t *pos)",
             "{",
             "    (void)x; (void)p; (void)w; (void)out; (void)pos;",
         ]
-        local: set[int] = set()
-        value = functools.partial(_value, prefix, tape, slots, local, lines)
-        for r in chunk:
-            op, attr = tape.ops[r], tape.attrs[r]
-            a = [value(q) for q in tape.args[r]]
-            if op is Op.POWI:
-                lines.extend(_powi(r, a[0], int(attr)))  # type: ignore[call-overload]
-            else:
-                ctype = "int" if is_bool(op) else "double"
-                lines.append(f"    const {ctype} {_reg(r)} = {_expression(prefix, op, a, attr)};")
-            local.add(r)
-            if r in slots:
-                lines.append(f"    w[{slots[r]}] = {_as_double(tape, r, _reg(r))};")
-        for k in stores[c]:
-            r = tape.outputs[k]
-            lines.append(f"    out[pos[{k}]] = {_as_double(tape, r, value(r))};")
+        if isinstance(part, Loop):
+            tables = _loop(prefix, name, tape, plan.schedule.slots, part, lines)
+            code.append(tables)
+        else:
+            spills = owner[id(part)].spills if id(part) in owner else {}
+            _chunk(prefix, tape, {**plan.schedule.slots, **spills}, spills, part, lines)
         lines.append("}")
         code.append("\n".join(lines) + "\n")
-    return TapeCode("\n".join(code), names, len(slots))
+    return TapeCode("\n".join(c for c in code if c), [name for name, _ in parts], plan.slots)
+
+
+def _chunk(
+    prefix: str,
+    tape: Tape,
+    slots: dict[int, int],
+    spills: dict[int, int],
+    chunk: Chunk,
+    lines: list[str],
+) -> None:
+    """The statements of one chunk: its registers, then its stores, appended to ``lines``."""
+    local: set[int] = set()
+    value = functools.partial(_value, prefix, tape, slots, local, lines)
+    for r in chunk.registers:
+        op, attr = tape.ops[r], tape.attrs[r]
+        a = [value(q) for q in tape.args[r]]
+        if op is Op.POWI:
+            lines.extend(_powi(r, a[0], int(attr)))  # type: ignore[call-overload]
+        else:
+            ctype = "int" if is_bool(op) else "double"
+            lines.append(f"    const {ctype} {_reg(r)} = {_expression(prefix, op, a, attr)};")
+        local.add(r)
+        if r in spills:
+            lines.append(f"    w[{spills[r]}] = {_as_double(tape, r, _reg(r))};")
+    for r, region, k in chunk.stores:
+        target = f"out[pos[{k}]]" if region == OUT else f"w[{k}]"
+        lines.append(f"    {target} = {_as_double(tape, r, value(r))};")
+
+
+def _loop(
+    prefix: str, name: str, tape: Tape, slots: dict[int, int], loop: Loop, lines: list[str]
+) -> str:
+    """A template loop's statements appended to ``lines``; returns the index and constant
+    tables it reads (file-scope arrays). As in the JIT, a column that is an arithmetic
+    sequence (a stencil's cells in order) or one constant is computed from ``t`` instead."""
+    tables: list[str] = []
+
+    def column(label: str, values: Sequence[Any], ctype: str) -> str:
+        if ctype == "double":
+            if all(float(v).hex() == float(values[0]).hex() for v in values):  # bit for bit
+                return c_double(float(values[0]))
+        else:
+            start, step = values[0], (values[1] - values[0] if len(values) > 1 else 0)
+            if all(v == start + step * k for k, v in enumerate(values)):
+                terms = [str(start)] * bool(start or not step)
+                terms += ["t" if step == 1 else f"{step} * t"] * bool(step)
+                return " + ".join(terms)
+        table = f"{name}_{label}"
+        if ctype == "double":
+            tables.append(_double_array(table, values))
+        else:
+            tables.append(_array("int64_t", table, values, static=True))
+        return f"{table}[t]"
+
+    where = column("at", loop.slots, "int64_t")
+    holes = []
+    for h, kind in enumerate(loop.kinds):
+        entries: list[Any] = [binding[h] for binding in loop.bindings]
+        if kind in ("r", "b"):  # shared values: their scratch slots
+            entries = [slots[v] for v in entries]
+        value = column(f"hole{h}", entries, "double" if kind == "c" else "int64_t")
+        holes.append(
+            value
+            if kind == "c"
+            else {"x": f"x[{value}]", "p": f"p[{value}]", "r": f"w[{value}]"}.get(
+                kind, f"(w[{value}] != 0.0)"
+            )
+        )
+    lines += ["    int64_t t;", f"    for (t = 0; t < {len(loop.registers)}; ++t) {{"]
+    body: list[str] = []
+    for i, (op, attr, args) in enumerate(loop.program):
+        if op is None:
+            kind = loop.kinds[int(attr)]  # type: ignore[call-overload]
+            ctype = "int" if kind == "b" else "double"
+            body.append(f"    const {ctype} {_reg(i)} = {holes[int(attr)]};")  # type: ignore[call-overload]
+        elif op is Op.POWI:
+            body.extend(_powi(i, _reg(args[0]), int(attr)))  # type: ignore[call-overload]
+        else:
+            ctype = "int" if is_bool(op) else "double"
+            expr = _expression(prefix, op, [_reg(a) for a in args], attr)
+            body.append(f"    const {ctype} {_reg(i)} = {expr};")
+    root, last = loop.program[-1][0], _reg(len(loop.program) - 1)
+    boolean = is_bool(root) if root is not None else loop.kinds[0] == "b"
+    result = f"({last} ? 1.0 : 0.0)" if boolean else last
+    target = f"out[pos[{where}]]" if loop.region == OUT else f"w[{where}]"
+    lines += ["    " + line for line in body]
+    lines += [f"        {target} = {result};", "    }"]
+    return "".join(tables)
+
+
+def _double_array(name: str, values: Sequence[float]) -> str:
+    """A static const double table of exact literals."""
+    items = [c_double(float(v)) for v in values]
+    body = ",\n".join("    " + ", ".join(items[i : i + 4]) for i in range(0, len(items), 4))
+    return f"static const double {name}[{len(items)}] = {{\n{body}\n}};\n"
 
 
 def _value(
@@ -289,12 +368,11 @@ def _kernel(art: Artefact, spec: KernelSpec, body: TapeCode) -> str:
     tape = spec.tape
     p_row = "p + i * p_stride" if tape.n_params else "p"
     lines = [
-        f"void {symbol}(const double *x, const double *p, double *out, int64_t n,",
-        f"{' ' * (len(symbol) + 6)}int64_t p_stride, double *work)",
+        c_prototype(symbol),
         "{",
         "    int64_t i;",
     ]
-    if 0 < body.scratch <= STACK_WORK:
+    if body.scratch and not work_size(body):
         lines += [f"    double w[{body.scratch}];", "    (void)work;"]
     else:  # no scratch needed, or the caller's (NAME_<KERNEL>_WORK doubles)
         lines.append("    double *w = work;")
@@ -315,12 +393,13 @@ def _kernel(art: Artefact, spec: KernelSpec, body: TapeCode) -> str:
 
 
 def work_size(body: TapeCode) -> int:
-    """Doubles of ``work`` the caller must pass (0: the kernel's stack is enough).
+    """Doubles of ``work`` the caller must pass (0: the kernel's stack is enough), by
+    :func:`symjac.passes.chunks.work_size`.
 
-    >>> work_size(TapeCode("", [], 10)), work_size(TapeCode("", [], STACK_WORK + 1))
+    >>> work_size(TapeCode("", [], 10)), work_size(TapeCode("", [], chunks.STACK_WORK + 1))
     (0, 4097)
     """
-    return body.scratch if body.scratch > STACK_WORK else 0
+    return chunks.work_size(body.scratch)
 
 
 def _comment(art: Artefact, what: str) -> str:
@@ -387,10 +466,7 @@ def c_header(art: Artefact) -> str:
         "   x or p; work: NULL when the kernel's _WORK is 0, else that many doubles */\n"
     )
     for spec in art.specs:
-        out.append(
-            f"void {art.symbol(spec)}(const double *x, const double *p, double *out, int64_t n,\n"
-            f"    int64_t p_stride, double *work);\n"
-        )
+        out.append(c_prototype(art.symbol(spec), indent=4) + ";\n")
     out.append(f"\n#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */\n")
     return "".join(out)
 
@@ -438,7 +514,7 @@ def _bodies(art: Artefact) -> dict[int, TapeCode]:
     for spec in art.specs:
         if id(spec.tape) not in bodies:
             tag = f"tape{len(bodies)}"
-            bodies[id(spec.tape)] = tape_code(art.name, tag, spec.tape, CHUNK_SIZE)
+            bodies[id(spec.tape)] = tape_code(art.name, tag, spec.tape, chunks.CHUNK_SIZE)
     return bodies
 
 

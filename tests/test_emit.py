@@ -241,11 +241,11 @@ def _header_define(directory: Path, name: str, define: str) -> int:
 @needs_cc
 @pytest.mark.parametrize("stack_work", [4096, 0], ids=["scratch-on-stack", "caller-work"])
 def test_c_tapes_split_into_chunks_match_the_jit(tmp_path: Path, monkeypatch, stack_work) -> None:
-    from symjac.codegen import c as emit_c
+    from symjac.passes import chunks
 
     # tiny chunks: registers (truth values included) cross chunks through the scratch array
-    monkeypatch.setattr(emit_c, "CHUNK_SIZE", 5)
-    monkeypatch.setattr(emit_c, "STACK_WORK", stack_work)
+    monkeypatch.setattr(chunks, "CHUNK_SIZE", 5)
+    monkeypatch.setattr(chunks, "STACK_WORK", stack_work)
     prob = PIECEWISE_LOGIC
     fj = symjac.function_and_jacobian(list(prob.exprs), prob.wrt)
     emit(fj, tmp_path, "chunked")

@@ -22,6 +22,7 @@ from symjac.codegen.llvm.jit import host_vector
 from symjac.codegen.llvm.lower import Lowered
 
 from symjac.ir.tape import KernelSpec
+from symjac.passes import chunks
 
 
 @dataclass(frozen=True)
@@ -323,12 +324,54 @@ ONE_LANE_CHUNK = FAST_CODEGEN
 _batched_lock = threading.Lock()
 
 
+@dataclass(frozen=True)
+class Pipeline:
+    """How LLVM compiles a module of kernels: chunks to lower with, IR passes, code generator.
+
+    ``ir_level``: :func:`.jit.optimise`'s level (0: no IR passes), ``lean`` its pipeline;
+    ``codegen_level``: the target machine's (0: FastISel). The JIT and
+    ``emit(target="object")`` both compile by :func:`pipeline`.
+
+    >>> Pipeline(256, 3, True, 3).codegen_level
+    3
+    """
+
+    chunk_size: int
+    ir_level: int
+    lean: bool
+    codegen_level: int
+
+
+def pipeline(specs: Sequence[KernelSpec], opt_level: int, lanes: int) -> Pipeline:
+    """How ``specs`` are compiled at ``opt_level`` for ``lanes`` points at a time.
+
+    symjac's IR is CSE'd and vectorised already: the lean pass pipeline suffices (see
+    :func:`.jit.optimise`). A small one-lane kernel spends its single-point call in the
+    call itself: LLVM's fast instruction selection builds it ~6x sooner for the same
+    latency, and the IR passes, which find little in symjac's IR, are skipped (4 ms of a
+    17 ms build); see :data:`FAST_CODEGEN`.
+
+    >>> from symjac.ir.graph import Graph
+    >>> from symjac.ir.tape import Tape
+    >>> g = Graph(); x = g.var(0)
+    >>> specs = [KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))]
+    >>> pipeline(specs, 3, lanes=1)
+    Pipeline(chunk_size=4000, ir_level=0, lean=True, codegen_level=0)
+    >>> pipeline(specs, 3, lanes=8)
+    Pipeline(chunk_size=256, ir_level=3, lean=True, codegen_level=3)
+    """
+    size = sum(len(tape) for tape in {id(spec.tape): spec.tape for spec in specs}.values())
+    codegen = 0 if lanes == 1 and size <= FAST_CODEGEN else opt_level
+    chunk_size = ONE_LANE_CHUNK if lanes == 1 else chunks.CHUNK_SIZE
+    return Pipeline(chunk_size, opt_level if codegen else 0, True, codegen)
+
+
 def _lower(specs: Sequence[KernelSpec], build: Build, lanes: int) -> Lowered:
     """How the JIT lowers ``specs`` for ``lanes`` points at a time on this host."""
     width, vector_libm = build.lanes()
     return lower(
         specs,
-        **({"chunk_size": ONE_LANE_CHUNK} if lanes == 1 else {}),
+        chunk_size=pipeline(specs, build.opt_level, lanes).chunk_size,
         fastmath=build.fastmath,
         lanes=lanes,
         vector_libm=vector_libm,
@@ -417,27 +460,21 @@ def build_kernels(
     width, vector_libm = build.lanes()
     if lanes is None:  # one lane first: see Kernels.batched
         lanes = 1
-    size = sum(len(tape) for tape in {id(spec.tape): spec.tape for spec in specs}.values())
-    fast = lanes == 1 and size <= FAST_CODEGEN
     lowered = _lower(specs, build, lanes)
     if timings is not None:
         timings["lower"] = timings.get("lower", 0.0) + time.perf_counter() - t0
     if say is not None:
         say("LLVM: verify, optimise, generate machine code ...")
-    # symjac's IR is CSE'd and vectorised already: a lean pass pipeline suffices (see optimise)
     context = {"build": repr(build), "lanes": lanes, "libm": vector_libm}
     context["libm_width"] = width
-    # a small one-lane kernel spends its single-point call in the call itself: LLVM's fast
-    # instruction selection builds it ~6x sooner for the same latency (see FAST_CODEGEN)
-    codegen = 0 if fast else build.opt_level
-    # (and skips the IR passes, which find little in symjac's CSE'd IR: 4 ms of a 17 ms build)
+    how = pipeline(specs, build.opt_level, lanes)
     jit = JitModule(
         lowered.module,
-        build.opt_level if codegen else 0,
-        lean=True,
+        how.ir_level,
+        lean=how.lean,
         cache=cache,
         context=context,
-        codegen_level=codegen,
+        codegen_level=how.codegen_level,
     )
     if timings is not None:
         timings.update(jit.timings)

@@ -18,19 +18,12 @@ from typing import Any
 import llvmlite
 import llvmlite.binding as llvm
 from llvmlite import ir
+from symjac.codegen.abi import ctypes_argtypes
 from symjac.codegen.cache import ObjectCache, key
 from symjac.codegen.llvm.emitter import vector_symbol
 
-#: ctypes signature of every kernel: (x, p, out, n, p_stride, work)
-KERNEL_CFUNC = ctypes.CFUNCTYPE(
-    None,
-    ctypes.c_void_p,
-    ctypes.c_void_p,
-    ctypes.c_void_p,
-    ctypes.c_int64,
-    ctypes.c_int64,
-    ctypes.c_void_p,
-)
+#: ctypes signature of every kernel (:mod:`symjac.codegen.abi`): (x, p, out, n, p_stride, work)
+KERNEL_CFUNC = ctypes.CFUNCTYPE(None, *ctypes_argtypes())
 
 
 @functools.lru_cache(maxsize=1)
@@ -212,7 +205,7 @@ class JitModule:
             raise ValueError(f"codegen_level must be 0, 1, 2 or 3, not {codegen_level!r}")
         tm = host_target_machine(codegen_level)
         self._tm, self._opt_level, self._lean = tm, opt_level, lean
-        self._ref: llvm.ModuleRef | None = None
+        self._ref: llvm.ModuleRef | None = None  # the optimised module, derived for inspection
         self._cfuncs: dict[object, Any] = {}
         self._source: Callable[[], ir.Module] | None = None
         t0 = time.perf_counter()
@@ -243,7 +236,6 @@ class JitModule:
         t3 = time.perf_counter()
         if cache is not None and produced and self.cache_key is not None:
             cache.store(self.cache_key, produced[0])
-        self._ref = ref
         self.timings = {"llvm_parse": t1 - t0, "llvm_optimise": t2 - t1, "machine_code": t3 - t2}
 
     @classmethod
@@ -305,7 +297,9 @@ class JitModule:
         return self._ir_text
 
     def _optimised(self) -> llvm.ModuleRef:
-        if self._ref is None:  # loaded from the cache: derive the module again for inspection
+        # derived again, whether the code came from the cache or not: MCJIT's code generator
+        # rewrites the module it compiled (loop strength reduction, CodeGenPrepare)
+        if self._ref is None:
             ref = llvm.parse_assembly(self.ir_text)
             optimise(ref, self._tm, self._opt_level, self._lean)
             self._ref = ref

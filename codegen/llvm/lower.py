@@ -1,6 +1,7 @@
 """Lowering: :class:`~symjac.ir.tape.KernelSpec` → LLVM IR, built with ``llvmlite.ir``.
 
-Each kernel becomes one function with the C signature::
+Each kernel becomes one function with the kernel ABI's signature
+(:data:`symjac.codegen.abi.KERNEL_ARGS`)::
 
     void NAME(const double *x, const double *p, double *out, int64_t n, int64_t p_stride,
               double *work)
@@ -31,9 +32,10 @@ a batch, is computed by the same vector code: its bits do not depend on where
 it sits in the batch, on ``n``, or on how a batch is split between threads.
 There is no second, one-lane copy of the code.
 
-**Large tapes** are split into outlined chunks of about ``chunk_size``
-instructions (LLVM is superlinear in the size of a function); registers that
-cross chunks are spilled to the frame. **Templates** (:mod:`symjac.passes.templates`):
+**Large tapes** are split into outlined chunks as :func:`symjac.passes.chunks.plan`
+says (LLVM is superlinear in the size of a function); registers that cross
+chunks are spilled to the frame slots the plan gives them — the same chunks and
+slots the C printer renders. **Templates** (:mod:`symjac.passes.templates`):
 outputs that share one small shape become loops over index tables, reading
 their holes — inputs, parameters, constants and shared registers computed
 once by the straight-line part — from the frame and tables.
@@ -52,6 +54,7 @@ from typing import Any
 
 import numpy as np
 from llvmlite import ir
+from symjac.codegen.abi import KERNEL_ARGS
 from symjac.codegen.llvm.emitter import (
     BOOL,
     DOUBLE,
@@ -67,26 +70,15 @@ from symjac.codegen.llvm.transpose import rows_to_soa, soa_to_rows
 
 from symjac.ir.ops import LEAVES, is_bool
 from symjac.ir.tape import KernelSpec, Tape
-from symjac.passes.schedule import (
-    OUT,
-    SPILL,
-    Item,
-    Loop,
-    Schedule,
-    Step,
-    schedule,
-    straight_line,
-    trees,
-)
+from symjac.passes import chunks
+from symjac.passes.chunks import CHUNK_SIZE, Body, Plan
+from symjac.passes.chunks import plan as chunk_plan
+from symjac.passes.schedule import OUT, SPILL, Loop, Schedule
 
-__all__ = ["CHUNK_SIZE", "KERNEL_TYPE", "STACK_WORK", "Lowered", "for_range", "lower"]
+__all__ = ["KERNEL_TYPE", "Lowered", "for_range", "lower"]
 
-#: the kernel signature: (x, p, out, n, p_stride, work)
-KERNEL_TYPE = ir.FunctionType(ir.VoidType(), [PTR, PTR, PTR, I64, I64, PTR])
-#: scratch buffers up to this many doubles live on the kernel's stack instead of the caller's heap
-STACK_WORK = 4096
-#: instructions per outlined chunk; see :class:`_Body`
-CHUNK_SIZE = 256
+#: the kernel signature (:data:`symjac.codegen.abi.KERNEL_ARGS`): (x, p, out, n, p_stride, work)
+KERNEL_TYPE = ir.FunctionType(ir.VoidType(), [PTR if a.pointer else I64 for a in KERNEL_ARGS])
 #: most points a wrapper kernel stages through its body at once
 WRAPPER_BLOCK = 64
 #: a SIMD group whose outputs are more doubles than this (32 KB, a typical L1 data cache)
@@ -95,7 +87,7 @@ WRAPPER_BLOCK = 64
 #: tridiag1000 (2 998 outputs) 2.26 -> 1.72 us, dense50 3.21 -> 2.54 us, the 12 288-entry
 #: stencil 10.5 -> 7.5 us; below it the transposes win (a 400-entry layer 237 against 271 ns,
 #: an 82-entry Jacobian 16.6 against 24.2 ns) and compile faster
-DIRECT_ROWS = STACK_WORK
+DIRECT_ROWS = chunks.STACK_WORK
 
 #: the four regions a body reads and writes: inputs, parameters, outputs, spilled registers
 Bases = tuple[ir.Value, ir.Value, ir.Value, ir.Value]
@@ -112,51 +104,28 @@ def _padded(count: int, lanes: int) -> int:
 
 
 class _Body:
-    """One step's straight-line code: the trees of ``step.computes``, inline or in chunks.
+    """One step's straight-line code, rendered from its :class:`~symjac.passes.chunks.Body`:
+    inline, or as ``noinline`` chunk functions of the four region pointers.
 
     Holes that this step does not compute are read from their spill slots
-    (``plan.slots``). Large bodies are split into chunks of about
-    ``chunk_size`` instructions, each a ``noinline`` function of the four
-    region pointers; values that cross chunks get spill slots from
-    ``first_spill`` on.
+    (``schedule.slots``); values that cross chunks, from the body's ``spills``.
     """
 
-    def __init__(
-        self,
-        lw: Emitter,
-        tape: Tape,
-        plan: Schedule,
-        step: Step,
-        chunk_size: int,
-        tag: str,
-        out_stride: int,
-    ):
-        self.lw, self.tape, self.plan, self.items = lw, tape, plan, step.items
+    def __init__(self, lw: Emitter, tape: Tape, plan: Plan, body: Body, tag: str, out_stride: int):
+        self.lw, self.tape, self.schedule, self.body = lw, tape, plan.schedule, body
         self.out_stride = out_stride
-        self.computed = trees(tape, plan.is_hole, step.computes)
-        self.chunks, self.stores = _partition(tape, self.computed, step.items, chunk_size)
-        self.spilled: dict[int, int] = {}
-        self.slots = len(plan.slots)
         self.functions: list[ir.Function] = []
         self.tag = tag
 
     def outline(self) -> None:
         """Emit the chunks as ``noinline`` functions (the kernel then calls them in order)."""
-        if self.chunks and not self.functions:
+        if self.body.chunks and not self.functions:
             self._outline(self.tag)
 
     def _outline(self, tag: str) -> None:
-        tape, lw = self.tape, self.lw
-        owner = {r: c for c, chunk in enumerate(self.chunks) for r in chunk}
-        for c, chunk in enumerate(self.chunks):
-            for r in chunk:
-                for a in tape.args[r]:
-                    if owner.get(a, c) != c and a not in self.spilled:
-                        self.spilled[a] = self.slots
-                        self.slots += 1
         fnty = ir.FunctionType(ir.VoidType(), [PTR] * 4)
-        for c in range(len(self.chunks)):
-            fn = ir.Function(lw.module, fnty, f"{tag}.chunk{c}")
+        for c in range(len(self.body.chunks)):
+            fn = ir.Function(self.lw.module, fnty, f"{tag}.chunk{c}")
             fn.linkage = "internal"
             fn.attributes.add("noinline")
             fn.attributes.add("nounwind")
@@ -174,11 +143,11 @@ class _Body:
         if self.functions:
             for fn in self.functions:
                 b.call(fn, list(bases))
-        elif self.chunks:
+        elif self.body.chunks:
             self._emit_chunk(b, 0, bases)
 
     def _emit_chunk(self, b: ir.IRBuilder, c: int, bases: Bases) -> None:
-        tape, lw = self.tape, self.lw
+        tape, lw, spills = self.tape, self.lw, self.body.spills
         rows = (Soa(bases[X]), Soa(bases[P]))
         regs: dict[int, ir.Value] = {}
 
@@ -188,20 +157,20 @@ class _Body:
                 boolean = is_bool(tape.ops[r])
                 if tape.ops[r] in LEAVES:
                     v = lw.instruction(b, tape.ops[r], (), tape.attrs[r], rows)
-                elif r in self.spilled:  # computed by an earlier chunk
-                    v = lw.unspill(b, bases[SPILL], self.spilled[r], boolean)
-                else:  # computed by an earlier step
-                    v = lw.unspill(b, bases[SPILL], self.plan.slots[r], boolean)
+                else:  # computed by an earlier chunk, or an earlier step
+                    slot = spills[r] if r in spills else self.schedule.slots[r]
+                    v = lw.unspill(b, bases[SPILL], slot, boolean)
                 regs[r] = v
             return v
 
-        for r in self.chunks[c]:
+        chunk = self.body.chunks[c]
+        for r in chunk.registers:
             vals = [value(a) for a in tape.args[r]]
             regs[r] = lw.instruction(b, tape.ops[r], vals, tape.attrs[r], rows)
-            if r in self.spilled:
-                lw.spill(b, regs[r], bases[SPILL], self.spilled[r], is_bool(tape.ops[r]))
+            if r in spills:
+                lw.spill(b, regs[r], bases[SPILL], spills[r], is_bool(tape.ops[r]))
         out = _out_rows(b, lw, bases, self.out_stride)
-        for r, region, slot in self.stores[c]:
+        for r, region, slot in chunk.stores:
             if region == OUT and out is not None:
                 lw.store(b, value(r), out, _i64(slot))
             else:
@@ -217,83 +186,39 @@ def _out_rows(b: ir.IRBuilder, lw: Emitter, bases: Bases, stride: int) -> list[i
     return [element_at(b, bases[OUT], _i64(lane * stride)) for lane in range(lw.lanes)]
 
 
-def _partition(
-    tape: Tape, computed: Sequence[int], items: Sequence[Item], chunk_size: int
-) -> tuple[list[list[int]], list[list[Item]]]:
-    """Split ``computed`` (in order) into chunks of about ``chunk_size`` instructions + stores.
-
-    Returns the chunks and, per chunk, the items it stores. An item is stored by
-    the chunk that computes its register; one whose value comes from elsewhere (an
-    input, a constant, an earlier step) goes with the item before it, so stores
-    stay spread out.
-
-    >>> from symjac.ir.graph import Graph
-    >>> g = Graph(); x = g.var(0)
-    >>> tape = Tape.from_graph(g, [x, g.sin(x), g.sq(x)], 1, 0)
-    >>> _partition(tape, [1, 2], [(0, 2, 0), (1, 2, 1), (2, 2, 2)], 2)
-    ([[1], [2]], [[(0, 2, 0), (1, 2, 1)], [(2, 2, 2)]])
-    """
-    here = set(computed)
-    anchored: dict[int, list[Item]] = {}
-    anchor = -1
-    for item in items:
-        if item[0] in here:
-            anchor = item[0]
-        anchored.setdefault(anchor, []).append(item)
-    chunks: list[list[int]] = [[]]
-    stores: list[list[Item]] = [list(anchored.get(-1, []))]
-    cost = len(stores[0])
-    for r in computed:
-        if cost >= chunk_size:
-            chunks.append([])
-            stores.append([])
-            cost = 0
-        chunks[-1].append(r)
-        mine = anchored.get(r, [])
-        stores[-1].extend(mine)
-        cost += 1 + len(mine)
-    if not computed and not stores[0]:
-        return [], []
-    return chunks, stores
-
-
 @dataclass
 class _Plan:
-    """How a tape is emitted: its schedule, and a straight-line body per step."""
+    """How a tape is emitted: its :class:`~symjac.passes.chunks.Plan`, a body per step."""
 
     tape: Tape
-    schedule: Schedule
+    plan: Plan
     bodies: list[_Body]
+    #: the row length when SIMD groups store outputs straight to rows, else 0 (the frame)
+    out_stride: int
 
     @property
-    def out_stride(self) -> int:
-        """The row length when SIMD groups store outputs straight to rows, else 0 (the frame)."""
-        return self.bodies[0].out_stride if self.bodies else 0
+    def schedule(self) -> Schedule:
+        """The tape's steps and the spill slots of the values they share."""
+        return self.plan.schedule
 
     @property
     def slots(self) -> int:
-        """Spill slots the frame needs: the materialised values, then each step's own."""
-        return max([len(self.schedule.slots), *(body.slots for body in self.bodies)])
-
-    @property
-    def outlined(self) -> bool:
-        """Whether some step was split into outlined chunks."""
-        return any(body.functions for body in self.bodies)
+        """Spill slots the frame needs (see :attr:`~symjac.passes.chunks.Plan.slots`)."""
+        return self.plan.slots
 
 
 def _plan(lw: Emitter, tape: Tape, chunk_size: int, tag: str, use_templates: bool) -> _Plan:
-    plan = schedule(tape) if use_templates else straight_line(tape)
+    plan = chunk_plan(tape, chunk_size, use_templates)
     width = len(tape.outputs)
     out_stride = width if lw.lanes > 1 and lw.lanes * width > DIRECT_ROWS else 0
     bodies = [
-        _Body(lw, tape, plan, step, chunk_size, f"{tag}.step{s}", out_stride)
-        for s, step in enumerate(plan.steps)
+        _Body(lw, tape, plan, body, f"{tag}.step{s}", out_stride)
+        for s, body in enumerate(plan.bodies)
     ]
-    # LLVM is superlinear in the size of a function: past one chunk in all, outline every step
-    if sum(len(body.computed) + len(body.items) for body in bodies) > chunk_size:
+    if plan.outlined:  # LLVM is superlinear in the size of a function: outline every step
         for body in bodies:
             body.outline()
-    return _Plan(tape, plan, bodies)
+    return _Plan(tape, plan, bodies, out_stride)
 
 
 def _table(
@@ -396,22 +321,23 @@ def _frame(b: ir.IRBuilder, size: int, work: ir.Value) -> tuple[ir.Value, int]:
 
     Returns the buffer and how many doubles the caller must provide.
     """
-    if 0 < size <= STACK_WORK:
+    work_size = chunks.work_size(size)
+    if size and not work_size:
         scratch = b.alloca(ir.ArrayType(DOUBLE, size), name="frame")
         scratch.align = 64
         # llvmlite types an alloca as [N x double]*; LLVM's pointers are opaque, and so is the
         # caller's buffer this stands in for (vector loads and stores need an untyped pointer)
         scratch.type = PTR
         return scratch, 0
-    return work, size
+    return work, work_size
 
 
 def _new_kernel(module: ir.Module, name: str, internal: bool) -> tuple[ir.Function, ir.IRBuilder]:
     fn = ir.Function(module, KERNEL_TYPE, name)
-    for arg, arg_name in zip(fn.args, ("x", "p", "out", "n", "p_stride", "work")):
-        arg.name = arg_name
-    for arg in (fn.args[0], fn.args[1], fn.args[2], fn.args[5]):
-        arg.add_attribute("noalias")  # out and work are written; x and p are only read
+    for arg, abi in zip(fn.args, KERNEL_ARGS):
+        arg.name = abi.name
+        if abi.pointer:  # out and work are written; x and p are only read
+            arg.add_attribute("noalias")
     if internal:
         fn.linkage = "internal"
     return fn, ir.IRBuilder(fn.append_basic_block("entry"))
@@ -474,7 +400,7 @@ def _emit_simd_body(
         lanes * n_vars,
         lanes * width,
     ]
-    if sum(sizes) <= STACK_WORK:  # separate stack buffers: one that is indexed dynamically
+    if not chunks.work_size(sum(sizes)):  # separate stack buffers: one that is indexed dynamically
         # (spill slots of template loops, staging rows) does not keep the others in memory
         io, spills, rows_in, rows_out = (_stack(b, max(size, 1)) for size in sizes)
         work_size = 0
@@ -557,7 +483,7 @@ def _emit_wrapper(
     """Kernel ``spec`` as its tape's body kernel on blocks of points, scattered to positions."""
     tape = spec.tape
     count = len(spec.positions)
-    block = max(1, min(WRAPPER_BLOCK, STACK_WORK // max(count, 1)))
+    block = max(1, min(WRAPPER_BLOCK, chunks.STACK_WORK // max(count, 1)))
     fn, b = _new_kernel(module, spec.name, internal=False)
     x, p, out, n, p_stride, work = fn.args
     staged, work_size = _frame(b, block * count, work)
@@ -644,8 +570,6 @@ def lower(
     >>> 'call <8 x double> @"_ZGVeN8v_sin"' in text
     True
     """
-    if chunk_size < 1:
-        raise ValueError("chunk_size must be positive")
     module = ir.Module(name=module_name)
     width = (libm_width or lanes) if vector_libm else 0
     lw = Emitter(module, fastmath, lanes, width if width > 1 else 0)
@@ -673,5 +597,5 @@ def lower(
         if spec.name not in work_sizes:
             body, work, frames[spec.name] = body_of(spec.tape, f"{spec.name}.body", True)
             work_sizes[spec.name] = _emit_wrapper(module, spec, body, work, packed_tables)
-    outlined = any(plan.outlined for plan in plans.values())
+    outlined = any(plan.plan.outlined for plan in plans.values())
     return Lowered(module, work_sizes, outlined, lanes, frames)

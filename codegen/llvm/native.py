@@ -4,9 +4,10 @@ The kernels are lowered by :func:`.lower.lower` with its portable defaults
 (scalar code, no vector libm), renamed ``NAME_<kernel>``. From there:
 
 * :func:`llvm_ir` — the textual IR, before optimisation;
-* :func:`object_code` — verified, optimised with :func:`.jit.optimise` at the
-  object's ``opt_level``, and emitted by an LLVM target machine for the host or
-  for any triple LLVM was built with (cross-compilation), position independent;
+* :func:`object_code` — verified, optimised and compiled as the JIT compiles one-lane
+  kernels (:func:`.build.pipeline`: the same chunks, IR passes and code generator
+  level), by an LLVM target machine for the host or for any triple LLVM was built
+  with (cross-compilation), position independent; :func:`optimised_ir` is its IR;
 * :func:`link_shared` — object code linked by the system C compiler into a
   shared library that exports the kernels and nothing else.
 """
@@ -24,8 +25,11 @@ from pathlib import Path
 
 import llvmlite.binding as llvm
 from symjac.codegen.artefact import Artefact, comment_safe
+from symjac.codegen.llvm.build import pipeline
 from symjac.codegen.llvm.jit import optimise
 from symjac.codegen.llvm.lower import Lowered, lower
+
+from symjac.passes import chunks
 
 
 @functools.lru_cache(maxsize=1)
@@ -35,7 +39,7 @@ def _initialise_all_targets() -> None:
     llvm.initialize_all_asmprinters()
 
 
-def lowered(art: Artefact) -> Lowered:
+def lowered(art: Artefact, chunk_size: int = chunks.CHUNK_SIZE) -> Lowered:
     """``lower`` of the artefact's specs, each kernel renamed to its exported symbol.
 
     Specs keep their tape objects, so kernels that shared a tape still share its code.
@@ -50,7 +54,7 @@ def lowered(art: Artefact) -> Lowered:
     ({'sq_function': 0}, ['sq_function'])
     """
     specs = [dataclasses.replace(spec, name=art.symbol(spec)) for spec in art.specs]
-    return lower(specs, module_name=art.name, fastmath=art.fastmath)
+    return lower(specs, module_name=art.name, fastmath=art.fastmath, chunk_size=chunk_size)
 
 
 def target_machine(
@@ -142,16 +146,38 @@ def object_code(
     >>> obj.code[:4], obj.work
     (b'\\x7fELF', {'function': 0})
     """
-    low = lowered(art)
-    tm = target_machine(triple, cpu, features, art.opt_level)
+    ref, tm, low = _optimised(art, triple, cpu, features)
+    work = {spec.name: low.work_sizes[art.symbol(spec)] for spec in art.specs}
+    return ObjectCode(bytes(tm.emit_object(ref)), work)
+
+
+def optimised_ir(art: Artefact, triple: str | None = None) -> str:
+    """The LLVM IR of :func:`object_code`, after LLVM's passes (for inspection and tests).
+
+    >>> from symjac.ir.graph import Graph
+    >>> from symjac.ir.tape import Tape, KernelSpec
+    >>> g = Graph(); x = g.var(0)
+    >>> spec = KernelSpec("function", Tape.from_graph(g, [g.mul(x, x)], 1, 0), 1, (0,))
+    >>> text = optimised_ir(Artefact("sq", "function", (spec,), ("x",), (), (1,)))
+    >>> "define void @sq_function(" in text
+    True
+    """
+    return str(_optimised(art, triple, "", "")[0])
+
+
+def _optimised(
+    art: Artefact, triple: str | None, cpu: str, features: str
+) -> tuple[llvm.ModuleRef, llvm.TargetMachine, Lowered]:
+    """The kernels lowered, verified and optimised as the JIT's one-lane kernels are."""
+    how = pipeline(art.specs, art.opt_level, lanes=1)
+    low = lowered(art, how.chunk_size)
+    tm = target_machine(triple, cpu, features, how.codegen_level)
     low.module.triple = tm.triple
     low.module.data_layout = str(tm.target_data)
     ref = llvm.parse_assembly(str(low.module))
     ref.verify()
-    # as the JIT does: large, outlined modules are straight-line code and get the lean pipeline
-    optimise(ref, tm, art.opt_level, lean=low.outlined)
-    work = {spec.name: low.work_sizes[art.symbol(spec)] for spec in art.specs}
-    return ObjectCode(bytes(tm.emit_object(ref)), work)
+    optimise(ref, tm, how.ir_level, lean=how.lean)
+    return ref, tm, low
 
 
 def find_c_compiler(compiler: str | None = None) -> str:
@@ -204,7 +230,8 @@ def link_shared(obj: bytes, exports: list[str], path: Path, compiler: str | None
     >>> link_shared(object_code(art).code, ["sq_function"], path) == path
     True
     >>> f = ctypes.CDLL(str(path)).sq_function
-    >>> f.argtypes = [ctypes.c_void_p] * 3 + [ctypes.c_int64] * 2 + [ctypes.c_void_p]
+    >>> from symjac.codegen.abi import ctypes_argtypes
+    >>> f.argtypes = ctypes_argtypes()
     >>> f.restype = None
     >>> xs, out = np.array([1.0, 2.0, 3.0]), np.empty(3)
     >>> f(xs.ctypes.data, None, out.ctypes.data, 3, 0, None); out.tolist()

@@ -10,7 +10,8 @@ by a tree of level L is of level L + 1 or more. Steps run from the deepest
 level to level 0; in each, registers of one shape (at least
 :data:`.templates.MIN_GROUP` of them) are one loop, the rest straight-line
 code. Each operation belongs to exactly one tree, so the kernel does exactly
-the tape's arithmetic, with or without loops.
+the tape's arithmetic, with or without loops. How each step's straight-line
+code is cut into functions is :mod:`.chunks`' plan, which every back end renders.
 """
 
 from __future__ import annotations
