@@ -30,7 +30,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from symjac.codegen.abi import c_prototype
 from symjac.codegen.artefact import Artefact
 
 from symjac.ir.ops import INFO, LEAVES, Op, is_bool, powi_chain
@@ -39,6 +38,7 @@ from symjac.passes import chunks
 from symjac.passes.chunks import CHUNK_SIZE, Chunk
 from symjac.passes.chunks import plan as chunk_plan
 from symjac.passes.schedule import OUT, Loop
+from symjac.runtime.abi import c_prototype
 
 _ARITH = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.DIV: "/"}
 _COMPARE = {Op.LT: "<", Op.LE: "<=", Op.EQ: "==", Op.NE: "!="}
@@ -212,7 +212,8 @@ def tape_code(
     plan = chunk_plan(tape, chunk_size, templates)
     parts: list[tuple[str, Chunk | Loop]] = []
     for step, body in zip(plan.schedule.steps, plan.bodies):
-        for part in (*body.chunks, *step.loops):
+        members: list[Chunk | Loop] = [*body.chunks, *step.loops]
+        for part in members:
             parts.append((f"{prefix}_{tag}_{len(parts)}", part))
     if not parts:  # no outputs: one empty function, so the kernel reads its arguments
         parts.append((f"{prefix}_{tag}_0", Chunk((), ())))

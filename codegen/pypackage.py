@@ -3,9 +3,10 @@
 ``DIRECTORY/NAME/`` holds
 
 * ``__init__.py`` — fixed text (plus comments): ``kernel = load(this directory)``;
-* ``_calls.py``, ``_arguments.py``, ``_parallel.py`` — verbatim copies of
+* ``_calls.py``, ``_arguments.py``, ``_parallel.py``, ``_abi.py`` — verbatim copies of
   :mod:`symjac.runtime`'s modules (result layouts and call path, input validation,
-  batches split across cores): the package runs the very code the JIT objects run;
+  batches split across cores, the kernel signature): the package runs the very code the
+  JIT objects run;
 * ``libNAME.so`` — the kernels (:mod:`.llvm.native`);
 * ``metadata.json`` — kind, shape, pattern, input and parameter names, kernel symbols.
 
@@ -21,10 +22,10 @@ from typing import Any
 
 from symjac.codegen.artefact import Artefact, comment_safe
 
-from symjac.runtime import arguments, calls, parallel
+from symjac.runtime import abi, arguments, calls, parallel
 
 #: the package's copies of the runtime's modules: file name → module
-RUNTIME = {"_calls.py": calls, "_arguments.py": arguments, "_parallel.py": parallel}
+RUNTIME = {"_calls.py": calls, "_arguments.py": arguments, "_parallel.py": parallel, "_abi.py": abi}
 
 INIT = '''"""Kernels written by symjac.emit (target "python"). Needs only NumPy.
 
@@ -81,7 +82,7 @@ def package_files(art: Artefact, library: str, work: dict[str, int]) -> dict[str
     >>> art = Artefact("jac", "jacobian", (spec,), ("x", "y"), (), (1, 2), (0, 0), (0, 1))
     >>> files = package_files(art, "libjac.so", {"values": 0})
     >>> sorted(files)
-    ['__init__.py', '_arguments.py', '_calls.py', '_parallel.py', 'metadata.json']
+    ['__init__.py', '_abi.py', '_arguments.py', '_calls.py', '_parallel.py', 'metadata.json']
     >>> files["__init__.py"].splitlines()[0]
     '# jacobian of shape 1 x 2, 2 structural nonzeros'
     >>> json.loads(files["metadata.json"])["library"]

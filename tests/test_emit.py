@@ -727,6 +727,7 @@ def test_python_package_runs_without_sympy_llvmlite_or_symjac(tmp_path: Path) ->
         "_calls.py",
         "_arguments.py",
         "_parallel.py",
+        "_abi.py",
         "metadata.json",
         "libjac.so",
     }

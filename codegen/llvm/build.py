@@ -342,14 +342,19 @@ class Pipeline:
     codegen_level: int
 
 
-def pipeline(specs: Sequence[KernelSpec], opt_level: int, lanes: int) -> Pipeline:
+def pipeline(
+    specs: Sequence[KernelSpec], opt_level: int, lanes: int, fast_codegen: bool = True
+) -> Pipeline:
     """How ``specs`` are compiled at ``opt_level`` for ``lanes`` points at a time.
 
     symjac's IR is CSE'd and vectorised already: the lean pass pipeline suffices (see
     :func:`.jit.optimise`). A small one-lane kernel spends its single-point call in the
     call itself: LLVM's fast instruction selection builds it ~6x sooner for the same
     latency, and the IR passes, which find little in symjac's IR, are skipped (4 ms of a
-    17 ms build); see :data:`FAST_CODEGEN`.
+    17 ms build); see :data:`FAST_CODEGEN`. That is the JIT's choice, which moves batches
+    to its SIMD build; ``fast_codegen=False`` is emitted object code's, which has no SIMD
+    build and is compiled once: FastISel there cost batches 15-35 % a point (robertson
+    1.8 -> 2.4 ns, kin7 203 -> 241 ns at 1000 points), so it gets the full code generator.
 
     >>> from symjac.ir.graph import Graph
     >>> from symjac.ir.tape import Tape
@@ -359,9 +364,11 @@ def pipeline(specs: Sequence[KernelSpec], opt_level: int, lanes: int) -> Pipelin
     Pipeline(chunk_size=4000, ir_level=0, lean=True, codegen_level=0)
     >>> pipeline(specs, 3, lanes=8)
     Pipeline(chunk_size=256, ir_level=3, lean=True, codegen_level=3)
+    >>> pipeline(specs, 3, lanes=1, fast_codegen=False)  # emitted object code
+    Pipeline(chunk_size=4000, ir_level=3, lean=True, codegen_level=3)
     """
     size = sum(len(tape) for tape in {id(spec.tape): spec.tape for spec in specs}.values())
-    codegen = 0 if lanes == 1 and size <= FAST_CODEGEN else opt_level
+    codegen = 0 if fast_codegen and lanes == 1 and size <= FAST_CODEGEN else opt_level
     chunk_size = ONE_LANE_CHUNK if lanes == 1 else chunks.CHUNK_SIZE
     return Pipeline(chunk_size, opt_level if codegen else 0, True, codegen)
 

@@ -18,11 +18,12 @@ from typing import Any
 import llvmlite
 import llvmlite.binding as llvm
 from llvmlite import ir
-from symjac.codegen.abi import ctypes_argtypes
 from symjac.codegen.cache import ObjectCache, key
 from symjac.codegen.llvm.emitter import vector_symbol
 
-#: ctypes signature of every kernel (:mod:`symjac.codegen.abi`): (x, p, out, n, p_stride, work)
+from symjac.runtime.abi import ctypes_argtypes
+
+#: ctypes signature of every kernel (:mod:`symjac.runtime.abi`): (x, p, out, n, p_stride, work)
 KERNEL_CFUNC = ctypes.CFUNCTYPE(None, *ctypes_argtypes())
 
 

@@ -1,7 +1,7 @@
 """Lowering: :class:`~symjac.ir.tape.KernelSpec` → LLVM IR, built with ``llvmlite.ir``.
 
 Each kernel becomes one function with the kernel ABI's signature
-(:data:`symjac.codegen.abi.KERNEL_ARGS`)::
+(:data:`symjac.runtime.abi.KERNEL_ARGS`)::
 
     void NAME(const double *x, const double *p, double *out, int64_t n, int64_t p_stride,
               double *work)
@@ -54,7 +54,6 @@ from typing import Any
 
 import numpy as np
 from llvmlite import ir
-from symjac.codegen.abi import KERNEL_ARGS
 from symjac.codegen.llvm.emitter import (
     BOOL,
     DOUBLE,
@@ -74,10 +73,11 @@ from symjac.passes import chunks
 from symjac.passes.chunks import CHUNK_SIZE, Body, Plan
 from symjac.passes.chunks import plan as chunk_plan
 from symjac.passes.schedule import OUT, SPILL, Loop, Schedule
+from symjac.runtime.abi import KERNEL_ARGS
 
 __all__ = ["KERNEL_TYPE", "Lowered", "for_range", "lower"]
 
-#: the kernel signature (:data:`symjac.codegen.abi.KERNEL_ARGS`): (x, p, out, n, p_stride, work)
+#: the kernel signature (:data:`symjac.runtime.abi.KERNEL_ARGS`): (x, p, out, n, p_stride, work)
 KERNEL_TYPE = ir.FunctionType(ir.VoidType(), [PTR if a.pointer else I64 for a in KERNEL_ARGS])
 #: most points a wrapper kernel stages through its body at once
 WRAPPER_BLOCK = 64

@@ -5,9 +5,11 @@ The kernels are lowered by :func:`.lower.lower` with its portable defaults
 
 * :func:`llvm_ir` — the textual IR, before optimisation;
 * :func:`object_code` — verified, optimised and compiled as the JIT compiles one-lane
-  kernels (:func:`.build.pipeline`: the same chunks, IR passes and code generator
-  level), by an LLVM target machine for the host or for any triple LLVM was built
-  with (cross-compilation), position independent; :func:`optimised_ir` is its IR;
+  kernels past its fast code generator's size (:func:`.build.pipeline` with
+  ``fast_codegen=False``: the same chunks, IR passes and code generator level; emitted
+  code has no SIMD build to move batches to), by an LLVM target machine for the host or
+  for any triple LLVM was built with (cross-compilation), position independent;
+  :func:`optimised_ir` is its IR;
 * :func:`link_shared` — object code linked by the system C compiler into a
   shared library that exports the kernels and nothing else.
 """
@@ -168,8 +170,8 @@ def optimised_ir(art: Artefact, triple: str | None = None) -> str:
 def _optimised(
     art: Artefact, triple: str | None, cpu: str, features: str
 ) -> tuple[llvm.ModuleRef, llvm.TargetMachine, Lowered]:
-    """The kernels lowered, verified and optimised as the JIT's one-lane kernels are."""
-    how = pipeline(art.specs, art.opt_level, lanes=1)
+    """The kernels lowered, verified and optimised as the JIT's large one-lane kernels are."""
+    how = pipeline(art.specs, art.opt_level, lanes=1, fast_codegen=False)
     low = lowered(art, how.chunk_size)
     tm = target_machine(triple, cpu, features, how.codegen_level)
     low.module.triple = tm.triple
@@ -230,7 +232,7 @@ def link_shared(obj: bytes, exports: list[str], path: Path, compiler: str | None
     >>> link_shared(object_code(art).code, ["sq_function"], path) == path
     True
     >>> f = ctypes.CDLL(str(path)).sq_function
-    >>> from symjac.codegen.abi import ctypes_argtypes
+    >>> from symjac.runtime.abi import ctypes_argtypes
     >>> f.argtypes = ctypes_argtypes()
     >>> f.restype = None
     >>> xs, out = np.array([1.0, 2.0, 3.0]), np.empty(3)

@@ -5,10 +5,11 @@ One runtime serves both kinds of compiled object. symjac's JIT objects
 native one-point method, the SIMD build, sparse results, ``to_sympy`` and ``stages``.
 A package written by ``symjac.emit(..., target="python")`` runs these very classes: this
 file is copied into it verbatim as ``_calls.py``, beside verbatim copies of
-:mod:`.arguments` (``_arguments.py``: validation) and :mod:`.parallel` (``_parallel.py``:
-batches split across cores), a shared library of the kernels and ``metadata.json``
-(read by :func:`load`). So an emitted kernel accepts, rejects, lays out and threads
-exactly what the compiled object does. Needs NumPy and the standard library only.
+:mod:`.arguments` (``_arguments.py``: validation), :mod:`.parallel` (``_parallel.py``:
+batches split across cores) and :mod:`.abi` (``_abi.py``: the kernel signature), a shared
+library of the kernels and ``metadata.json`` (read by :func:`load`). So an emitted kernel
+accepts, rejects, lays out and threads exactly what the compiled object does. Needs NumPy
+and the standard library only.
 
 A call: :meth:`Kernel._run` validates ``x`` (:func:`.arguments.as_points`), then
 :meth:`Kernel._execute` validates ``p`` and ``out``, allocates the result and hands the
@@ -34,9 +35,11 @@ import numpy as np
 
 try:  # inside an emitted package: its own copies of symjac/runtime/*.py
     from . import _parallel as parallel  # type: ignore[attr-defined]
+    from ._abi import ctypes_argtypes
     from ._arguments import address, as_params, as_points, check_out
 except ImportError:  # imported from symjac itself
     from symjac.runtime import parallel
+    from symjac.runtime.abi import ctypes_argtypes
     from symjac.runtime.arguments import address, as_params, as_points, check_out
 
 #: the metadata file next to an emitted package's library, written by symjac.codegen.pypackage
@@ -497,9 +500,6 @@ KINDS: dict[str, type[Kernel]] = {
     "hessian": Hessian,
 }
 
-#: (x, p, out, n, p_stride, work), as codegen.llvm.jit.KERNEL_CFUNC (which needs llvmlite)
-_ARGTYPES = [*[ctypes.c_void_p] * 3, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p]
-
 
 def from_metadata(meta: Mapping[str, Any], entries: Mapping[str, tuple[KernelFn, int]]) -> Kernel:
     """The object of kind ``meta["kind"]`` over ``entries`` (``{name: (function, work)}``),
@@ -540,7 +540,7 @@ def load(directory: str) -> Kernel:
     ...     package = os.path.join(d, "demo")
     ...     print(sorted(n for n in os.listdir(package) if not n.startswith("libdemo.")))
     ...     kernel = load(package)
-    ['__init__.py', '_arguments.py', '_calls.py', '_parallel.py', 'metadata.json']
+    ['__init__.py', '_abi.py', '_arguments.py', '_calls.py', '_parallel.py', 'metadata.json']
     >>> kernel, isinstance(kernel, Function), kernel([2.0, 3.0])
     (<demo: Function of (x, y)>, True, array([6.]))
     """
@@ -550,7 +550,7 @@ def load(directory: str) -> Kernel:
     entries = {}
     for name, info in meta["kernels"].items():
         fn = getattr(library, info["symbol"])
-        fn.argtypes = _ARGTYPES
+        fn.argtypes = ctypes_argtypes()
         fn.restype = None
         entries[name] = (fn, int(info["work"]))
     kernel = from_metadata(meta, entries)

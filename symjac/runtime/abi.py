@@ -5,9 +5,9 @@
 
 :data:`KERNEL_ARGS` names its arguments in order, with their C types and meaning.
 The LLVM lowering (``KERNEL_TYPE``), the JIT's ctypes signature, the C printer's
-prototypes and the object-code docs are all made from it. (The emitted Python
-package's runtime, ``pyruntime.py``, is copied into packages that cannot import
-symjac, and spells its ctypes argument types out itself.)
+prototypes, the object-code docs and the runtime's calls into a shared library
+(:mod:`.calls`, in emitted Python packages, which get a verbatim copy of this file as
+``_abi.py``) are all made from it. Standard library only.
 """
 
 from __future__ import annotations
