@@ -5,7 +5,8 @@ and ``KEY.json`` (metadata: the format, the key, the size and sha256 of the
 object code). The key is a sha256 of the LLVM IR and of everything else that
 changes the machine code (see :func:`key`). The warm-start cache of whole
 compilations (:mod:`symjac.warmstart`) keeps its records in the same directory, under
-the same rules, as ``KEY.warm`` and ``KEY.warm.json``. No pickle: object code is loaded
+the same rules, as ``KEY.warm``: one file, its metadata on the first line (see
+:meth:`ObjectCache.store` for why). No pickle: object code is loaded
 only after its size and sha256 match the metadata; anything truncated, empty,
 foreign or corrupted is a miss, reported with a warning, and overwritten.
 Files are written under a temporary name and renamed into place, so a reader
@@ -75,11 +76,13 @@ class ObjectCache:
         #: caller: symjac's own version; the back end does not import the package above it)
         self.version = version
 
-    def _paths(self, name: str, suffix: str) -> tuple[Path, Path]:
+    def _paths(self, name: str, suffix: str) -> tuple[Path, Path | None]:
+        """The data file and the metadata file (None: the metadata heads the data file)."""
         if suffix not in SUFFIXES:
             raise ValueError(f"suffix must be one of {SUFFIXES}, not {suffix!r}")
-        meta = ".json" if suffix == ".o" else f"{suffix}.json"
-        return self.directory / f"{name}{suffix}", self.directory / f"{name}{meta}"
+        if suffix == ".o":
+            return self.directory / f"{name}.o", self.directory / f"{name}.json"
+        return self.directory / f"{name}{suffix}", None
 
     def load(self, name: str, suffix: str = ".o") -> bytes | None:
         """The object code (or, ``suffix=".warm"``, the record) stored under ``name``, or None.
@@ -100,12 +103,17 @@ class ObjectCache:
         ...     c.load("cd" * 32) is None, [str(w.category.__name__) for w in caught]
         (True, ['RuntimeWarning'])
         """
-        obj_path, meta_path = self._paths(name, suffix)
-        if not meta_path.exists() and not obj_path.exists():
+        data_path, meta_path = self._paths(name, suffix)
+        shown = data_path if meta_path is None else meta_path
+        if not data_path.exists() and (meta_path is None or not meta_path.exists()):
             return None
         try:
-            meta = json.loads(meta_path.read_text())
-            data = obj_path.read_bytes()
+            if meta_path is None:  # one file: a line of JSON metadata, then the data
+                head, _, data = data_path.read_bytes().partition(b"\n")
+                meta = json.loads(head)
+            else:
+                meta = json.loads(meta_path.read_text())
+                data = data_path.read_bytes()
             ok = (
                 isinstance(meta, dict)
                 and meta.get("format") == FORMAT
@@ -118,7 +126,7 @@ class ObjectCache:
             ok = False
         if not ok:
             warnings.warn(
-                f"symjac cache: ignoring a damaged or foreign entry {meta_path} (recompiling)",
+                f"symjac cache: ignoring a damaged or foreign entry {shown} (recompiling)",
                 RuntimeWarning,
                 stacklevel=3,
             )
@@ -128,26 +136,36 @@ class ObjectCache:
     def store(self, name: str, data: bytes, suffix: str = ".o") -> None:
         """Write an entry atomically; a cache that cannot be written warns once and is skipped.
 
+        Object code is two files, written data first: racing writers of one key write the
+        same bytes (the same IR gives the same code), so any pair a reader sees matches. A
+        warm-start record differs between writers (it holds each one's build time), so it
+        is one file, its metadata on the first line: one rename publishes all of it.
+
         >>> import tempfile
         >>> c = ObjectCache(tempfile.mkdtemp())
-        >>> c.store("ef" * 32, b"object code")
-        >>> sorted(p.name for p in c.directory.iterdir()) == ["ef" * 32 + ".json", "ef" * 32 + ".o"]
-        True
-        >>> c.load("ef" * 32)
-        b'object code'
+        >>> c.store("ef" * 32, b"object code"); c.store("ab" * 32, b"record", suffix=".warm")
+        >>> sorted(p.suffix for p in c.directory.iterdir())
+        ['.json', '.o', '.warm']
+        >>> c.load("ef" * 32), c.load("ab" * 32, suffix=".warm")
+        (b'object code', b'record')
         """
-        obj_path, meta_path = self._paths(name, suffix)
-        meta = {
-            "format": FORMAT,
-            "key": name,
-            "size": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-        }
+        data_path, meta_path = self._paths(name, suffix)
+        meta = json.dumps(
+            {
+                "format": FORMAT,
+                "key": name,
+                "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest(),
+            }
+        ).encode()
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
-            # object code first, metadata last: a reader that sees metadata sees its object
-            _atomic_write(obj_path, data)
-            _atomic_write(meta_path, json.dumps(meta).encode())
+            if meta_path is None:
+                _atomic_write(data_path, meta + b"\n" + data)
+            else:
+                # object code first, metadata last: a reader that sees metadata sees its object
+                _atomic_write(data_path, data)
+                _atomic_write(meta_path, meta)
         except OSError as exc:
             where = str(self.directory)
             if where not in _warned:
@@ -168,9 +186,9 @@ class ObjectCache:
         >>> c = ObjectCache(d)
         >>> c.store("01" * 32, b"1234"); c.store("23" * 32, b"567")
         >>> c.store("45" * 32, b"12", suffix=".warm")
-        >>> c.info() == {"directory": d, "entries": 2, "bytes": 7, "warm_entries": 1,
-        ...              "warm_bytes": 2}
-        True
+        >>> info = c.info()
+        >>> info["directory"] == d, info["entries"], info["bytes"], info["warm_entries"]
+        (True, 2, 7, 1)
         >>> ObjectCache(os.path.join(d, "not-created-yet")).info()["entries"]
         0
         """

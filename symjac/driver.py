@@ -27,12 +27,14 @@ from symjac.compiled import (
     CompiledHessian,
     CompiledJacobian,
 )
-from symjac.frontend.convert import as_expressions, as_symbols, check_disjoint, to_graph
+from symjac.frontend.convert import to_graph
+from symjac.frontend.validate import as_expressions, as_symbols, check_disjoint
 from symjac.ir.graph import Graph
-from symjac.ir.tape import KernelSpec, Tape, replay
+from symjac.ir.tape import KernelSpec, Tape
 from symjac.options import Options
 from symjac.passes.composites import expand_composites
 from symjac.passes.diff import Grad, gradients
+from symjac.passes.directional import directional_tape
 from symjac.passes.rules import rewrite
 from symjac.sparsity.pattern import SparsityPattern
 from symjac.stages import Stages
@@ -451,24 +453,9 @@ def directional_kernel(
     >>> k.native("jvp", print)(np.array([2.0, 3.0, 1.0, 10.0])).tolist()
     [23.0]
     """
-    m, n = shape
-    g = Graph(options.rewriter() or rewrite)
-    outs = replay(symbolic, g)
-    if kind == "jvp":
-        width, direction = m, [g.var(n + j) for j in range(n)]
-        terms: list[list[int]] = [[] for _ in range(m)]
-        for i, j, k in entries:
-            terms[i].append(g.mul(outs[k], direction[j]))
-    elif kind == "vjp":
-        width, direction = n, [g.var(n + i) for i in range(m)]
-        terms = [[] for _ in range(n)]
-        for i, j, k in entries:
-            terms[j].append(g.mul(direction[i], outs[k]))
-    else:
-        raise ValueError(f"kind must be 'jvp' or 'vjp', not {kind!r}")
-    roots = expand_composites(g, [g.sum(t) for t in terms])
-    tape = Tape.from_graph(g, roots, n + len(direction), symbolic.n_params)
-    spec = KernelSpec(kind, tape, width, tuple(range(width)))
+    # the products J[i, j]·v[j] (or w[i]·J[i, j]) summed per row (column), on a new graph
+    tape = directional_tape(symbolic, entries, shape, kind, options.rewriter() or rewrite)
+    spec = KernelSpec(kind, tape, len(tape.outputs), tuple(range(len(tape.outputs))))
     return Pipeline(options).machine_code([spec])
 
 

@@ -13,9 +13,10 @@ the order of ``wrt`` and ``params``, the kind of object and its weights, every o
 files, so an edited checkout never reuses a stale record), the SymPy, NumPy, llvmlite
 and LLVM versions, Python's, and the host's target triple, CPU name and features.
 Records live in the object cache's directory and follow its rules
-(:class:`~symjac.codegen.cache.ObjectCache`): no pickle, atomic writes, a checksum
-checked before use; a damaged or foreign record is a miss with a warning and is
-rewritten; a directory that cannot be written warns once and compilation goes on.
+(:class:`~symjac.codegen.cache.ObjectCache`; a record is one file, its metadata on the
+first line): no pickle, atomic writes, a checksum checked before use; a damaged or
+foreign record is a miss with a warning and is rewritten; a directory that cannot be
+written warns once and compilation goes on.
 """
 
 from __future__ import annotations
@@ -134,7 +135,7 @@ def save(cache: ObjectCache, name: str, saved: Saved) -> None:
     >>> directory = tempfile.mkdtemp()
     >>> jac = symjac.jacobian([sp.sin(x)], [x], cache=directory)  # saves it as it compiles
     >>> sorted(p.suffix for p in Path(directory).iterdir())
-    ['.json', '.json', '.o', '.warm']
+    ['.json', '.o', '.warm']
     """
     kernels = saved.kernels.saved()
     if kernels is None:

@@ -9,7 +9,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 import symjac
-from symjac.determinant import blocks
+from symjac.sparsity.blocks import blocks
 
 X = sp.symbols("x0:4", real=True)
 SYSTEMS = {

@@ -11,7 +11,7 @@ The public API, as enumerated here:
   (:data:`MODULES`: every public function and class of :mod:`symjac.runtime.calls`,
   which is what ``import NAME; NAME.kernel`` is);
 * other user-facing objects outside ``symjac.__all__`` (:data:`OTHERS`: the object cache
-  behind ``symjac cache info|clear``, the coloring functions, ``determinant.blocks``) and
+  behind ``symjac cache info|clear``, the coloring functions, ``sparsity.blocks.blocks``) and
   single members users are pointed at (:data:`MEMBERS`: ``jac._kernels.jit.assembly()``);
 * every public function and class defined in every module of the packages in
   :data:`WALKED_PACKAGES` (modules found by ``pkgutil``; names starting with ``_`` and the
@@ -57,7 +57,7 @@ OTHERS = (
     "symjac.codegen.cache.ObjectCache",
     "symjac.sparsity.coloring.color_columns",
     "symjac.sparsity.coloring.star_color",
-    "symjac.determinant.blocks",
+    "symjac.sparsity.blocks.blocks",
 )
 #: single methods and properties of classes that are not public as a whole
 MEMBERS = (
@@ -280,7 +280,7 @@ def test_enumeration_covers_inherited_members_and_returned_classes():
         "symjac.codegen.cache.ObjectCache.clear",
         "symjac.codegen.llvm.jit.JitModule.assembly",
         "symjac.sparsity.coloring.star_color",
-        "symjac.determinant.blocks",
+        "symjac.sparsity.blocks.blocks",
         "symjac.ir.graph.Graph.add",  # walked: an internal module of symjac
         "symjac.ir.tape.Tape",
         "symjac.stats.Timer.stage",
