@@ -219,7 +219,8 @@ class Pipeline:
         name = getattr(self, "_warm_key", None)
         if cache is not None and name is not None:
             saved.sizes, saved.op_counts = dict(self.stats.sizes), dict(self.stats.op_counts)
-            warmstart.save(cache, name, saved)
+            with self.timer.stage("warm_save"):
+                warmstart.save(cache, name, saved)
         return saved
 
     def differentiate(self, prob: Problem, roots: Sequence[int]) -> list[Grad]:

@@ -17,7 +17,8 @@ class Stats:
     ``timings``: front_end, warm_start (hashing the input and looking for a saved
     compilation of it, :mod:`symjac.warmstart`), differentiate, simplify (level "full"
     only), expand, lower, then llvm_parse, llvm_optimise, machine_code — or cache_load
-    instead of those three when the machine code came from the on-disk cache. ``sizes``: graph
+    instead of those three when the machine code came from the on-disk cache — and
+    warm_save (writing the compilation's record for warm starts). ``sizes``: graph
     nodes after the front end and after differentiation, entries of the Jacobian,
     tape instructions, and ``shared`` — tape registers used more than once, i.e.
     the common subexpressions the hash-consed graph found. ``op_counts``: how many
