@@ -21,7 +21,7 @@ _API = {
     "function": "api",
     "function_and_jacobian": "api",
     "hessian": "api",
-    "logdet": "determinant",
+    "logdet": "api",
     "CompiledLogDet": "determinant",
     "CompiledFunctionAndJacobian": "compiled",
     "CompiledHessian": "compiled",
@@ -47,14 +47,14 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from symjac.api import function, function_and_jacobian, hessian, jacobian
+    from symjac.api import function, function_and_jacobian, hessian, jacobian, logdet
     from symjac.compiled import (
         CompiledFunction,
         CompiledFunctionAndJacobian,
         CompiledHessian,
         CompiledJacobian,
     )
-    from symjac.determinant import CompiledLogDet, logdet
+    from symjac.determinant import CompiledLogDet
     from symjac.sparsity.pattern import SparsityPattern
     from symjac.standalone import emit
 

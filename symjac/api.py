@@ -1,4 +1,4 @@
-"""The public entry points: jacobian, function, function_and_jacobian, hessian."""
+"""The public entry points: jacobian, function, function_and_jacobian, hessian, logdet."""
 
 from __future__ import annotations
 
@@ -11,7 +11,14 @@ from symjac.compiled import (
     CompiledHessian,
     CompiledJacobian,
 )
-from symjac.driver import build_function, build_function_and_jacobian, build_hessian, build_jacobian
+from symjac.determinant import CompiledLogDet
+from symjac.driver import (
+    build_function,
+    build_function_and_jacobian,
+    build_hessian,
+    build_jacobian,
+    build_logdet,
+)
 from symjac.options import Options
 from symjac.passes.rules import DEFAULT_SETS
 
@@ -178,3 +185,23 @@ def hessian(
         fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache, rules
     )
     return build_hessian(exprs, wrt, params, weights, options)
+
+
+def logdet(exprs: Any, wrt: Any, params: Any = None, **options: Any) -> CompiledLogDet:
+    """Compile ``log|det ∂exprs/∂wrt|`` for a square system (options as :func:`symjac.jacobian`).
+
+    ``sparse`` is not an option: the determinant always reads J's nonzeros.
+
+    >>> import numpy as np, sympy as sp, symjac
+    >>> r, t = sp.symbols("r t")
+    >>> polar = symjac.logdet([r * sp.cos(t), r * sp.sin(t)], [r, t])
+    >>> sign, value = polar(np.array([2.0, 0.3]))   # |det J| = r
+    >>> float(sign), round(float(np.exp(value)), 12)
+    (1.0, 2.0)
+    """
+    if "sparse" in options:
+        raise TypeError("logdet() takes no 'sparse' option: it always works on J's nonzeros")
+    unknown = sorted(set(options) - {f for f in Options.__dataclass_fields__})
+    if unknown:
+        raise TypeError(f"logdet() got unexpected keyword arguments: {', '.join(unknown)}")
+    return build_logdet(exprs, wrt, params, Options(**options, sparse=False))

@@ -87,22 +87,3 @@ class CompiledLogDet:
 
     def __repr__(self) -> str:
         return f"<symjac.CompiledLogDet {self.jacobian.shape}, {self.structure}>"
-
-
-def logdet(exprs: Any, wrt: Any, params: Any = None, **options: Any) -> CompiledLogDet:
-    """Compile ``log|det ∂exprs/∂wrt|`` for a square system (options as :func:`symjac.jacobian`).
-
-    ``sparse`` is not an option: the determinant always reads J's nonzeros.
-
-    >>> import numpy as np, sympy as sp, symjac
-    >>> r, t = sp.symbols("r t")
-    >>> polar = symjac.logdet([r * sp.cos(t), r * sp.sin(t)], [r, t])
-    >>> sign, value = polar(np.array([2.0, 0.3]))   # |det J| = r
-    >>> float(sign), round(float(np.exp(value)), 12)
-    (1.0, 2.0)
-    """
-    from symjac.api import jacobian
-
-    if "sparse" in options:
-        raise TypeError("logdet() takes no 'sparse' option: it always works on J's nonzeros")
-    return CompiledLogDet(jacobian(exprs, wrt, params, sparse=False, **options))

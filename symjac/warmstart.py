@@ -76,12 +76,11 @@ def code_version() -> str:
     >>> len(code_version()), code_version() == code_version()
     (64, True)
     """
-    import symjac
-    import symjac.codegen
+    from symjac import codegen
 
     h = hashlib.sha256()
-    for package in (symjac, symjac.codegen):
-        root = Path(package.__file__ or "").parent
+    # symjac's own directory (this file's) and codegen's, which is installed beside it
+    for root in (Path(__file__).resolve().parent, Path(codegen.__file__ or "").resolve().parent):
         for path in sorted(root.rglob("*.py")):
             h.update(str(path.relative_to(root)).encode())
             h.update(b"\0")
