@@ -99,6 +99,8 @@ class Pipeline:
         self.timer = Timer(self.stats, Progress(options.progress))
         #: the validated outputs, wrt and params (the first stage of :meth:`stages`)
         self.inputs: tuple[tuple[Any, ...], tuple[Any, ...], tuple[Any, ...]] = ((), (), ())
+        #: the warm-start key :meth:`recall` computed, under which :meth:`remember` saves
+        self.warm_key: str | None = None
 
     def stages(self, symbolic: Tape, kernels: Kernels, derivatives: bool) -> Stages:
         """What ``obj.stages`` shows: the input, kept; the graph and the derivatives, built
@@ -189,10 +191,10 @@ class Pipeline:
         if cache is None:
             return None
         with self.timer.stage("warm_start"):
-            self._warm_key = warmstart.key(
+            self.warm_key = warmstart.key(
                 kind, inputs.outputs, inputs.wrt, inputs.params, self.options, extra
             )
-            saved = warmstart.load(cache, self._warm_key, self.options.build())
+            saved = warmstart.load(cache, self.warm_key, self.options.build())
         if saved is not None:
             self.stats.warm = True
             self.stats.sizes.update(saved.sizes or {})
@@ -217,7 +219,7 @@ class Pipeline:
         ['.warm']
         """
         cache = self.options.object_cache()
-        name = getattr(self, "_warm_key", None)
+        name = self.warm_key
         if cache is not None and name is not None:
             saved.sizes, saved.op_counts = dict(self.stats.sizes), dict(self.stats.op_counts)
             with self.timer.stage("warm_save"):
