@@ -3,8 +3,10 @@
 Robertson's chemical kinetics has rate constants from 0.04 to 3·10⁷: explicit
 methods crawl, implicit ones (BDF, Radau) solve (I − hγJ)·δ = r at each step.
 Without ``jac=`` SciPy estimates J by finite differences (extra evaluations of
-f per estimate); with symjac's compiled J it calls it directly. We compare the
-work and check the answer against a tight-tolerance reference.
+f per estimate); with symjac's compiled J it calls it directly. ``symjac.ode`` compiles
+both into the signatures ``solve_ivp`` calls — ``o.fun(t, y)``, ``o.jac(t, y)`` and
+``o.jac_sparsity`` — so no glue is written by hand. We compare the work and check the
+answer against a tight-tolerance reference.
 
 With 3 states a finite-difference J costs only 3 extra f calls. The second system,
 the Brusselator reaction–diffusion on a 1-D grid of 100 cells (200 states), shows
@@ -28,6 +30,7 @@ from scipy.integrate import solve_ivp
 import symjac
 from symjac import plotting
 
+T = sp.Symbol("t", real=True)  # the time: compiled as a parameter, unused by these systems
 y = sp.symbols("y0:3", real=True)
 k1, k2, k3 = 0.04, 3e7, 1e4
 RHS = [
@@ -57,14 +60,14 @@ CELLS = np.arange(1, N + 1) / (N + 1)
 B0 = np.concatenate([1 + np.sin(2 * np.pi * CELLS), np.full(N, 3.0)])
 
 
-def _solve(f, label: str, **options) -> dict:
+def _solve(fun, label: str, **options) -> dict:
     """solve_ivp(BDF) over t in [0, 10], counting every call of f (SciPy's nfev leaves out
     the calls of its finite-difference Jacobian)."""
     calls = [0]
 
     def rhs(t, state):
         calls[0] += 1
-        return f(state)
+        return fun(t, state)
 
     t0 = time.perf_counter()
     sol = solve_ivp(rhs, (0.0, 10.0), B0, method="BDF", rtol=1e-6, atol=1e-8, **options)
@@ -75,31 +78,29 @@ def _solve(f, label: str, **options) -> dict:
 
 def brusselator() -> dict[str, object]:
     """The 200-state system three ways: compiled sparse J, dense and colored finite differences."""
-    f = symjac.function(BRUSSELATOR, [*u, *v])
-    jac = symjac.jacobian(BRUSSELATOR, [*u, *v])
+    o = symjac.ode(BRUSSELATOR, T, [*u, *v])  # 40 000 entries, 1.5 % nonzero: J is sparse
     runs = [
-        _solve(f, "symjac sparse J", jac=lambda t, s: jac.sparse(s)),
-        _solve(f, "finite differences, dense"),
-        _solve(f, "finite differences, jac_sparsity", jac_sparsity=jac.pattern.to_scipy()),
+        _solve(o.fun, "symjac sparse J", jac=o.jac),
+        _solve(o.fun, "finite differences, dense"),
+        _solve(o.fun, "finite differences, jac_sparsity", jac_sparsity=o.jac_sparsity),
     ]
-    reference = solve_ivp(lambda t, s: f(s), (0.0, 10.0), B0, method="Radau", rtol=1e-10,
-                          atol=1e-12, jac=lambda t, s: jac.sparse(s))  # fmt: skip
-    return {"runs": runs, "reference": reference.y[:, -1], "nnz": jac.nnz,
-            "colors": jac.pattern.coloring().n_colors}  # fmt: skip
+    reference = solve_ivp(o.fun, (0.0, 10.0), B0, method="Radau", rtol=1e-10, atol=1e-12,
+                          jac=o.jac)  # fmt: skip
+    pattern = o.jacobian.pattern
+    return {"runs": runs, "reference": reference.y[:, -1], "nnz": pattern.nnz,
+            "colors": pattern.coloring().n_colors}  # fmt: skip
 
 
 def main() -> dict[str, object]:
-    f = symjac.function(RHS, y)
-    jac = symjac.jacobian(RHS, y)
+    o = symjac.ode(RHS, T, y)
 
     calls = [0]
 
     def rhs(t, state):
         calls[0] += 1  # counted here: SciPy's nfev leaves out the finite-difference calls
-        return f(state)
+        return o.fun(t, state)
 
-    def jacobian(t, state):
-        return jac(state)
+    jacobian = o.jac
 
     runs = {}
     for label, j in (("symjac", jacobian), ("finite differences", None)):

@@ -29,6 +29,8 @@ _API = {
     "CompiledFunction": "compiled",
     "SparsityPattern": "sparsity.pattern",
     "emit": "standalone",
+    "ode": "solvers.ode",
+    "ODE": "solvers.ode",
 }
 
 __all__ = [
@@ -37,6 +39,7 @@ __all__ = [
     "CompiledHessian",
     "CompiledJacobian",
     "CompiledLogDet",
+    "ODE",
     "SparsityPattern",
     "emit",
     "function",
@@ -44,6 +47,7 @@ __all__ = [
     "hessian",
     "jacobian",
     "logdet",
+    "ode",
 ]
 
 if TYPE_CHECKING:
@@ -55,6 +59,7 @@ if TYPE_CHECKING:
         CompiledJacobian,
     )
     from symjac.determinant import CompiledLogDet
+    from symjac.solvers.ode import ODE, ode
     from symjac.sparsity.pattern import SparsityPattern
     from symjac.standalone import emit
 

@@ -1,0 +1,1 @@
+"""Glue to the solvers people use: ODE objects for SciPy's integrators."""
