@@ -34,12 +34,12 @@ _API = {
 }
 
 __all__ = [
+    "ODE",
     "CompiledFunction",
     "CompiledFunctionAndJacobian",
     "CompiledHessian",
     "CompiledJacobian",
     "CompiledLogDet",
-    "ODE",
     "SparsityPattern",
     "emit",
     "function",
