@@ -31,9 +31,12 @@ _API = {
     "emit": "standalone",
     "ode": "solvers.ode",
     "ODE": "solvers.ode",
+    "nlp": "solvers.nlp",
+    "NLP": "solvers.nlp",
 }
 
 __all__ = [
+    "NLP",
     "ODE",
     "CompiledFunction",
     "CompiledFunctionAndJacobian",
@@ -47,6 +50,7 @@ __all__ = [
     "hessian",
     "jacobian",
     "logdet",
+    "nlp",
     "ode",
 ]
 
@@ -59,6 +63,7 @@ if TYPE_CHECKING:
         CompiledJacobian,
     )
     from symjac.determinant import CompiledLogDet
+    from symjac.solvers.nlp import NLP, nlp
     from symjac.solvers.ode import ODE, ode
     from symjac.sparsity.pattern import SparsityPattern
     from symjac.standalone import emit
