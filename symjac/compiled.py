@@ -221,6 +221,45 @@ class CompiledFunction(_Compiled, Function):
         Function.__init__(self, wrt, params, m)
         self._setup(kernels, **kw)
 
+    def low_level_callable(self, p: Any = None, output: int = 0) -> Any:
+        """Output ``output`` at one point as a ``scipy.LowLevelCallable`` of signature
+        ``double (int, double *, void *)``, which ``scipy.integrate.quad``, ``dblquad`` and
+        ``nquad`` call without Python in the loop. The point is given in ``wrt`` order; the
+        parameters ``p`` are bound now (a copy, kept alive with the callable).
+
+        >>> import numpy as np, sympy as sp, symjac
+        >>> from scipy.integrate import quad
+        >>> x, a = sp.symbols("x a")
+        >>> f = symjac.function([sp.exp(-a * x**2)], wrt=[x], params=[a])
+        >>> value, err = quad(f.low_level_callable([1.0]), -np.inf, np.inf)
+        >>> bool(abs(value - np.sqrt(np.pi)) < 1e-12)
+        True
+        """
+        import ctypes
+
+        from scipy import LowLevelCallable
+
+        from symjac.codegen.llvm.lowlevel import point_function
+        from symjac.runtime.arguments import as_params
+
+        if isinstance(output, bool) or not isinstance(output, int) or not 0 <= output < self._m:
+            raise ValueError(f"output must be an int in 0..{self._m - 1}, not {output!r}")
+        params, _ = as_params(p, self._params, self._param_names, 1, False)
+        kernels = self._kernels  # one lane: the wrapper computes one point
+        function = point_function(
+            kernels.jit.address("function"),
+            len(self._wrt),
+            self._m,
+            output,
+            kernels.work_sizes["function"],
+        )
+        function._kernels = kernels  # their engine, kept alive with it
+        if params is None:
+            return LowLevelCallable(function)
+        values = (ctypes.c_double * len(params))(*params.tolist())
+        # cast keeps `values` alive in the result's _objects, which LowLevelCallable holds
+        return LowLevelCallable(function, ctypes.cast(values, ctypes.c_void_p))
+
     def to_sympy(self) -> Any:
         """The compiled outputs as a SymPy column Matrix (after symjac's front end).
 
