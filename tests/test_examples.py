@@ -231,6 +231,9 @@ def test_change_of_variables():
     assert radial["structure"] == "general"  # a full 2×2 Jacobian
     np.testing.assert_allclose(radial["images"], radial["targets"], atol=1e-12)  # g(g⁻¹(y)) = y
     assert abs(radial["total_probability"] - 1.0) < 1e-10
+    ball = out["ball"]  # nquad: LowLevelCallable and Python callable, against 4π/3
+    assert ball["low_level"] == pytest.approx(ball["python"], rel=1e-12)
+    assert ball["low_level"] == pytest.approx(4 * np.pi / 3, rel=1e-12)
 
 
 def test_chain_rule_and_vector_jacobian_products():
@@ -311,3 +314,19 @@ def test_sensitivity_along_the_top_singular_vector():
         h = 1e-6
         fd = [(mean_loss(w + h * e, reg) - mean_loss(w - h * e, reg)) / (2 * h) for e in np.eye(12)]
         np.testing.assert_allclose(compiled, fd, atol=1e-7)
+
+
+def test_brachistochrone_by_collocation_reaches_the_cycloid_time():
+    pytest.importorskip("cyipopt")
+    out = _run("11_optimal_control.py")
+    n = out["n"]
+    h = out["exact"] / (n - 1)
+    for label, run in out["runs"].items():
+        assert run["success"], label
+        # the trapezoidal rule is second order: the error shrinks like h² (h ≈ 1e-3 here)
+        assert abs(run["T"] - out["exact"]) < 10 * h**2, (label, run["T"], out["exact"])
+        x = run["x"]
+        assert x[0] == 0.0 and x[n - 1] == pytest.approx(2.0) and x[2 * n - 1] == pytest.approx(1.0)
+    exact, lbfgs = out["runs"]["exact Hessian"], out["runs"]["limited-memory"]
+    assert exact["iterations"] < lbfgs["iterations"]  # second derivatives pay in iterations
+    assert out["jacobian_nnz"] < 0.01 * (3 * (n - 1)) * (4 * n + 1)  # sparse: < 1 % dense
