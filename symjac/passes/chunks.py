@@ -26,6 +26,7 @@ instructions, the JIT's one-lane size, took them to 24.9 and 3.1 s: C keeps
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -142,18 +143,50 @@ def plan(
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
-    sched = schedule(tape) if templates else straight_line(tape)
-    used = uses(tape) if recurrences else []
+    sched, steps = _steps(tape, templates, recurrences)
     parts = []
     size = 0
-    for step in sched.steps:
-        computed = trees(tape, sched.is_hole, step.computes)
-        runs = find_runs(tape, computed, used) if recurrences else []
+    for step, (computed, runs) in zip(sched.steps, steps):
         chunks, cost = _partition(tape, computed, step.items, chunk_size, runs)
         parts.append(chunks)
         size += cost
     bodies = tuple(_body(tape, chunks, len(sched.slots)) for chunks in parts)
     return Plan(sched, bodies, outlined=size > chunk_size)
+
+
+#: what :func:`_steps` found for a tape still alive, by id: the tape (weakly), its schedule and
+#: per step its straight-line registers and runs. The one-lane build and the SIMD build of
+#: the same kernels plan with different chunk sizes, and need not schedule twice (a 10^5-deep
+#: chain: 1.2 s each)
+_STEPS: dict[
+    tuple[int, bool, bool],
+    tuple[weakref.ref[Tape], Schedule, list[tuple[list[int], list[Run]]]],
+] = {}
+
+
+def _steps(
+    tape: Tape, templates: bool, recurrences: bool
+) -> tuple[Schedule, list[tuple[list[int], list[Run]]]]:
+    """The schedule of ``tape`` and per step its registers in order and its runs (cached).
+
+    >>> from symjac.ir.graph import Graph
+    >>> g = Graph(); tape = Tape.from_graph(g, [g.sin(g.var(0))], 1, 0)
+    >>> sched, steps = _steps(tape, True, True); steps, _steps(tape, True, True)[0] is sched
+    ([([1], [])], True)
+    """
+    key = (id(tape), templates, recurrences)
+    hit = _STEPS.get(key)
+    if hit is not None and hit[0]() is tape:
+        return hit[1], hit[2]
+    sched = schedule(tape) if templates else straight_line(tape)
+    used = uses(tape) if recurrences else []
+    steps = []
+    for step in sched.steps:
+        computed = trees(tape, sched.is_hole, step.computes)
+        steps.append((computed, find_runs(tape, computed, used) if recurrences else []))
+    ref = weakref.ref(tape, lambda _: _STEPS.pop(key, None))
+    _STEPS[key] = (ref, sched, steps)
+    return sched, steps
 
 
 #: one chunk as :func:`_partition` builds it: registers, stores, runs
