@@ -6,9 +6,13 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pathlib import Path
+
 from symjac.codegen import JitModule, lower
+from symjac.codegen.artefact import Artefact
+from symjac.codegen.c import C_FILES
 from symjac.codegen.llvm.build import Build
-from test_emit import run_kernel
+from test_emit import STRICT, build_c, needs_cc, run_kernel
 
 from symjac.ir.graph import Graph
 from symjac.ir.ops import Op
@@ -16,10 +20,12 @@ from symjac.ir.tape import KernelSpec, Tape
 from symjac.passes import chunks, recurrences
 
 
-def chain(depth: int, invariant: bool = False, also: tuple[int, ...] = ()) -> Tape:
+def chain(
+    depth: int, invariant: bool = False, also: tuple[int, ...] = (), power: bool = False
+) -> Tape:
     """``s <- sin(s)`` (``sin(s) * y`` with ``invariant``) ``depth`` times and its derivative
     ``d <- d * cos(s)``, interleaved as the driver's tapes are; ``also``: levels whose
-    intermediate ``s`` is an output too (read outside the run)."""
+    intermediate ``s`` is an output too (read outside the run); ``power``: ``s <- sin(s)**3``."""
     g = Graph()
     x, y = g.var(0), g.var(1)
     s, d = x, g.const(1.0)
@@ -27,6 +33,8 @@ def chain(depth: int, invariant: bool = False, also: tuple[int, ...] = ()) -> Ta
     for level in range(depth):
         d = g.mul(d, g.call(Op.COS, s))
         s = g.mul(g.sin(s), y) if invariant else g.sin(s)
+        if power:
+            s = g.powi(s, 3)
         if level in also:
             kept.append(s)
     return Tape.from_graph(g, [d, s, g.add(s, y), *kept], 2, 0)
@@ -35,6 +43,11 @@ def chain(depth: int, invariant: bool = False, also: tuple[int, ...] = ()) -> Ta
 def runs(tape: Tape, chunk_size: int = chunks.CHUNK_SIZE) -> list[recurrences.Run]:
     plan = chunks.plan(tape, chunk_size, recurrences=True)
     return [run for body in plan.bodies for chunk in body.chunks for run in chunk.runs]
+
+
+POINTS = np.random.default_rng(7).uniform(-3, 3, size=(37, 2))
+POINTS[0] = (np.nan, 1.0)
+POINTS[1] = (0.0, -0.0)
 
 
 def evaluate(tape: Tape, lanes: int, on: bool, chunk_size: int) -> np.ndarray:
@@ -49,10 +62,7 @@ def evaluate(tape: Tape, lanes: int, on: bool, chunk_size: int) -> np.ndarray:
         recurrences=on,
     )
     jit = JitModule(low.module)  # verifies the module
-    pts = np.random.default_rng(7).uniform(-3, 3, size=(37, 2))
-    pts[0] = (np.nan, 1.0)
-    pts[1] = (0.0, -0.0)
-    return run_kernel(jit.kernel("f"), len(tape.outputs), pts, work=low.work_sizes["f"])
+    return run_kernel(jit.kernel("f"), len(tape.outputs), POINTS, work=low.work_sizes["f"])
 
 
 def lane_counts() -> list[int]:
@@ -108,6 +118,31 @@ def test_a_deep_chain_is_one_loop_in_the_ir() -> None:
     assert text.count("phi ") >= 3  # the counter and the carried values
 
 
-def test_the_c_printer_plans_straight_line_code() -> None:
-    plan = chunks.plan(chain(500))  # the default: no runs
+def test_plans_have_no_runs_unless_asked() -> None:
+    plan = chunks.plan(chain(500))
     assert all(not chunk.runs for body in plan.bodies for chunk in body.chunks)
+
+
+@needs_cc
+@pytest.mark.parametrize(
+    "depth, invariant, also, power",
+    [(300, True, (150,), False), (200, False, (0, 1, 57, 58, 120), False), (90, False, (), True)],
+)
+def test_c_renders_runs_as_loops_with_the_jits_bits(
+    monkeypatch, tmp_path: Path, depth: int, invariant: bool, also: tuple[int, ...], power: bool
+) -> None:
+    monkeypatch.setattr(recurrences, "MIN_COUNT", 1)
+    monkeypatch.setattr(recurrences, "MIN_WORK", 1)
+    tape = chain(depth, invariant, also, power)
+    assert runs(tape)
+    width = len(tape.outputs)
+    spec = KernelSpec("values", tape, width, tuple(range(width)))
+    art = Artefact("chain", "function", (spec,), ("x", "y"), (), (width,))
+    for suffix, printer in C_FILES.items():
+        (tmp_path / f"chain{suffix}").write_text(printer(art))
+    assert "for (int64_t k = 0; k < " in (tmp_path / "chain.c").read_text()
+    lib = build_c(tmp_path, ["chain"])
+    assert "-Werror" in STRICT
+    got = run_kernel(lib.chain_values, width, POINTS)
+    want = evaluate(tape, 1, False, chunks.CHUNK_SIZE)
+    assert np.array_equal(got.view(np.int64), want.view(np.int64))

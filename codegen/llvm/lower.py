@@ -636,7 +636,8 @@ def lower(
     ``packed_tables`` writes index and constant tables as byte strings in this
     host's byte order (see :func:`_table`): for code that runs here, as the JIT's.
     ``recurrences``: runs of one body repeated instance after instance become loops
-    (:mod:`symjac.passes.recurrences`); without, straight-line code (as the C printer's).
+    (:mod:`symjac.passes.recurrences`), as the C printer renders them; without,
+    straight-line code.
     The defaults give portable scalar code.
 
     >>> from symjac.ir.graph import Graph

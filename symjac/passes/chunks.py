@@ -126,8 +126,7 @@ def plan(
 
     With ``recurrences``, runs of one body repeated instance after instance
     (:mod:`.recurrences`) are marked in their chunk (``Chunk.runs``), each costing its
-    chunk one instance: the LLVM lowering renders them as loops. (The C printer renders
-    straight-line code, and plans without them.)
+    chunk one instance: the LLVM lowering and the C printer render them as loops.
 
     A register computed by one chunk and read by a later one gets a frame slot, numbered
     in the order the later chunks first read them.
