@@ -66,7 +66,7 @@ def evaluate(tape: Tape, lanes: int, on: bool, chunk_size: int) -> np.ndarray:
 
 
 def lane_counts() -> list[int]:
-    width, libm = Build().lanes()
+    width, _ = Build().lanes()
     return [1, width] if width > 1 else [1]
 
 
