@@ -37,6 +37,7 @@ from symjac.ir.tape import KernelSpec, Tape
 from symjac.passes import chunks
 from symjac.passes.chunks import CHUNK_SIZE, Chunk
 from symjac.passes.chunks import plan as chunk_plan
+from symjac.passes.recurrences import Run
 from symjac.passes.schedule import OUT, Loop
 from symjac.runtime.abi import c_prototype
 
@@ -209,7 +210,7 @@ def tape_code(
     >>> "const double r2 = w[0] * w[0];" in body.code
     True
     """
-    plan = chunk_plan(tape, chunk_size, templates)
+    plan = chunk_plan(tape, chunk_size, templates, recurrences=True)
     parts: list[tuple[str, Chunk | Loop]] = []
     for step, body in zip(plan.schedule.steps, plan.bodies):
         members: list[Chunk | Loop] = [*body.chunks, *step.loops]
@@ -250,20 +251,90 @@ def _chunk(
     """The statements of one chunk: its registers, then its stores, appended to ``lines``."""
     local: set[int] = set()
     value = functools.partial(_value, prefix, tape, slots, local, lines)
-    for r in chunk.registers:
-        op, attr = tape.ops[r], tape.attrs[r]
-        a = [value(q) for q in tape.args[r]]
-        if op is Op.POWI:
-            lines.extend(_powi(r, a[0], int(attr)))  # type: ignore[call-overload]
-        else:
-            ctype = "int" if is_bool(op) else "double"
-            lines.append(f"    const {ctype} {_reg(r)} = {_expression(prefix, op, a, attr)};")
+    runs = {run.start: run for run in chunk.runs}
+    i = 0
+    while i < len(chunk.registers):
+        run = runs.get(i)
+        if run is not None:
+            i = run.end
+            later = {a for r in chunk.registers[i:] for a in tape.args[r]}
+            later.update(r for r, _, _ in chunk.stores)
+            last = [r for r in chunk.registers[i - run.period : i] if r in later or r in spills]
+            _run(prefix, tape, chunk.registers, run, value, lines, set(last))
+            for r in last:  # the last instance's values read after the loop
+                local.add(r)
+                if r in spills:
+                    lines.append(f"    w[{spills[r]}] = {_as_double(tape, r, _reg(r))};")
+            continue
+        r = chunk.registers[i]
+        i += 1
+        _statement(prefix, tape, r, [value(q) for q in tape.args[r]], lines, "    ")
         local.add(r)
         if r in spills:
             lines.append(f"    w[{spills[r]}] = {_as_double(tape, r, _reg(r))};")
     for r, region, k in chunk.stores:
         target = f"out[pos[{k}]]" if region == OUT else f"w[{k}]"
         lines.append(f"    {target} = {_as_double(tape, r, value(r))};")
+
+
+def _statement(
+    prefix: str, tape: Tape, r: int, a: Sequence[str], lines: list[str], indent: str
+) -> None:
+    """``const <type> r<r> = ...;`` (several statements for an integer power)."""
+    op, attr = tape.ops[r], tape.attrs[r]
+    if op is Op.POWI:
+        lines.extend(indent[4:] + line for line in _powi(r, a[0], int(attr)))  # type: ignore[call-overload]
+    else:
+        ctype = "int" if is_bool(op) else "double"
+        lines.append(f"{indent}const {ctype} {_reg(r)} = {_expression(prefix, op, a, attr)};")
+
+
+def _run(
+    prefix: str,
+    tape: Tape,
+    registers: Sequence[int],
+    run: Run,
+    value: Callable[[int], str],
+    lines: list[str],
+    needed: set[int],
+) -> None:
+    """A :class:`~symjac.passes.recurrences.Run` as a ``for`` loop whose body is its first
+    instance (its registers block-local), the values the next instance reads carried in
+    ``c<first>_<q>``; afterwards ``r<r>`` of the last instance's registers in ``needed``
+    are declared.
+
+    As the JIT's loop: the same operations on the same operands as straight-line code.
+    """
+    first = registers[run.start : run.start + run.period]
+    tag = first[0]
+    current = set(first)
+    previous = {r: q for q, r in enumerate(run.previous)}
+    carried = sorted({previous[a] for r in first for a in tape.args[r] if a in previous})
+    ctype = {r: "int" if is_bool(tape.ops[r]) else "double" for r in (*run.previous, *first)}
+    seeds = {q: value(run.previous[q]) for q in carried}
+    invariant = {
+        a: value(a) for r in first for a in tape.args[r] if a not in current and a not in previous
+    }
+    last = registers[run.end - run.period : run.end]
+    kept = [q for q, r in enumerate(last) if r in needed]
+    for q in carried:
+        lines.append(f"    {ctype[run.previous[q]]} c{tag}_{q} = {seeds[q]};")
+    for q in kept:
+        lines.append(f"    {ctype[first[q]]} v{tag}_{q} = 0;")
+    lines.append(f"    for (int64_t k = 0; k < {run.count}; ++k) {{")
+    for r in first:
+        a = [
+            _reg(q) if q in current else f"c{tag}_{previous[q]}" if q in previous else invariant[q]
+            for q in tape.args[r]
+        ]
+        _statement(prefix, tape, r, a, lines, " " * 8)
+    for q in kept:
+        lines.append(f"        v{tag}_{q} = {_reg(first[q])};")
+    for q in carried:
+        lines.append(f"        c{tag}_{q} = {_reg(first[q])};")
+    lines.append("    }")
+    for q in kept:
+        lines.append(f"    const {ctype[first[q]]} {_reg(last[q])} = v{tag}_{q};")
 
 
 def _loop(

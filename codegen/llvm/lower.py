@@ -72,6 +72,7 @@ from symjac.ir.tape import KernelSpec, Tape
 from symjac.passes import chunks
 from symjac.passes.chunks import CHUNK_SIZE, Body, Plan
 from symjac.passes.chunks import plan as chunk_plan
+from symjac.passes.recurrences import Run
 from symjac.passes.schedule import OUT, SPILL, Loop, Schedule
 from symjac.runtime.abi import KERNEL_ARGS
 
@@ -164,11 +165,24 @@ class _Body:
             return v
 
         chunk = self.body.chunks[c]
-        for r in chunk.registers:
+        runs = {run.start: run for run in chunk.runs}
+        registers = chunk.registers
+        i = 0
+        while i < len(registers):
+            run = runs.get(i)
+            if run is not None:
+                self._emit_run(b, registers, run, value, regs, rows)
+                i = run.end
+                for r in registers[i - run.period : i]:  # the last instance's values
+                    if r in spills:
+                        lw.spill(b, regs[r], bases[SPILL], spills[r], is_bool(tape.ops[r]))
+                continue
+            r = registers[i]
             vals = [value(a) for a in tape.args[r]]
             regs[r] = lw.instruction(b, tape.ops[r], vals, tape.attrs[r], rows)
             if r in spills:
                 lw.spill(b, regs[r], bases[SPILL], spills[r], is_bool(tape.ops[r]))
+            i += 1
         out = _out_rows(b, lw, bases, self.out_stride)
         for r, region, slot in chunk.stores:
             if region == OUT and out is not None:
@@ -176,6 +190,65 @@ class _Body:
             else:
                 boolean = region == SPILL and is_bool(tape.ops[r])
                 lw.spill(b, value(r), bases[region], slot, boolean)
+
+    def _emit_run(
+        self,
+        b: ir.IRBuilder,
+        registers: Sequence[int],
+        run: Run,
+        value: Callable[[int], ir.Value],
+        regs: dict[int, ir.Value],
+        rows: tuple[Soa, Soa],
+    ) -> None:
+        """A :class:`~symjac.passes.recurrences.Run` as one loop of ``run.count`` iterations,
+        each one instance; the values the next instance reads are carried in phis.
+
+        The body is instance 0's instructions: an argument in instance 0 is this
+        iteration's value, one in the previous instance the carried value (seeded by the
+        straight-line registers before the run), any other a loop invariant, read before
+        the loop. Afterwards ``regs`` holds the last instance's values.
+        """
+        tape, lw = self.tape, self.lw
+        first = registers[run.start : run.start + run.period]
+        current = {r: q for q, r in enumerate(first)}
+        previous = {r: q for q, r in enumerate(run.previous)}
+        carried = sorted({previous[a] for r in first for a in tape.args[r] if a in previous})
+        seeds = {q: value(run.previous[q]) for q in carried}
+        for r in first:  # loop invariants, computed (or loaded) before the loop
+            for a in tape.args[r]:
+                if a not in current and a not in previous:
+                    value(a)
+        before = b.block
+        loop = b.append_basic_block("run")
+        after = b.append_basic_block("run.end")
+        b.branch(loop)
+        b.position_at_end(loop)
+        k = b.phi(I64, "k")
+        k.add_incoming(_i64(0), before)
+        phis = {}
+        for q in carried:
+            phi = phis[q] = b.phi(seeds[q].type)
+            phi.add_incoming(seeds[q], before)
+        body: list[ir.Value] = []
+        for r in first:
+            vals = []
+            for a in tape.args[r]:
+                if a in current:
+                    vals.append(body[current[a]])
+                elif a in previous:
+                    vals.append(phis[previous[a]])
+                else:
+                    vals.append(regs[a])
+            body.append(lw.instruction(b, tape.ops[r], vals, tape.attrs[r], rows))
+        latch = b.block
+        following = b.add(k, _i64(1))
+        k.add_incoming(following, latch)
+        for q, phi in phis.items():
+            phi.add_incoming(body[q], latch)
+        b.cbranch(b.icmp_signed("<", following, _i64(run.count)), loop, after)
+        b.position_at_end(after)
+        for q, r in enumerate(registers[run.end - run.period : run.end]):
+            regs[r] = body[q]
 
 
 def _out_rows(b: ir.IRBuilder, lw: Emitter, bases: Bases, stride: int) -> list[ir.Value] | None:
@@ -207,8 +280,10 @@ class _Plan:
         return self.plan.slots
 
 
-def _plan(lw: Emitter, tape: Tape, chunk_size: int, tag: str, use_templates: bool) -> _Plan:
-    plan = chunk_plan(tape, chunk_size, use_templates)
+def _plan(
+    lw: Emitter, tape: Tape, chunk_size: int, tag: str, use_templates: bool, recurrences: bool
+) -> _Plan:
+    plan = chunk_plan(tape, chunk_size, use_templates, recurrences)
     width = len(tape.outputs)
     out_stride = width if lw.lanes > 1 and lw.lanes * width > DIRECT_ROWS else 0
     bodies = [
@@ -548,6 +623,7 @@ def lower(
     vector_libm: bool = False,
     libm_width: int | None = None,
     packed_tables: bool = False,
+    recurrences: bool = True,
 ) -> Lowered:
     """Build an LLVM module with one batched entry point per spec.
 
@@ -559,6 +635,9 @@ def lower(
     many lanes instead (one-lane kernels whose bits match a SIMD kernel's).
     ``packed_tables`` writes index and constant tables as byte strings in this
     host's byte order (see :func:`_table`): for code that runs here, as the JIT's.
+    ``recurrences``: runs of one body repeated instance after instance become loops
+    (:mod:`symjac.passes.recurrences`), as the C printer renders them; without,
+    straight-line code.
     The defaults give portable scalar code.
 
     >>> from symjac.ir.graph import Graph
@@ -582,7 +661,7 @@ def lower(
         key = id(tape)
         if key not in bodies:
             tag = f"body{len(plans)}"
-            plan = plans[key] = _plan(lw, tape, chunk_size, tag, templates)
+            plan = plans[key] = _plan(lw, tape, chunk_size, tag, templates, recurrences)
             sizes = _emit_body_kernel(lw, plan, name, internal, packed_tables)
             bodies[key] = (module.get_global(name), *sizes)
         return bodies[key]

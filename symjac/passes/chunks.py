@@ -26,10 +26,12 @@ instructions, the JIT's one-lane size, took them to 24.9 and 3.1 s: C keeps
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 from symjac.ir.tape import Tape
+from symjac.passes.recurrences import Run, find_runs, uses
 from symjac.passes.schedule import Item, Schedule, schedule, straight_line, trees
 
 #: instructions (and stores) per chunk: LLVM's and gcc's time grows faster than linearly
@@ -48,11 +50,13 @@ class Chunk:
     >>> g = Graph(); x = g.var(0)
     >>> (body,) = plan(Tape.from_graph(g, [g.sin(x)], 1, 0)).bodies
     >>> body.chunks
-    (Chunk(registers=(1,), stores=((1, 2, 0),)),)
+    (Chunk(registers=(1,), stores=((1, 2, 0),), runs=()),)
     """
 
     registers: tuple[int, ...]
     stores: tuple[Item, ...]
+    #: recurrences among ``registers`` (``start``: a position in them), each rendered as a loop
+    runs: tuple[Run, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -114,9 +118,15 @@ class Plan:
         return max([len(self.schedule.slots), *(body.slots for body in self.bodies)])
 
 
-def plan(tape: Tape, chunk_size: int = CHUNK_SIZE, templates: bool = True) -> Plan:
+def plan(
+    tape: Tape, chunk_size: int = CHUNK_SIZE, templates: bool = True, recurrences: bool = False
+) -> Plan:
     """Schedule ``tape`` (with template loops, or straight-line only) and cut each step's
     straight-line code into chunks of about ``chunk_size`` instructions and stores.
+
+    With ``recurrences``, runs of one body repeated instance after instance
+    (:mod:`.recurrences`) are marked in their chunk (``Chunk.runs``), each costing its
+    chunk one instance: the LLVM lowering and the C printer render them as loops.
 
     A register computed by one chunk and read by a later one gets a frame slot, numbered
     in the order the later chunks first read them.
@@ -132,44 +142,89 @@ def plan(tape: Tape, chunk_size: int = CHUNK_SIZE, templates: bool = True) -> Pl
     """
     if chunk_size < 1:
         raise ValueError("chunk_size must be positive")
-    sched = schedule(tape) if templates else straight_line(tape)
-    parts = [
-        _partition(tape, trees(tape, sched.is_hole, step.computes), step.items, chunk_size)
-        for step in sched.steps
-    ]
-    size = sum(len(r) + len(s) for chunks in parts for r, s in chunks)
+    sched, steps = _steps(tape, templates, recurrences)
+    parts = []
+    size = 0
+    for step, (computed, runs) in zip(sched.steps, steps):
+        chunks, cost = _partition(tape, computed, step.items, chunk_size, runs)
+        parts.append(chunks)
+        size += cost
     bodies = tuple(_body(tape, chunks, len(sched.slots)) for chunks in parts)
     return Plan(sched, bodies, outlined=size > chunk_size)
 
 
-def _body(tape: Tape, chunks: list[tuple[list[int], list[Item]]], first: int) -> Body:
+#: what :func:`_steps` found for a tape still alive, by id: the tape (weakly), its schedule and
+#: per step its straight-line registers and runs. The one-lane build and the SIMD build of
+#: the same kernels plan with different chunk sizes, and need not schedule twice (a 10^5-deep
+#: chain: 1.2 s each)
+_STEPS: dict[
+    tuple[int, bool, bool],
+    tuple[weakref.ref[Tape], Schedule, list[tuple[list[int], list[Run]]]],
+] = {}
+
+
+def _steps(
+    tape: Tape, templates: bool, recurrences: bool
+) -> tuple[Schedule, list[tuple[list[int], list[Run]]]]:
+    """The schedule of ``tape`` and per step its registers in order and its runs (cached).
+
+    >>> from symjac.ir.graph import Graph
+    >>> g = Graph(); tape = Tape.from_graph(g, [g.sin(g.var(0))], 1, 0)
+    >>> sched, steps = _steps(tape, True, True); steps, _steps(tape, True, True)[0] is sched
+    ([([1], [])], True)
+    """
+    key = (id(tape), templates, recurrences)
+    hit = _STEPS.get(key)
+    if hit is not None and hit[0]() is tape:
+        return hit[1], hit[2]
+    sched = schedule(tape) if templates else straight_line(tape)
+    used = uses(tape) if recurrences else []
+    steps = []
+    for step in sched.steps:
+        computed = trees(tape, sched.is_hole, step.computes)
+        steps.append((computed, find_runs(tape, computed, used) if recurrences else []))
+    ref = weakref.ref(tape, lambda _: _STEPS.pop(key, None))
+    _STEPS[key] = (ref, sched, steps)
+    return sched, steps
+
+
+#: one chunk as :func:`_partition` builds it: registers, stores, runs
+_Part = tuple[list[int], list[Item], list[Run]]
+
+
+def _body(tape: Tape, chunks: list[_Part], first: int) -> Body:
     """The chunks as a :class:`Body`, with slots from ``first`` on for registers that cross."""
-    owner = {r: c for c, (registers, _) in enumerate(chunks) for r in registers}
+    owner = {r: c for c, (registers, _, _) in enumerate(chunks) for r in registers}
     spills: dict[int, int] = {}
-    for c, (registers, _) in enumerate(chunks):
+    for c, (registers, _, _) in enumerate(chunks):
         for r in registers:
             for a in tape.args[r]:
                 if owner.get(a, c) != c and a not in spills:
                     spills[a] = first + len(spills)
-    parts = tuple(Chunk(tuple(r), tuple(s)) for r, s in chunks)
+    parts = tuple(Chunk(tuple(r), tuple(s), tuple(u)) for r, s, u in chunks)
     return Body(parts, spills, first + len(spills))
 
 
 def _partition(
-    tape: Tape, computed: Sequence[int], items: Sequence[Item], chunk_size: int
-) -> list[tuple[list[int], list[Item]]]:
+    tape: Tape,
+    computed: Sequence[int],
+    items: Sequence[Item],
+    chunk_size: int,
+    runs: Sequence[Run] = (),
+) -> tuple[list[_Part], int]:
     """Split ``computed`` (in order) into chunks of about ``chunk_size`` instructions + stores.
 
-    Returns per chunk its registers and the items it stores. An item is stored by
-    the chunk that computes its register; one whose value comes from elsewhere (an
-    input, a constant, an earlier step) goes with the item before it, so stores
-    stay spread out.
+    Returns per chunk its registers, the items it stores and its ``runs`` (each whole in
+    one chunk, costing one instance, its start made a position in the chunk), and the
+    total cost. An item is stored by the chunk that computes its register; one whose value
+    comes from elsewhere (an input, a constant, an earlier step) goes with the item before
+    it, so stores stay spread out.
 
     >>> from symjac.ir.graph import Graph
     >>> g = Graph(); x = g.var(0)
     >>> tape = Tape.from_graph(g, [x, g.sin(x), g.sq(x)], 1, 0)
     >>> _partition(tape, [1, 2], [(0, 2, 0), (1, 2, 1), (2, 2, 2)], 2)
-    [([1], [(0, 2, 0), (1, 2, 1)]), ([2], [(2, 2, 2)])]
+    ([([1], [(0, 2, 0), (1, 2, 1)], []), ([2], [(2, 2, 2)], [])], 5)
     """
     here = set(computed)
     anchored: dict[int, list[Item]] = {}
@@ -178,19 +233,35 @@ def _partition(
         if item[0] in here:
             anchor = item[0]
         anchored.setdefault(anchor, []).append(item)
-    chunks: list[tuple[list[int], list[Item]]] = [([], list(anchored.get(-1, [])))]
-    cost = len(chunks[0][1])
-    for r in computed:
+    chunks: list[_Part] = [([], list(anchored.get(-1, [])), [])]
+    cost = total = len(chunks[0][1])
+    starts = {run.start: run for run in runs}
+    i = 0
+    while i < len(computed):
         if cost >= chunk_size:
-            chunks.append(([], []))
+            chunks.append(([], [], []))
             cost = 0
-        mine = anchored.get(r, [])
-        chunks[-1][0].append(r)
-        chunks[-1][1].extend(mine)
-        cost += 1 + len(mine)
+        run = starts.get(i)
+        if run is None:
+            r = computed[i]
+            mine = anchored.get(r, [])
+            chunks[-1][0].append(r)
+            chunks[-1][1].extend(mine)
+            cost += 1 + len(mine)
+            total += 1 + len(mine)
+            i += 1
+            continue
+        registers, stores, found = chunks[-1]
+        found.append(Run(len(registers), run.period, run.count, run.previous))
+        for r in computed[i : run.end]:  # only the last instance's registers are stored
+            registers.append(r)
+            stores.extend(anchored.get(r, []))
+        cost += 2 * run.period
+        total += 2 * run.period
+        i = run.end
     if not computed and not chunks[0][1]:
-        return []
-    return chunks
+        return [], 0
+    return chunks, total
 
 
 def work_size(doubles: int) -> int:

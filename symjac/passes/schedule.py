@@ -167,6 +167,9 @@ def schedule(tape: Tape) -> Schedule:
                 items.append((r, region, slot))
         loops = []
         for (_, region), members in groups.items():
+            if len(members) < MIN_GROUP:  # never a loop (see _worth_a_loop): no program needed
+                items.extend((r, *primary[r]) for r in members)
+                continue
             program, kinds = _program(tape, is_hole, members[0])
             if not _worth_a_loop(len(members), program):
                 items.extend((r, *primary[r]) for r in members)
