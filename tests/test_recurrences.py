@@ -4,10 +4,10 @@ the straight-line code, one lane wide and in SIMD lanes."""
 
 from __future__ import annotations
 
-import numpy as np
-import pytest
 from pathlib import Path
 
+import numpy as np
+import pytest
 from symjac.codegen import JitModule, lower
 from symjac.codegen.artefact import Artefact
 from symjac.codegen.c import C_FILES
