@@ -38,7 +38,7 @@ from symjac.passes.directional import directional_tape
 from symjac.passes.rules import rewrite
 from symjac.sparsity.pattern import SparsityPattern
 from symjac.stages import Stages
-from symjac.stats import Progress, Stats, Timer
+from symjac.stats import Progress, Stats, Timer, paused_gc
 from symjac.warmstart import Saved
 
 JacobianT = TypeVar("JacobianT", bound=CompiledJacobian)
@@ -159,7 +159,7 @@ class Pipeline:
         """
         outputs = inputs.outputs
         if self.options.simplify == "full":
-            with self.timer.stage("simplify"):
+            with self.timer.stage("simplify", pause_gc=False):
                 outputs = _sympy_simplify(outputs)
         with self.timer.stage("front_end"):
             # the rule sets, applied as nodes are built (differentiation relies on them:
@@ -259,7 +259,7 @@ class Pipeline:
             return grads
         from symjac.frontend.tosympy import tape_to_sympy
 
-        with self.timer.stage("simplify"):
+        with self.timer.stage("simplify", pause_gc=False):
             g, n, k = prob.graph, len(prob.wrt), len(prob.params)
             keys = [(i, j) for i, grad in enumerate(grads) for j in grad]
             nodes = [grads[i][j] for i, j in keys]
@@ -285,7 +285,8 @@ class Pipeline:
         (False, True)
         """
         g, n, k = prob.graph, len(prob.wrt), len(prob.params)
-        symbolic = Tape.from_graph(g, nodes, n, k, allow_composite=True)
+        with paused_gc():
+            symbolic = Tape.from_graph(g, nodes, n, k, allow_composite=True)
         with self.timer.stage("expand"):
             tape = Tape.from_graph(g, expand_composites(g, nodes), n, k)
         self.stats.sizes["tape"] = len(tape)
@@ -306,7 +307,8 @@ class Pipeline:
         say = self.timer.progress.say
         say("lower ...")
         cache = self.options.object_cache()
-        kernels = build_kernels(specs, self.options.build(), say, self.stats.timings, cache)
+        with paused_gc():  # as in every stage: see Timer.stage
+            kernels = build_kernels(specs, self.options.build(), say, self.stats.timings, cache)
         self.timer.progress.say(f"done in {self.stats.total:.2f} s")
         return kernels
 
