@@ -30,6 +30,7 @@ from symjac.compiled import (
 from symjac.frontend.convert import to_graph
 from symjac.frontend.validate import as_expressions, as_symbols, check_disjoint
 from symjac.ir.graph import Graph
+from symjac.ir.ops import COMPOSITE
 from symjac.ir.tape import KernelSpec, Tape
 from symjac.options import Options
 from symjac.passes.composites import expand_composites
@@ -285,10 +286,12 @@ class Pipeline:
         (False, True)
         """
         g, n, k = prob.graph, len(prob.wrt), len(prob.params)
-        with paused_gc():
-            symbolic = Tape.from_graph(g, nodes, n, k, allow_composite=True)
         with self.timer.stage("expand"):
-            tape = Tape.from_graph(g, expand_composites(g, nodes), n, k)
+            symbolic = Tape.from_graph(g, nodes, n, k, allow_composite=True)
+            if any(op in COMPOSITE for op in symbolic.ops):
+                tape = Tape.from_graph(g, expand_composites(g, nodes), n, k)
+            else:  # nothing to expand: the same tape (building it again took 5 % at scale)
+                tape = symbolic
         self.stats.sizes["tape"] = len(tape)
         self.stats.sizes["shared"] = tape.shared_count()
         self.stats.op_counts = tape.op_counts()
@@ -370,6 +373,7 @@ def _sympy_simplify(exprs: Sequence[sp.Expr]) -> list[sp.Expr]:
     return [sp.simplify(e) for e in exprs]
 
 
+@paused_gc()  # the whole compilation: see Timer.stage
 def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> CompiledJacobian:
     """Compile the Jacobian of ``exprs`` with respect to ``wrt``; see :func:`symjac.jacobian`.
 
@@ -406,6 +410,7 @@ def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
     return pipe.jacobian_object(CompiledJacobian, saved, inputs)
 
 
+@paused_gc()  # the whole compilation: see Timer.stage
 def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> CompiledFunction:
     """Compile the vector function ``exprs`` itself; see :func:`symjac.function`.
 
@@ -434,6 +439,7 @@ def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
     )
 
 
+@paused_gc()  # the whole compilation: see Timer.stage
 def directional_kernel(
     symbolic: Tape,
     entries: Sequence[tuple[int, int, int]],
@@ -462,6 +468,7 @@ def directional_kernel(
     return Pipeline(options).machine_code([spec])
 
 
+@paused_gc()  # the whole compilation: see Timer.stage
 def build_function_and_jacobian(
     exprs: Any, wrt: Any, params: Any, options: Options
 ) -> CompiledFunctionAndJacobian:
@@ -511,6 +518,7 @@ def _weights(weights: Any, m: int, taken: Sequence[sp.Symbol]) -> list[Any]:
     return [float(w) for w in items]
 
 
+@paused_gc()  # the whole compilation: see Timer.stage
 def build_hessian(
     exprs: Any, wrt: Any, params: Any, weights: Any, options: Options
 ) -> CompiledHessian:

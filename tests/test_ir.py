@@ -557,6 +557,38 @@ def test_symbol_equal_to_but_not_the_listed_one_converts_to_its_variable():
     assert (g1.ops, g1.args, g1.attrs, roots1) == (g2.ops, g2.args, g2.attrs, roots2)
 
 
+def test_a_compilation_leaves_the_garbage_collector_as_it_found_it():
+    """Compilation pauses the cyclic GC (stats.paused_gc), also when a stage fails."""
+    import gc
+
+    x = sp.Symbol("x")
+    for was_on in (True, False):
+        gc.enable() if was_on else gc.disable()
+        try:
+            symjac.jacobian([x**2], [x])
+            with pytest.raises(ValueError):
+                symjac.jacobian([x**2 + sp.Symbol("unlisted")], [x])
+            assert gc.isenabled() is was_on
+        finally:
+            gc.enable()
+
+
+def test_the_compiled_tape_is_the_expanded_tape_with_or_without_composites():
+    """Pipeline.tapes reuses the inspection tape when there is nothing to expand."""
+    from symjac.driver import Options, Pipeline
+    from symjac.passes.composites import expand_composites
+
+    x, y = sp.symbols("x y")
+    for outputs in ([x * sp.sin(y), x + y], [sp.digamma(x) * y, x]):
+        pipe = Pipeline(Options())
+        prob = pipe.front_end(outputs, [x, y], [])
+        (grad,) = pipe.differentiate(prob, prob.roots[:1])
+        nodes = [*prob.roots, *grad.values()]
+        symbolic, tape = pipe.tapes(prob, nodes)
+        assert tape == Tape.from_graph(prob.graph, expand_composites(prob.graph, nodes), 2, 0)
+        assert (symbolic is tape) == (outputs[1] == x + y)
+
+
 @pytest.mark.slow
 def test_jacobian_of_an_expression_with_a_million_nodes():
     """An unevaluated Add of 2**18 distinct products ``c·w_i·w_j``: 1 + 4·2**18 SymPy nodes."""
