@@ -15,6 +15,7 @@ Nothing here is recursive, so graphs of millions of nodes are fine.
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 from collections.abc import Callable, Iterable, Sequence
@@ -184,16 +185,16 @@ class Graph:
         >>> g.cone([g.mul(y, y)]) == [x, y, g.mul(y, y)]
         True
         """
-        seen: set[int] = set()
-        stack = [r for r in roots]
         args = self.args
+        seen = bytearray(len(args))  # one flag per node: the nodes in order come free
+        stack = list(roots)
+        pop, extend = stack.pop, stack.extend
         while stack:
-            node = stack.pop()
-            if node in seen:
-                continue
-            seen.add(node)
-            stack.extend(a for a in args[node] if a not in seen)
-        return sorted(seen)
+            node = pop()
+            if not seen[node]:
+                seen[node] = 1
+                extend(args[node])
+        return list(itertools.compress(range(len(seen)), seen))
 
     def schedule(self, roots: Iterable[int]) -> list[int]:
         """The cone of ``roots`` in evaluation order: depth-first, one root after another.
