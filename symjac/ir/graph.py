@@ -207,23 +207,29 @@ class Graph:
         >>> g.schedule([b, a]) == [y, b, x, a]
         True
         """
-        done: set[int] = set()
-        order: list[int] = []
         args = self.args
+        done = bytearray(len(args))
+        order: list[int] = []
+        append = order.append
         for root in roots:
-            if root in done:
+            if done[root]:
                 continue
-            stack = [(root, False)]
+            stack = [root]  # a node to expand, or ~node: its arguments are done, emit it
+            pop, push = stack.pop, stack.append
             while stack:
-                node, expanded = stack.pop()
-                if node in done:
+                node = pop()
+                if node < 0:
+                    node = ~node
+                    if not done[node]:
+                        done[node] = 1
+                        append(node)
                     continue
-                if expanded:
-                    done.add(node)
-                    order.append(node)
+                if done[node]:
                     continue
-                stack.append((node, True))
-                stack.extend((a, False) for a in reversed(args[node]) if a not in done)
+                push(~node)
+                for a in reversed(args[node]):
+                    if not done[a]:
+                        push(a)
         return order
 
     # -- smart constructors ------------------------------------------------------------
