@@ -222,7 +222,7 @@ def gradients(g: Graph, roots: Sequence[int], n_vars: int) -> list[Grad]:
     [0]
     """
     order = g.cone(roots)
-    ops, g_args, attrs = g.ops, g.args, g.attrs
+    ops, g_args, attrs, make = g.ops, g.args, g.attrs, g.make
     # how many times each node is still needed, so finished gradients can be freed
     uses = [0] * len(g)
     for node in order:
@@ -244,7 +244,12 @@ def gradients(g: Graph, roots: Sequence[int], n_vars: int) -> list[Grad]:
         args = g_args[node]
         arg_grads = [grads[a] for a in args]
         if any(arg_grads):
-            if node in flat:
+            if op is _MUL and not (arg_grads[0] and arg_grads[1]):
+                # one factor depends on the variables: its gradient times the other factor
+                # (what _combine builds, without its generality; most products are so)
+                other, grad = (args[1], arg_grads[0]) if arg_grads[0] else (args[0], arg_grads[1])
+                grad = {v: make(_MUL, (other, d)) for v, d in grad.items()}
+            elif node in flat:
                 grad = _extremum(g, node, flat[node], [grads[a] for a in flat[node]])
             else:
                 grad = _gradient(g, node, arg_grads)
