@@ -31,6 +31,7 @@ from symjac.determinant import CompiledLogDet
 from symjac.frontend.convert import to_graph
 from symjac.frontend.validate import as_expressions, as_symbols, check_disjoint
 from symjac.ir.graph import Graph
+from symjac.ir.ops import COMPOSITE
 from symjac.ir.tape import KernelSpec, Tape
 from symjac.options import Options
 from symjac.passes.composites import expand_composites
@@ -39,7 +40,7 @@ from symjac.passes.directional import directional_tape
 from symjac.passes.rules import rewrite
 from symjac.sparsity.pattern import SparsityPattern
 from symjac.stages import Stages
-from symjac.stats import Progress, Stats, Timer
+from symjac.stats import Progress, Stats, Timer, paused_gc
 from symjac.warmstart import Saved
 
 JacobianT = TypeVar("JacobianT", bound=CompiledJacobian)
@@ -162,7 +163,7 @@ class Pipeline:
         """
         outputs = inputs.outputs
         if self.options.simplify == "full":
-            with self.timer.stage("simplify"):
+            with self.timer.stage("simplify", pause_gc=False):
                 outputs = _sympy_simplify(outputs)
         with self.timer.stage("front_end"):
             # the rule sets, applied as nodes are built (differentiation relies on them:
@@ -262,7 +263,7 @@ class Pipeline:
             return grads
         from symjac.frontend.tosympy import tape_to_sympy
 
-        with self.timer.stage("simplify"):
+        with self.timer.stage("simplify", pause_gc=False):
             g, n, k = prob.graph, len(prob.wrt), len(prob.params)
             keys = [(i, j) for i, grad in enumerate(grads) for j in grad]
             nodes = [grads[i][j] for i, j in keys]
@@ -288,9 +289,12 @@ class Pipeline:
         (False, True)
         """
         g, n, k = prob.graph, len(prob.wrt), len(prob.params)
-        symbolic = Tape.from_graph(g, nodes, n, k, allow_composite=True)
         with self.timer.stage("expand"):
-            tape = Tape.from_graph(g, expand_composites(g, nodes), n, k)
+            symbolic = Tape.from_graph(g, nodes, n, k, allow_composite=True)
+            if any(op in COMPOSITE for op in symbolic.ops):
+                tape = Tape.from_graph(g, expand_composites(g, nodes), n, k)
+            else:  # nothing to expand: the same tape (building it again took 5 % at scale)
+                tape = symbolic
         self.stats.sizes["tape"] = len(tape)
         self.stats.sizes["shared"] = tape.shared_count()
         self.stats.op_counts = tape.op_counts()
@@ -309,7 +313,8 @@ class Pipeline:
         say = self.timer.progress.say
         say("lower ...")
         cache = self.options.object_cache()
-        kernels = build_kernels(specs, self.options.build(), say, self.stats.timings, cache)
+        with paused_gc():  # as in every stage: see Timer.stage
+            kernels = build_kernels(specs, self.options.build(), say, self.stats.timings, cache)
         self.timer.progress.say(f"done in {self.stats.total:.2f} s")
         return kernels
 
@@ -371,6 +376,7 @@ def _sympy_simplify(exprs: Sequence[sp.Expr]) -> list[sp.Expr]:
     return [sp.simplify(e) for e in exprs]
 
 
+@paused_gc()  # the whole compilation: see Timer.stage
 def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> CompiledJacobian:
     """Compile the Jacobian of ``exprs`` with respect to ``wrt``; see :func:`symjac.jacobian`.
 
@@ -407,6 +413,7 @@ def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
     return pipe.jacobian_object(CompiledJacobian, saved, inputs)
 
 
+@paused_gc()  # the whole compilation: see Timer.stage
 def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> CompiledFunction:
     """Compile the vector function ``exprs`` itself; see :func:`symjac.function`.
 
@@ -435,6 +442,7 @@ def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
     )
 
 
+@paused_gc()  # the whole compilation: see Timer.stage
 def directional_kernel(
     symbolic: Tape,
     entries: Sequence[tuple[int, int, int]],
@@ -463,6 +471,7 @@ def directional_kernel(
     return Pipeline(options).machine_code([spec])
 
 
+@paused_gc()  # the whole compilation: see Timer.stage
 def build_function_and_jacobian(
     exprs: Any, wrt: Any, params: Any, options: Options
 ) -> CompiledFunctionAndJacobian:
@@ -512,6 +521,7 @@ def _weights(weights: Any, m: int, taken: Sequence[sp.Symbol]) -> list[Any]:
     return [float(w) for w in items]
 
 
+@paused_gc()  # the whole compilation: see Timer.stage
 def build_hessian(
     exprs: Any, wrt: Any, params: Any, weights: Any, options: Options
 ) -> CompiledHessian:

@@ -477,6 +477,118 @@ def test_jacobian_of_a_chain_100000_deep():
         np.testing.assert_allclose(row, [y0 * d, v], rtol=1e-9)
 
 
+# -- the fast paths of the front end and of differentiation --------------------------------
+
+
+def _reference_gradients(g: Graph, roots, n_vars: int):
+    """Forward differentiation written plainly (every gradient a fresh sorted dict) for
+    +, -, ·, /, negation: the general path that diff.gradients's shortcuts must match."""
+    grads: dict[int, dict[int, int]] = {}
+    for node in g.cone(roots):
+        op, args = g.ops[node], g.args[node]
+        if op is Op.VAR:
+            grads[node] = {g.attrs[node]: g.const(1.0)} if g.attrs[node] < n_vars else {}
+            continue
+        if not args:
+            grads[node] = {}
+            continue
+        ds = [grads[a] for a in args]
+        out: dict[int, int] = {}
+        for v in sorted(set().union(*ds)):
+            if op is Op.NEG:
+                term = g.mul(g.const(-1.0), ds[0][v])  # the op table's partial, -1
+            elif op is Op.ADD or op is Op.SUB:
+                da, db = (d.get(v) for d in ds)
+                if db is None:
+                    term = da
+                elif op is Op.ADD:
+                    term = db if da is None else g.add(da, db)
+                else:
+                    term = g.neg(db) if da is None else g.sub(da, db)
+            elif op is Op.MUL:
+                a, b = args
+                terms = [g.mul(p, d[v]) for p, d in ((b, ds[0]), (a, ds[1])) if v in d]
+                term = terms[0] if len(terms) == 1 else g.add(*terms)
+            else:  # DIV: (da - (a/b)·db) / b
+                da, db = (d.get(v) for d in ds)
+                if db is not None:
+                    t = g.mul(node, db)
+                    da = g.neg(t) if da is None else g.sub(da, t)
+                term = g.div(da, args[1])
+            if not g.is_const(term, 0.0):
+                out[v] = term
+        grads[node] = out
+    return [grads[r] for r in roots]
+
+
+def test_sparse_gradients_match_the_plain_forward_rule():
+    """diff.gradients shares a gradient dict where it is unchanged (``d(a + c)``), skips
+    sorting where one argument contributes, and keeps gradients in a list: on random
+    expressions over disjoint and overlapping variables it builds the very nodes the plain
+    rule builds (the graph hash-conses, so equal nodes are equal expressions), keys
+    ascending, and hands each root a dict of its own."""
+    from symjac.passes.diff import gradients
+
+    rng = np.random.default_rng(7)
+    for trial in range(40):
+        g = Graph(rewrite)
+        pool = [g.var(i) for i in range(6)] + [g.param(0), g.const(2.0), g.const(0.0)]
+        for _ in range(60):
+            op = [Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.NEG][rng.integers(5)]
+            a, b = (pool[int(i)] for i in rng.integers(len(pool), size=2))
+            pool.append(g.neg(a) if op is Op.NEG else g.make(op, (a, b)))
+        roots = [pool[int(i)] for i in rng.integers(len(pool), size=8)] + [pool[-1]] * 2
+        got = gradients(g, roots, 5)  # var 5 is not differentiated
+        assert got == _reference_gradients(g, roots, 5), trial
+        assert all(list(grad) == sorted(grad) for grad in got)
+        assert len({id(grad) for grad in got}) == len(got)  # fresh dicts, even for one root
+
+
+def test_symbol_equal_to_but_not_the_listed_one_converts_to_its_variable():
+    """The front end knows the listed symbols by identity up front; an equal symbol that is
+    another object (SymPy's cache bypassed) still converts to the same variable."""
+    from symjac.frontend.convert import to_graph
+
+    x, y = sp.symbols("x y")
+    x_again = sp.Symbol.__xnew__(sp.Symbol, "x")
+    assert x_again == x and x_again is not x
+    g1, roots1 = to_graph([x * y + sp.sin(x)], [x, y], [])
+    g2, roots2 = to_graph([x_again * y + sp.sin(x_again)], [x, y], [])
+    assert (g1.ops, g1.args, g1.attrs, roots1) == (g2.ops, g2.args, g2.attrs, roots2)
+
+
+def test_a_compilation_leaves_the_garbage_collector_as_it_found_it():
+    """Compilation pauses the cyclic GC (stats.paused_gc), also when a stage fails."""
+    import gc
+
+    x = sp.Symbol("x")
+    for was_on in (True, False):
+        gc.enable() if was_on else gc.disable()
+        try:
+            symjac.jacobian([x**2], [x])
+            with pytest.raises(ValueError):
+                symjac.jacobian([x**2 + sp.Symbol("unlisted")], [x])
+            assert gc.isenabled() is was_on
+        finally:
+            gc.enable()
+
+
+def test_the_compiled_tape_is_the_expanded_tape_with_or_without_composites():
+    """Pipeline.tapes reuses the inspection tape when there is nothing to expand."""
+    from symjac.driver import Options, Pipeline
+    from symjac.passes.composites import expand_composites
+
+    x, y = sp.symbols("x y")
+    for outputs in ([x * sp.sin(y), x + y], [sp.digamma(x) * y, x]):
+        pipe = Pipeline(Options())
+        prob = pipe.front_end(outputs, [x, y], [])
+        (grad,) = pipe.differentiate(prob, prob.roots[:1])
+        nodes = [*prob.roots, *grad.values()]
+        symbolic, tape = pipe.tapes(prob, nodes)
+        assert tape == Tape.from_graph(prob.graph, expand_composites(prob.graph, nodes), 2, 0)
+        assert (symbolic is tape) == (outputs[1] == x + y)
+
+
 @pytest.mark.slow
 def test_jacobian_of_an_expression_with_a_million_nodes():
     """An unevaluated Add of 2**18 distinct products ``c·w_i·w_j``: 1 + 4·2**18 SymPy nodes."""

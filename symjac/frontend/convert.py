@@ -56,24 +56,31 @@ class _Converter:
         self.symbols: dict[sp.Symbol, int] = {s: graph.var(i) for i, s in enumerate(wrt)}
         self.symbols.update({s: graph.param(i) for i, s in enumerate(params)})
         self.missing: dict[sp.Symbol, None] = {}  # ordered set
-        self.memo: dict[int, Any] = {}
+        # the symbols' nodes are known up front (their ids stay valid: self.symbols keeps
+        # them); an equal symbol that is another object is looked up in _build
+        self.memo: dict[int, Any] = {id(s): node for s, node in self.symbols.items()}
         self._keep: list[sp.Basic] = []  # keeps memo keys (ids) alive
 
     def convert(self, expr: sp.Basic, where: str) -> int:
         memo, stack = self.memo, [(expr, False)]
+        pop, push, keep, build = stack.pop, stack.append, self._keep.append, self._build
         while stack:
-            node, ready = stack.pop()
+            node, ready = pop()
             key = id(node)
             if key in memo:
                 continue
-            if not ready and node.args and not node.is_Number:
-                if _lookup(type(node)) is None:  # before its arguments: name the function
-                    _unsupported(node, where)
-                stack.append((node, True))
-                stack.extend((a, False) for a in node.args if id(a) not in memo)
-                continue
-            self._keep.append(node)
-            memo[key] = self._build(node, where)
+            if not ready:
+                args = node.args
+                if args and not node.is_Number:
+                    if _lookup(type(node)) is None:  # before its arguments: name the function
+                        _unsupported(node, where)
+                    push((node, True))
+                    for a in args:
+                        if id(a) not in memo:
+                            push((a, False))
+                    continue
+            keep(node)
+            memo[key] = build(node, where)
         result = memo[id(expr)]
         if not isinstance(result, int):
             raise TypeError(f"{where} is not a real-valued expression: {expr!r}")
@@ -85,17 +92,19 @@ class _Converter:
                 return self.symbols[node]
             self.missing[node] = None
             return self.g.nan()  # placeholder; the caller raises after the walk
-        handler = _lookup(type(node))
+        cls = type(node)
+        handler = _lookup(cls)
         if handler is None:
             _unsupported(node, where)
-        args = [self.memo[id(a)] for a in node.args]
-        if (
-            args
-            and isinstance(node, sp.Expr)
-            and all(isinstance(a, int) and self.g.ops[a] is Op.CONST for a in args)
-            and not isinstance(node, (sp.Piecewise, sp.Max, sp.Min))
-        ):
-            return self.g.const(_real_constant(node))  # e.g. sqrt(2): correctly rounded
+        memo = self.memo
+        args = [memo[id(a)] for a in node.args]
+        if args and _folds(cls):
+            ops = self.g.ops
+            for a in args:
+                if not isinstance(a, int) or ops[a] is not Op.CONST:
+                    break
+            else:
+                return self.g.const(_real_constant(node))  # e.g. sqrt(2): correctly rounded
         return handler(self, node, args)
 
 
@@ -144,7 +153,7 @@ def _mul(c: _Converter, node: sp.Mul, args: list[int]) -> int:
             else:
                 numer.append(g.const(p / q))
             continue
-        if isinstance(sym_arg, sp.Pow) and sym_arg.exp.is_Rational and sym_arg.exp < 0:
+        if isinstance(sym_arg, sp.Pow) and sym_arg.exp.is_Rational and sym_arg.exp.p < 0:
             base = c.memo[id(sym_arg.base)]
             denom.append(_power(g, base, -sym_arg.exp))
             continue
@@ -327,6 +336,10 @@ _RESOLVED: dict[type, Handler | None] = {}
 
 def _lookup(cls: type) -> Handler | None:
     """The handler for ``cls`` or its nearest supported base class (e.g. Integer → Number)."""
+    try:
+        return _RESOLVED[cls]
+    except KeyError:
+        pass
     if cls not in _RESOLVED and cls.__module__ in _LATER:
         # a class of sympy.codegen.cfunctions exists only once its module is imported: its
         # rows are resolved then (importing it up front would cost every compile 3 ms)
@@ -335,6 +348,25 @@ def _lookup(cls: type) -> Handler | None:
     if cls not in _RESOLVED:
         _RESOLVED[cls] = next((_HANDLERS[b] for b in cls.__mro__ if b in _HANDLERS), None)
     return _RESOLVED[cls]
+
+
+#: per class: whether a node of it with constant arguments is evaluated as one constant
+_FOLDS: dict[type, bool] = {}
+
+
+def _folds(cls: type) -> bool:
+    """A SymPy expression, but not Piecewise, Max or Min (whose values are selected, not
+    computed: they are built as nodes and folded by the graph's rules).
+
+    >>> _folds(sp.sin), _folds(sp.Max), _folds(sp.Equality)
+    (True, False, False)
+    """
+    folds = _FOLDS.get(cls)
+    if folds is None:
+        folds = _FOLDS[cls] = issubclass(cls, sp.Expr) and not issubclass(
+            cls, (sp.Piecewise, sp.Max, sp.Min)
+        )
+    return folds
 
 
 def to_graph(

@@ -15,6 +15,7 @@ Nothing here is recursive, so graphs of millions of nodes are fine.
 
 from __future__ import annotations
 
+import itertools
 import math
 import struct
 from collections.abc import Callable, Iterable, Sequence
@@ -25,6 +26,9 @@ from symjac.ir.ops import INFO, Op
 Rewrite = Callable[["Graph", Op, tuple[int, ...], object], "int | None"]
 
 _DOUBLE = struct.Struct("<d")
+_CONST = Op.CONST
+#: per op, (arity, commutative): what :meth:`Graph.intern` checks, one lookup per node
+_SHAPE: dict[Op, tuple[int, bool]] = {op: (i.arity, i.commutative) for op, i in INFO.items()}
 
 
 def float_key(value: float) -> bytes:
@@ -74,20 +78,21 @@ class Graph:
         >>> g.intern(Op.MUL, (x, one)) == g.intern(Op.MUL, (one, x))
         True
         """
-        info = INFO[op]
-        if len(args) != info.arity:
-            raise ValueError(f"{op.name} takes {info.arity} arguments, got {len(args)}")
-        if info.commutative and args[0] > args[1]:
+        arity, commutative = _SHAPE[op]
+        if len(args) != arity:
+            raise ValueError(f"{op.name} takes {arity} arguments, got {len(args)}")
+        if commutative and args[0] > args[1]:
             args = (args[1], args[0])
-        key_attr = float_key(attr) if op is Op.CONST else attr  # type: ignore[arg-type]
-        key = (op, args, key_attr)
-        node = self._index.get(key)
+        key = (op, args, _DOUBLE.pack(attr) if op is _CONST else attr)
+        index = self._index
+        node = index.get(key)
         if node is None:
-            node = len(self.ops)
-            self.ops.append(op)
+            ops = self.ops
+            node = len(ops)
+            ops.append(op)
             self.args.append(args)
             self.attrs.append(attr)
-            self._index[key] = node
+            index[key] = node
         return node
 
     def make(self, op: Op, args: tuple[int, ...] = (), attr: object = None) -> int:
@@ -101,13 +106,16 @@ class Graph:
         >>> h.make(Op.MUL, (y, h.const(1.0))) == y  # no rules: built as written
         False
         """
-        key = (op, args, float_key(attr) if op is Op.CONST else attr)  # type: ignore[arg-type]
-        node = self._made.get(key)
+        key = (op, args, _DOUBLE.pack(attr) if op is _CONST else attr)
+        made = self._made
+        node = made.get(key)
         if node is None:  # rules are deterministic: each request is rewritten once
-            node = self.rules(self, op, args, attr) if self.rules is not None else None
+            rules = self.rules
+            if rules is not None:
+                node = rules(self, op, args, attr)
             if node is None:
                 node = self.intern(op, args, attr)
-            self._made[key] = node
+            made[key] = node
         return node
 
     # -- leaves ------------------------------------------------------------------------
@@ -177,16 +185,16 @@ class Graph:
         >>> g.cone([g.mul(y, y)]) == [x, y, g.mul(y, y)]
         True
         """
-        seen: set[int] = set()
-        stack = [r for r in roots]
         args = self.args
+        seen = bytearray(len(args))  # one flag per node: the nodes in order come free
+        stack = list(roots)
+        pop, extend = stack.pop, stack.extend
         while stack:
-            node = stack.pop()
-            if node in seen:
-                continue
-            seen.add(node)
-            stack.extend(a for a in args[node] if a not in seen)
-        return sorted(seen)
+            node = pop()
+            if not seen[node]:
+                seen[node] = 1
+                extend(args[node])
+        return list(itertools.compress(range(len(seen)), seen))
 
     def schedule(self, roots: Iterable[int]) -> list[int]:
         """The cone of ``roots`` in evaluation order: depth-first, one root after another.
@@ -199,23 +207,29 @@ class Graph:
         >>> g.schedule([b, a]) == [y, b, x, a]
         True
         """
-        done: set[int] = set()
-        order: list[int] = []
         args = self.args
+        done = bytearray(len(args))
+        order: list[int] = []
+        append = order.append
         for root in roots:
-            if root in done:
+            if done[root]:
                 continue
-            stack = [(root, False)]
+            stack = [root]  # a node to expand, or ~node: its arguments are done, emit it
+            pop, push = stack.pop, stack.append
             while stack:
-                node, expanded = stack.pop()
-                if node in done:
+                node = pop()
+                if node < 0:
+                    node = ~node
+                    if not done[node]:
+                        done[node] = 1
+                        append(node)
                     continue
-                if expanded:
-                    done.add(node)
-                    order.append(node)
+                if done[node]:
                     continue
-                stack.append((node, True))
-                stack.extend((a, False) for a in reversed(args[node]) if a not in done)
+                push(~node)
+                for a in reversed(args[node]):
+                    if not done[a]:
+                        push(a)
         return order
 
     # -- smart constructors ------------------------------------------------------------
@@ -342,8 +356,10 @@ class Graph:
         return self._balanced(Op.MUL, list(factors), 1.0)
 
     def _balanced(self, op: Op, items: list[int], empty: float) -> int:
-        if not items:
-            return self.const(empty)
+        if len(items) <= 2:  # the common cases, as the loop below builds them
+            if len(items) == 2:
+                return self.make(op, (items[0], items[1]))
+            return items[0] if items else self.const(empty)
         while len(items) > 1:
             paired = [self.make(op, (items[i], items[i + 1])) for i in range(0, len(items) - 1, 2)]
             if len(items) % 2:

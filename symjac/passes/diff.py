@@ -29,6 +29,9 @@ from symjac.ir.ops import INFO, LEAVES, Op, is_bool
 from symjac.passes.formula import build
 
 Grad = dict[int, int]
+_ADD, _MUL, _CONST = Op.ADD, Op.MUL, Op.CONST
+#: ops whose gradient is empty (the variables' own are set apart): leaves, truth values
+_NO_GRADIENT = frozenset(op for op in Op if op in LEAVES or is_bool(op))
 #: local derivative rule: (graph, node, args) -> one partial derivative node per argument
 Partials = Callable[[Graph, int, tuple[int, ...]], Sequence[int | None]]
 
@@ -141,24 +144,37 @@ PARTIALS: dict[Op, Partials] = {
 
 
 def _combine(g: Graph, partials: Sequence[int | None], grads: Sequence[Grad]) -> Grad:
-    """Chain rule: Σ_k partials[k] · grads[k], sparse in the variables."""
+    """Chain rule: Σ_k partials[k] · grads[k], sparse in the variables; keys ascending."""
     out: Grad = {}
+    merged = False  # one term per key so far: the keys are in their gradient's order
+    make = g.make
     for partial, grad in zip(partials, grads):
         if partial is None or not grad:
             continue
+        if not out:
+            out = {v: make(_MUL, (partial, d)) for v, d in grad.items()}
+            continue
+        merged = True
         for v, d in grad.items():
-            term = g.mul(partial, d)
+            term = make(_MUL, (partial, d))
             prev = out.get(v)
-            out[v] = term if prev is None else g.add(prev, term)
-    return out
+            out[v] = term if prev is None else make(_ADD, (prev, term))
+    return dict(sorted(out.items())) if merged else out
 
 
 def _gradient(g: Graph, node: int, grads: Sequence[Grad]) -> Grad:
-    """The sparse gradient of ``node`` from its arguments' gradients."""
+    """The sparse gradient of ``node`` from its arguments' gradients, keys ascending.
+
+    It may be one of ``grads`` itself (``d(a + c) = da``): gradients are never mutated.
+    """
     op = g.ops[node]
     args = g.args[node]
     if op is Op.ADD or op is Op.SUB:
         da, db = grads
+        if not db:
+            return da
+        if not da:
+            return db if op is Op.ADD else {v: g.neg(d) for v, d in db.items()}
         out = dict(da)
         for v, d in db.items():
             prev = out.get(v)
@@ -169,13 +185,13 @@ def _gradient(g: Graph, node: int, grads: Sequence[Grad]) -> Grad:
         return dict(sorted(out.items()))
     if op is Op.MUL:
         a, b = args
-        return dict(sorted(_combine(g, [b, a], grads).items()))
+        return _combine(g, [b, a], grads)
     if op is Op.DIV:
         a, b = args
         # d(a/b) = (da - (a/b)·db) / b, reusing the quotient node
         da, db = grads
         out = {}
-        for v in sorted(da.keys() | db.keys()):
+        for v in sorted(da.keys() | db.keys()) if da and db else da or db:
             num = da.get(v)
             if v in db:
                 t = g.mul(node, db[v])
@@ -186,7 +202,7 @@ def _gradient(g: Graph, node: int, grads: Sequence[Grad]) -> Grad:
         return _select_rule(g, node, grads)
     partials = PARTIALS.get(op, _partials_table if INFO[op].d else None)
     if partials is not None:
-        return dict(sorted(_combine(g, partials(g, node, args), grads).items()))
+        return _combine(g, partials(g, node, args), grads)
     raise NotImplementedError(f"no derivative rule for {op.name}")  # pragma: no cover
 
 
@@ -206,38 +222,45 @@ def gradients(g: Graph, roots: Sequence[int], n_vars: int) -> list[Grad]:
     [0]
     """
     order = g.cone(roots)
+    ops, g_args, attrs, make = g.ops, g.args, g.attrs, g.make
     # how many times each node is still needed, so finished gradients can be freed
-    uses: dict[int, int] = {}
+    uses = [0] * len(g)
     for node in order:
-        for a in g.args[node]:
-            uses[a] = uses.get(a, 0) + 1
+        for a in g_args[node]:
+            uses[a] += 1
     keep = set(roots)
     # an n-ary Max/Min differentiates over all its operands, so keep their gradients
-    flat = {n: operands(g, n) for n in order if g.ops[n] in (Op.MAX, Op.MIN)}
+    flat = {n: operands(g, n) for n in order if ops[n] in (Op.MAX, Op.MIN)}
     for ops_ in flat.values():
         keep.update(ops_)
-    grads: dict[int, Grad] = {}
     empty: Grad = {}
+    grads: list[Grad] = [empty] * len(g)  # the cone's entries are filled in order
     for node in order:
-        op = g.ops[node]
-        if op in LEAVES or is_bool(op):
-            if op is Op.VAR and g.attrs[node] < n_vars:  # type: ignore[operator]
-                grads[node] = {g.attrs[node]: g.const(1.0)}  # type: ignore[dict-item]
-            else:
-                grads[node] = empty
+        op = ops[node]
+        if op in _NO_GRADIENT:
+            if op is Op.VAR and attrs[node] < n_vars:  # type: ignore[operator]
+                grads[node] = {attrs[node]: g.const(1.0)}  # type: ignore[dict-item]
             continue
-        args = g.args[node]
+        args = g_args[node]
         arg_grads = [grads[a] for a in args]
-        if not any(arg_grads):
-            grads[node] = empty
-        else:
-            if node in flat:
+        if any(arg_grads):
+            if op is _MUL and not (arg_grads[0] and arg_grads[1]):
+                # one factor depends on the variables: its gradient times the other factor
+                # (what _combine builds, without its generality; most products are so)
+                other, grad = (args[1], arg_grads[0]) if arg_grads[0] else (args[0], arg_grads[1])
+                grad = {v: make(_MUL, (other, d)) for v, d in grad.items()}
+            elif node in flat:
                 grad = _extremum(g, node, flat[node], [grads[a] for a in flat[node]])
             else:
                 grad = _gradient(g, node, arg_grads)
-            grads[node] = {v: d for v, d in grad.items() if not _is_zero(g, d)}
+            for d in grad.values():  # drop the entries that folded to 0 (rarely any)
+                if ops[d] is _CONST and attrs[d] == 0.0:
+                    grad = {v: d for v, d in grad.items() if not _is_zero(g, d)}
+                    break
+            grads[node] = grad
         for a in args:
             uses[a] -= 1
             if uses[a] == 0 and a not in keep:
-                del grads[a]
-    return [grads[r] for r in roots]
+                grads[a] = empty
+    # fresh dicts: inside, equal gradients may be one object (d(a + c) is da's dict)
+    return [dict(grads[r]) for r in roots]

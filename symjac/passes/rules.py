@@ -43,7 +43,7 @@ if TYPE_CHECKING:
 #: a rule's function: ``(graph, args, attr)`` → an equivalent node, or None (no rewrite)
 RuleFn = Callable[["Graph", tuple[int, ...], object], "int | None"]
 
-_CONST, _NEG, _POWI, _MUL = Op.CONST, Op.NEG, Op.POWI, Op.MUL
+_CONST, _BOOL, _NEG, _POWI, _MUL = Op.CONST, Op.BOOL, Op.NEG, Op.POWI, Op.MUL
 
 
 def fold_constants(g: Graph, op: Op, args: tuple[int, ...], attr: object) -> int | None:
@@ -679,9 +679,14 @@ def compose(sets: Sequence[RuleSet], libm: str = "libmvec") -> Rewrite:
     rules_of = {op: tuple(fns) for op, fns in table.items()}.get
 
     def composed(g: Graph, op: Op, args: tuple[int, ...], attr: object) -> int | None:
-        node = fold_constants(g, op, args, attr)
-        if node is not None:
-            return node
+        ops = g.ops
+        for a in args:  # fold_constants's own test, inline: most nodes have a variable
+            if ops[a] is not _CONST and ops[a] is not _BOOL:
+                break
+        else:
+            node = fold_constants(g, op, args, attr)
+            if node is not None:
+                return node
         for fn in rules_of(op, ()):
             node = fn(g, args, attr)
             if node is not None:
