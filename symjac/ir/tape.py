@@ -187,11 +187,13 @@ class KernelSpec:
         return (self.width,) if self.row_shape is None else self.row_shape
 
     def __post_init__(self) -> None:
-        if len(self.positions) != len(self.tape.outputs):
+        positions = self.positions
+        if len(positions) != len(self.tape.outputs):
             raise ValueError("one position per output is required")
-        if len(set(self.positions)) != len(self.positions):
+        if len(set(positions)) != len(positions):
             raise ValueError("output positions must be distinct")
-        if any(not 0 <= p < self.width for p in self.positions):
+        # min/max, not a generator over every position: specs of 10^5 outputs are common
+        if positions and (min(positions) < 0 or max(positions) >= self.width):
             raise ValueError("output positions must lie within the row")
         if self.row_shape is not None and math.prod(self.row_shape) != self.width:
             raise ValueError(f"row shape {self.row_shape} does not hold {self.width} values")
