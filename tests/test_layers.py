@@ -159,3 +159,18 @@ def test_the_walk_sees_the_imports():
     """The graph is not vacuous: known edges are there."""
     assert "symjac.ir.ops" in GRAPH["symjac.ir.graph"]
     assert "symjac.ir.tape" in GRAPH["symjac.codegen.llvm.lower"]
+
+
+def test_every_package_is_installed_by_pyproject() -> None:
+    """A package missing from pyproject's list works in an editable install (the tests) and
+    is absent from a real one (the README's quickstart): compare the list with the tree."""
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    listed = set(config["tool"]["setuptools"]["packages"])
+    found = set()
+    for top, name in ((ROOT / "symjac", "symjac"), (ROOT / "codegen", "symjac.codegen")):
+        for init in top.rglob("__init__.py"):
+            parts = init.parent.relative_to(top).parts
+            found.add(".".join([name, *parts]))
+    assert listed == found, (sorted(found - listed), sorted(listed - found))
