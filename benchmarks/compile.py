@@ -192,8 +192,8 @@ def markdown(rows: list[dict[str, object]], tools: list[str]) -> str:
     peers = [t for t in tools if t != "symjac"]
     lines = [
         "| problem | states | nnz | symjac cold | symjac warm | warm/cold | "
-        + " | ".join(peers)
-        + " | symjac peak MB |",
+        + "".join(f"{peer} | " for peer in peers)
+        + "symjac peak MB |",
         "|---" * (7 + len(peers)) + "|",
     ]
     scale = []
@@ -209,8 +209,8 @@ def markdown(rows: list[dict[str, object]], tools: list[str]) -> str:
         lines.append(
             f"| {row['problem']} | {cold['states']} | {cold['nnz']} | {_seconds(cold)} | "
             f"{_seconds(warm)} | {ratio} | "
-            + " | ".join(_seconds(row.get(t)) for t in peers)
-            + f" | {cold['peak_mb']:.0f} |"
+            + "".join(f"{_seconds(row.get(t))} | " for t in peers)
+            + f"{cold['peak_mb']:.0f} |"
         )
         if str(row["problem"]).startswith("gs"):
             scale.append((cold["states"], cold["seconds"]))

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import numpy as np
 import sympy as sp
 
 from symjac import warmstart
@@ -366,6 +367,20 @@ def rebuild_stages(
     return prob.graph, prob.roots, grads
 
 
+def _pattern(m: int, n: int, entries: Sequence[tuple[int, int, int]]) -> SparsityPattern:
+    """The pattern of ``entries`` ``(row, col, node)``, which differentiation lists row-major
+    (rows ascend, columns ascend within a row) — checked with NumPy, not sorted in Python
+    (0.25 s of a 196 608-entry Jacobian's compile). The values kernel stores the entries in
+    this order, so an entry out of order is an error, never re-sorted behind its back.
+
+    >>> _pattern(2, 3, [(0, 0, 7), (0, 2, 8), (1, 1, 9)]).cols.tolist()
+    [0, 2, 1]
+    """
+    rows = np.fromiter((i for i, _, _ in entries), np.int64, len(entries))
+    cols = np.fromiter((j for _, j, _ in entries), np.int64, len(entries))
+    return SparsityPattern.from_arrays((m, n), rows, cols)
+
+
 def _sympy_simplify(exprs: Sequence[sp.Expr]) -> list[sp.Expr]:
     if len(exprs) > FULL_SIMPLIFY_WARN:
         warnings.warn(
@@ -396,7 +411,7 @@ def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
         grads = pipe.simplify_entries(prob, pipe.differentiate(prob, prob.roots))
         entries = [(i, j, d) for i, grad in enumerate(grads) for j, d in grad.items()]
         m, n = len(prob.roots), len(prob.wrt)
-        pattern = SparsityPattern((m, n), [(i, j) for i, j, _ in entries])
+        pattern = _pattern(m, n, entries)
         nodes = [d for _, _, d in entries]  # row-major: rows ascend, keys are sorted
         # 4. expand composite functions into primitive ops; one tape for both kernels
         symbolic, tape = pipe.tapes(prob, nodes)
@@ -491,7 +506,7 @@ def build_function_and_jacobian(
         grads = pipe.simplify_entries(prob, pipe.differentiate(prob, prob.roots))
         m, n = len(prob.roots), len(prob.wrt)
         entries = [(i, j, d) for i, grad in enumerate(grads) for j, d in grad.items()]
-        pattern = SparsityPattern((m, n), [(i, j) for i, j, _ in entries])
+        pattern = _pattern(m, n, entries)
         symbolic, tape = pipe.tapes(prob, [*prob.roots, *(d for _, _, d in entries)])
         nnz = pattern.nnz
         dense_positions = (*range(m), *(m + int(q) for q in pattern.flat_positions()))
