@@ -264,3 +264,25 @@ def test_records_decode_lazily_to_the_same_tapes_and_reject_bad_arrays() -> None
     bad[ops_at : ops_at + 2] = (999).to_bytes(2, "little")
     with pytest.raises(ValueError, match="not a tape record"):
         serial.loads(bytes(bad))
+
+
+def test_the_key_does_not_depend_on_which_equal_subtrees_are_one_object() -> None:
+    # SymPy shares equal subtrees as one object or not depending on its cache and the hash
+    # seed; a 32 768-state model once missed its own record in a second process
+    def inner():
+        return sp.sin(sp.Add(x, sp.Integer(1), evaluate=False), evaluate=False)
+
+    shared = inner()
+    one = sp.Add(sp.Mul(shared, y, evaluate=False), sp.Mul(shared, z, evaluate=False),
+                 evaluate=False)  # fmt: skip
+    sp.core.cache.clear_cache()
+    first = inner()
+    sp.core.cache.clear_cache()
+    second = inner()
+    assert first is not second and first == second
+    two = sp.Add(sp.Mul(first, y, evaluate=False), sp.Mul(second, z, evaluate=False),
+                 evaluate=False)  # fmt: skip
+    assert fingerprint([one], [x, y, z], []) == fingerprint([two], [x, y, z], [])
+    other = sp.Add(sp.Mul(first, y, evaluate=False), sp.Mul(sp.cos(x + 1), z, evaluate=False),
+                   evaluate=False)  # fmt: skip
+    assert fingerprint([other], [x, y, z], []) != fingerprint([two], [x, y, z], [])

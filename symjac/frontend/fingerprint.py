@@ -46,11 +46,14 @@ class Fingerprint:
     """The input as one token stream, then hashed.
 
     Each tree is written in pre-order: a node with arguments as its class name and the
-    number of its arguments, a leaf as its description (:func:`_atom`); an object met
-    before, anywhere in the input, as the int number of its first visit. Such a stream
-    decodes to exactly one expression DAG, so different inputs never share a stream;
-    identical trees built separately (no shared objects) are written out twice, which
-    only costs a miss, never a wrong hit.
+    number of its arguments, a leaf as its description (:func:`_atom`); a subtree met
+    before, anywhere in the input, as the int number of its first visit. "Met before" is
+    structural (SymPy's ``==``: same classes, arguments, exact numbers and assumptions),
+    not object identity: which equal subtrees SymPy builds as one shared object varies
+    between processes with the hash seed (a 32 768-state model missed its own record in a
+    second process), and the key must not. Objects are remembered by ``id`` too, so a
+    shared object costs one dict lookup however often it is met. Such a stream decodes to
+    exactly one expression DAG, so different inputs never share a stream.
 
     >>> x, y = sp.symbols("x y")
     >>> fp = Fingerprint()
@@ -58,11 +61,16 @@ class Fingerprint:
     ['Mul', 2, ('Symbol', 'y', ()), 'sin', 1, ('Symbol', 'x', ())]
     >>> fp.add(y); fp.tokens[-1]  # y: the stream's node 1
     1
+    >>> a = sp.Add(sp.sin(x), sp.Integer(1), evaluate=False)
+    >>> b = sp.Add(sp.sin(x), sp.Integer(1), evaluate=False)  # equal, maybe not the same object
+    >>> fp.add(a, b); fp.tokens[-1]  # b: a back-reference to a (node 4), whatever the objects
+    4
     """
 
     def __init__(self) -> None:
         self.tokens: list[Any] = []
         self._seen: dict[int, int] = {}  # id(object) -> its number, in order of first visit
+        self._equal: dict[sp.Basic, int] = {}  # a structure -> its number (SymPy's == and hash)
         self._alive: list[Any] = []  # the roots: they keep the objects behind those ids alive
 
     def add(self, *roots: Any) -> None:
@@ -78,20 +86,25 @@ class Fingerprint:
                 raise TypeError(f"expected a SymPy object, not {type(root).__name__}")
         # the roots keep every node under them alive, so no id is reused while they are held
         self._alive.extend(roots)
-        seen, tokens, plain = self._seen, self.tokens, _PLAIN_ARGS
+        seen, equal, tokens, plain = self._seen, self._equal, self.tokens, _PLAIN_ARGS
         push = tokens.append
-        count = len(seen)
+        count = len(equal)
         stack = list(roots)
         stack.reverse()
         while stack:
             node = stack.pop()
             key = id(node)
             number = seen.get(key)
+            if number is None:
+                # new object: its structure's number, or this one's if the structure is new
+                # (one hash and lookup: setdefault, not get then set)
+                number = seen[key] = equal.setdefault(node, count)
+                if number == count:
+                    count += 1
+                    number = None
             if number is not None:
                 push(number)
                 continue
-            seen[key] = count
-            count += 1
             cls = type(node)
             direct = plain.get(cls)
             if direct is None:  # once per class: does it keep its arguments as Basic does?
