@@ -216,7 +216,7 @@ class Pipeline:
         True
         >>> symbolic, tape = pipe.tapes(prob, prob.roots)
         >>> kernels = pipe.machine_code([KernelSpec("function", tape, 1, (0,))])
-        >>> _ = pipe.remember(Saved(None, 1, symbolic, kernels))
+        >>> _ = pipe.remember(Saved(None, symbolic, kernels))
         >>> sorted(p.suffix for p in Path(options.cache).glob("*.warm"))
         ['.warm']
         """
@@ -424,7 +424,7 @@ def build_jacobian(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
                 ),
             ]
         )
-        saved = pipe.remember(Saved(pattern, m, symbolic, kernels))
+        saved = pipe.remember(Saved(pattern, symbolic, kernels))
     return pipe.jacobian_object(CompiledJacobian, saved, inputs)
 
 
@@ -445,10 +445,10 @@ def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
         symbolic, tape = pipe.tapes(prob, prob.roots)
         m = len(prob.roots)
         kernels = pipe.machine_code([KernelSpec("function", tape, m, tuple(range(m)))])
-        saved = pipe.remember(Saved(None, m, symbolic, kernels))
+        saved = pipe.remember(Saved(None, symbolic, kernels))
     return CompiledFunction(
         saved.kernels,
-        saved.m,
+        len(saved.symbolic.outputs),
         wrt=inputs.wrt,
         params=inputs.params,
         symbolic=saved.symbolic,
@@ -516,7 +516,7 @@ def build_function_and_jacobian(
                 KernelSpec("dense", tape, m + m * n, dense_positions),
             ]
         )
-        saved = pipe.remember(Saved(pattern, m, symbolic, kernels))
+        saved = pipe.remember(Saved(pattern, symbolic, kernels))
     return pipe.jacobian_object(CompiledFunctionAndJacobian, saved, inputs)
 
 
@@ -593,7 +593,7 @@ def build_hessian(
         kernels = pipe.machine_code(
             [KernelSpec("values", tape, pattern.nnz, tuple(range(pattern.nnz)))]
         )
-        saved = pipe.remember(Saved(pattern, n, symbolic, kernels))
+        saved = pipe.remember(Saved(pattern, symbolic, kernels))
     return pipe.jacobian_object(CompiledHessian, saved, keyed)
 
 

@@ -52,19 +52,18 @@ _NOT_KEYED = ("progress", "cache")
 
 @dataclass
 class Saved:
-    """What a compiled object is made of: its pattern (None for a function) or number of
-    outputs, the symbolic tape (``to_sympy``, ``jvp``), the kernels, and the sizes and
-    operation counts :class:`~symjac.stats.Stats` reports.
+    """What a compiled object is made of: its pattern (None for a function, whose number of
+    outputs is its symbolic tape's), the symbolic tape (``to_sympy``, ``jvp``), the kernels,
+    and the sizes and operation counts :class:`~symjac.stats.Stats` reports.
 
     >>> import symjac
     >>> x = sp.Symbol("x")
     >>> jac = symjac.jacobian([x**2], [x])
-    >>> Saved(jac.pattern, 1, jac._symbolic, jac._kernels).pattern.nnz
+    >>> Saved(jac.pattern, jac._symbolic, jac._kernels).pattern.nnz
     1
     """
 
     pattern: SparsityPattern | None
-    m: int
     symbolic: Tape
     kernels: Kernels
     sizes: dict[str, int] | None = None
@@ -157,7 +156,6 @@ def save(cache: ObjectCache, name: str, saved: Saved) -> None:
     tapes = list({id(t): t for t in [saved.symbolic, *(s.tape for s in specs)]}.values())
     meta = {
         "format": FORMAT,
-        "m": saved.m,
         "shape": shape,
         "kernels": kernels,
         "sizes": saved.sizes or {},
@@ -196,4 +194,4 @@ def load(cache: ObjectCache, name: str, build: Build) -> Saved | None:
     kernels = restore_kernels(specs, build, meta["kernels"], cache)
     if kernels is None:
         return None
-    return Saved(pattern, int(meta["m"]), symbolic, kernels, meta["sizes"], meta["op_counts"])
+    return Saved(pattern, symbolic, kernels, meta["sizes"], meta["op_counts"])
