@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from symjac.codegen.llvm.build import SIMD_BATCH, Kernels
 from symjac.ir.tape import Tape
-from symjac.runtime.arguments import F64, Array, as_points
+from symjac.runtime.arguments import F64, Array, as_params, as_points
 from symjac.runtime.calls import (
     Charge,
     Function,
@@ -240,7 +240,6 @@ class CompiledFunction(_Compiled, Function):
         from scipy import LowLevelCallable
 
         from symjac.codegen.llvm.lowlevel import point_function
-        from symjac.runtime.arguments import as_params
 
         if isinstance(output, bool) or not isinstance(output, int) or not 0 <= output < self._m:
             raise ValueError(f"output must be an int in 0..{self._m - 1}, not {output!r}")

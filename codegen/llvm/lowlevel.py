@@ -14,12 +14,10 @@ import ctypes
 from typing import Any
 
 from llvmlite import ir
+from symjac.codegen.llvm.emitter import DOUBLE, I32, I64, PTR
 from symjac.codegen.llvm.jit import JitModule
 from symjac.codegen.llvm.lower import KERNEL_TYPE
 
-DOUBLE = ir.DoubleType()
-I32, I64 = ir.IntType(32), ir.IntType(64)
-PTR = ir.PointerType()
 #: ``double (int, double *, void *)``, as ``scipy.LowLevelCallable`` names it
 POINT_CFUNC = ctypes.CFUNCTYPE(
     ctypes.c_double, ctypes.c_int, ctypes.POINTER(ctypes.c_double), ctypes.c_void_p
