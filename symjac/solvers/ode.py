@@ -9,8 +9,9 @@ works as it stands. The time ``t`` is compiled as the first parameter whether or
 right-hand side uses it, so autonomous and non-autonomous systems are one case.
 
 f and J are two compiled objects, not one shared kernel: an integrator calls ``fun``
-many times per ``jac`` (BDF on the 2-D Brusselator: ~30 f evaluations per J), and a
-kernel computing both would compute J at every one of them. The warm-start cache makes a
+many times per ``jac`` (BDF, measured on examples/05_stiff_ode.py: Robertson 895 f and 9 J
+evaluations, the 200-state Brusselator 559 and 2), and a kernel computing both would
+compute J at every one of them. The warm-start cache makes a
 second run of the same model cost milliseconds.
 """
 
