@@ -38,7 +38,7 @@ from symjac.options import Options
 from symjac.passes.composites import expand_composites
 from symjac.passes.diff import Grad, gradients
 from symjac.passes.directional import directional_tape
-from symjac.passes.rules import rewrite
+from symjac.passes.rules import rewrite, rewriter
 from symjac.sparsity.pattern import SparsityPattern
 from symjac.stages import Stages
 from symjac.stats import Progress, Stats, Timer, paused_gc
@@ -170,7 +170,9 @@ class Pipeline:
             # the rule sets, applied as nodes are built (differentiation relies on them:
             # d(x*1) is not built as x*0 + 1*1), unless simplification is off
             graph = Graph(self.options.rewriter())
-            graph, roots = to_graph(outputs, inputs.wrt, inputs.params, graph)
+            graph, roots = to_graph(
+                outputs, inputs.wrt, inputs.params, graph, self.options.is_complex
+            )
         self.stats.sizes["graph_front_end"] = len(graph)
         self.timer.progress.decide(len(graph))
         return Problem(graph, roots, list(inputs.wrt), list(inputs.params))
@@ -241,7 +243,7 @@ class Pipeline:
         <Op.COS: 23>
         """
         with self.timer.stage("differentiate"):
-            grads = gradients(prob.graph, roots, len(prob.wrt))
+            grads = gradients(prob.graph, roots, len(prob.wrt), self.options.is_complex)
         self.stats.sizes["graph_differentiated"] = len(prob.graph)
         self.stats.sizes["entries"] = sum(len(g) for g in grads)
         return grads
@@ -273,7 +275,7 @@ class Pipeline:
             out: list[Grad] = [{} for _ in grads]
             for (i, j), e in zip(keys, exprs):
                 if e != 0:
-                    _, (node,) = to_graph([e], prob.wrt, prob.params, g)
+                    _, (node,) = to_graph([e], prob.wrt, prob.params, g, self.options.is_complex)
                     out[i][j] = node
         return out
 
@@ -310,7 +312,15 @@ class Pipeline:
         >>> kernels = pipe.machine_code([spec])
         >>> kernels.opt_level, "lower" in pipe.stats.timings
         (0, True)
+
+        A complex kernel's tapes are lowered to real ones over (re, im) pairs first
+        (:func:`symjac.passes.complexify.complex_spec`), so the back ends see real kernels.
         """
+        if self.options.is_complex:
+            from symjac.passes.complexify import complex_specs
+
+            with self.timer.stage("complexify"):
+                specs = complex_specs(specs)
         say = self.timer.progress.say
         say("lower ...")
         cache = self.options.object_cache()
@@ -481,7 +491,8 @@ def directional_kernel(
     [23.0]
     """
     # the products J[i, j]·v[j] (or w[i]·J[i, j]) summed per row (column), on a new graph
-    tape = directional_tape(symbolic, entries, shape, kind, options.rewriter() or rewrite)
+    rules = options.rewriter() or (rewriter(complex_=True) if options.is_complex else rewrite)
+    tape = directional_tape(symbolic, entries, shape, kind, rules)
     spec = KernelSpec(kind, tape, len(tape.outputs), tuple(range(len(tape.outputs))))
     return Pipeline(options).machine_code([spec])
 
@@ -607,6 +618,11 @@ def build_logdet(exprs: Any, wrt: Any, params: Any, options: Options) -> Compile
     >>> ld.structure, float(sign), round(float(value), 12)
     ('triangular', 1.0, 1.0)
     """
+    if options.is_complex:
+        raise NotImplementedError(
+            "logdet takes float32 or float64 kernels: log|det J| of a complex J is not "
+            "holomorphic; compile the complex128 jacobian and take np.linalg.slogdet of it"
+        )
     return CompiledLogDet(build_jacobian(exprs, wrt, params, options))
 
 

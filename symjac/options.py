@@ -78,6 +78,7 @@ class Options:
     vector_libm: bool = True
     cache: bool | str | os.PathLike[str] = True
     rules: tuple[str, ...] = _rules.DEFAULT_SETS
+    dtype: str = "float64"  # TEMPORARY until the float32 branch lands
 
     def object_cache(self) -> ObjectCache | None:
         """The on-disk cache to use: the default directory, a given one, or none.
@@ -112,7 +113,17 @@ class Options:
         if self.simplify == "none":
             return None
         libm = "libmvec" if self.build().lanes()[1] else "libm"
-        return _rules.rewriter(self.rules, libm)
+        return _rules.rewriter(self.rules, libm, self.is_complex)
+
+    @property
+    def is_complex(self) -> bool:
+        """Whether kernels are complex (``dtype=complex128``): complex symbols, holomorphic
+        functions, complex derivatives.
+
+        >>> Options().is_complex, Options(dtype="complex128").is_complex
+        (False, True)
+        """
+        return self.dtype == "complex128"
 
     def __post_init__(self) -> None:
         # one spelling per choice: sets once each, in the order their rules are tried

@@ -15,6 +15,12 @@ Conventions (documented in ``docs/semantics.md``):
   correctly rounded division, as in C;
 * a constant that is not real (``I``, ``log(-2)``, ``zoo``) is NaN, the value a
   real kernel computes for it.
+
+In a complex kernel (``to_graph(..., complex_=True)``) every symbol is complex, constants
+keep their imaginary parts (``I`` is the constant ``1j``; a real number stays a real
+constant, so ``2*z`` scales both parts), and only holomorphic functions are accepted
+(``INFO[op].holomorphic``): ``Abs``, ``re``, ``conjugate``, ``Piecewise``, ``Max`` … have
+no complex derivative and raise ``NotImplementedError`` naming them.
 """
 
 from __future__ import annotations
@@ -48,11 +54,36 @@ def _real_constant(expr: sp.Basic) -> float:
     return float(value)
 
 
+def _complex_constant(expr: sp.Basic) -> float | complex:
+    """Evaluate a constant SymPy expression to the nearest complex double: a float when its
+    imaginary part is zero (a real constant), NaN for ``nan`` and ``zoo``."""
+    value = sp.N(expr, 30)
+    if value is sp.nan or value is sp.zoo:
+        return float("nan")
+    re_part, im_part = value.as_real_imag()
+    if not (re_part.is_Number and im_part.is_Number):
+        return float("nan")
+    return float(re_part) if im_part == 0 else complex(float(re_part), float(im_part))
+
+
+#: SymPy functions that have no complex derivative, named in a complex kernel's refusal
+_NOT_HOLOMORPHIC = "Abs, re, im, conjugate, arg, sign, floor, ceiling, Min, Max, Heaviside, "
+_NOT_HOLOMORPHIC += "Piecewise, relationals, atan2, hypot"
+
+
 class _Converter:
     """Converts SymPy expressions into nodes of one :class:`Graph`."""
 
-    def __init__(self, graph: Graph, wrt: Sequence[sp.Symbol], params: Sequence[sp.Symbol]):
+    def __init__(
+        self,
+        graph: Graph,
+        wrt: Sequence[sp.Symbol],
+        params: Sequence[sp.Symbol],
+        complex_: bool = False,
+    ):
         self.g = graph
+        self.complex = complex_
+        self.constant = _complex_constant if complex_ else _real_constant
         self.symbols: dict[sp.Symbol, int] = {s: graph.var(i) for i, s in enumerate(wrt)}
         self.symbols.update({s: graph.param(i) for i, s in enumerate(params)})
         self.missing: dict[sp.Symbol, None] = {}  # ordered set
@@ -72,7 +103,10 @@ class _Converter:
             if not ready:
                 args = node.args
                 if args and not node.is_Number:
-                    if _lookup(type(node)) is None:  # before its arguments: name the function
+                    # before its arguments: name the function
+                    if self.complex and not _holomorphic(type(node)):
+                        _not_holomorphic(node, where)
+                    if _lookup(type(node)) is None:
                         _unsupported(node, where)
                     push((node, True))
                     for a in args:
@@ -104,7 +138,7 @@ class _Converter:
                 if not isinstance(a, int) or ops[a] is not Op.CONST:
                     break
             else:
-                return self.g.const(_real_constant(node))  # e.g. sqrt(2): correctly rounded
+                return self.g.const(self.constant(node))  # e.g. sqrt(2): correctly rounded
         return handler(self, node, args)
 
 
@@ -117,6 +151,8 @@ def _number(c: _Converter, node: sp.Basic, args: list[Any]) -> int:
     if isinstance(node, sp.Rational):
         return c.g.const(int(node.p) / int(node.q))  # int/int is correctly rounded in Python
     if node is sp.S.ImaginaryUnit:
+        if c.complex:
+            return c.g.const(1j)
         warnings.warn(
             "the expression contains the imaginary unit I; symjac kernels are real-valued and "
             "compute NaN wherever it contributes (e.g. log(-2) = log(2) + I*pi)",
@@ -124,7 +160,7 @@ def _number(c: _Converter, node: sp.Basic, args: list[Any]) -> int:
             stacklevel=2,
         )
         return c.g.nan()
-    return c.g.const(_real_constant(node))
+    return c.g.const(c.constant(node))
 
 
 def _add(c: _Converter, node: sp.Add, args: list[int]) -> int:
@@ -182,6 +218,10 @@ def _pow(c: _Converter, node: sp.Pow, args: list[int]) -> int:
     return c.g.call(Op.POW, base, exp)
 
 
+#: the op behind each function handler (``_call``, ``_reciprocal_of``)
+_FUNCTION_OPS: dict[Handler, Op] = {}
+
+
 def _call(op: Op) -> Handler:
     info = INFO[op]
 
@@ -196,6 +236,7 @@ def _call(op: Op) -> Handler:
                 )
         return c.g.call(op, *args)
 
+    _FUNCTION_OPS[handler] = op
     return handler
 
 
@@ -205,6 +246,7 @@ def _reciprocal_of(op: Op) -> Handler:
     def handler(c: _Converter, node: sp.Basic, args: list[int]) -> int:
         return c.g.div(c.g.const(1.0), c.g.call(op, args[0]))
 
+    _FUNCTION_OPS[handler] = op
     return handler
 
 
@@ -320,6 +362,29 @@ _HANDLERS: dict[type, Handler] = {
 }
 
 
+def _holomorphic(cls: type) -> bool:
+    """Whether a complex kernel accepts SymPy class ``cls``: numbers, arithmetic, and the
+    functions whose op is holomorphic (the op table) or built from one (``sec`` …)."""
+    handler = _lookup(cls)
+    if handler in _ARITHMETIC:
+        return True
+    op = _FUNCTION_OPS.get(handler)  # type: ignore[arg-type]
+    return op is not None and INFO[op].holomorphic
+
+
+def _not_holomorphic(node: sp.Basic, where: str) -> NoReturn:
+    name = getattr(node, "func", type(node)).__name__
+    raise NotImplementedError(
+        f"complex128 kernels cannot compile {name} (found in {where}: {node}): it has no "
+        f"complex derivative, or symjac has no complex form of it; complex kernels take "
+        f"holomorphic functions only (not {_NOT_HOLOMORPHIC}); see docs/semantics.md"
+    )
+
+
+#: handlers a complex kernel takes whatever their arguments: numbers and arithmetic
+_ARITHMETIC: frozenset[Handler] = frozenset({_number, _add, _mul, _pow})
+
+
 def _unsupported(node: sp.Basic, where: str) -> NoReturn:
     name = getattr(node, "func", type(node)).__name__
     raise NotImplementedError(
@@ -374,8 +439,10 @@ def to_graph(
     wrt: Sequence[sp.Symbol],
     params: Sequence[sp.Symbol],
     graph: Graph | None = None,
+    complex_: bool = False,
 ) -> tuple[Graph, list[int]]:
     """Convert validated outputs into one shared graph; returns the graph and the output nodes.
+    ``complex_``: for a complex kernel (see the module docstring).
 
     Raises ``ValueError`` naming every free symbol that is neither in ``wrt`` nor ``params``,
     and ``NotImplementedError`` naming an unsupported function and the output it is in.
@@ -384,9 +451,17 @@ def to_graph(
     >>> g, roots = to_graph([x * y, sp.sin(x)], [x, y], [])
     >>> len(roots), len(g) >= 4
     (2, True)
+    >>> from symjac.passes.rules import rewriter
+    >>> g, (root,) = to_graph([sp.I * x + 2], [x], [], Graph(rewriter(complex_=True)), True)
+    >>> [a for a in g.attrs if isinstance(a, (float, complex))]  # I*x + 2: complex and real
+    [1j, 2.0]
+    >>> to_graph([sp.Abs(x)], [x], [], complex_=True)
+    Traceback (most recent call last):
+    ...
+    NotImplementedError: complex128 kernels cannot compile Abs (found in output 0: Abs(x)): ...
     """
     g = graph if graph is not None else Graph(rewrite)
-    conv = _Converter(g, wrt, params)
+    conv = _Converter(g, wrt, params, complex_)
     roots = [conv.convert(e, f"output {i}") for i, e in enumerate(exprs)]
     if conv.missing:
         missing = sorted(conv.missing, key=str)

@@ -36,7 +36,9 @@ _KNOWN = {
 }
 
 
-def _number(value: float) -> sp.Expr:
+def _number(value: float | complex) -> sp.Expr:
+    if isinstance(value, complex):  # a complex kernel's constant
+        return _number(value.real) + sp.I * _number(value.imag)
     if value in _KNOWN:
         return _KNOWN[value]
     if math.isnan(value):

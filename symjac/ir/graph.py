@@ -26,17 +26,21 @@ from symjac.ir.ops import INFO, Op
 Rewrite = Callable[["Graph", Op, tuple[int, ...], object], "int | None"]
 
 _DOUBLE = struct.Struct("<d")
+_COMPLEX = struct.Struct("<dd")
 _CONST = Op.CONST
 #: per op, (arity, commutative): what :meth:`Graph.intern` checks, one lookup per node
 _SHAPE: dict[Op, tuple[int, bool]] = {op: (i.arity, i.commutative) for op, i in INFO.items()}
 
 
-def float_key(value: float) -> bytes:
-    """The bit pattern of a double: distinguishes -0.0 from 0.0 and keeps NaN hashable.
+def float_key(value: float | complex) -> bytes:
+    """The bit pattern of a double (or of a complex constant's two): distinguishes -0.0
+    from 0.0, a real constant from a complex one, and keeps NaN hashable.
 
-    >>> float_key(0.0) == float_key(-0.0)
-    False
+    >>> float_key(0.0) == float_key(-0.0), float_key(1.0) == float_key(1 + 0j)
+    (False, False)
     """
+    if type(value) is complex:
+        return _COMPLEX.pack(value.real, value.imag)
     return _DOUBLE.pack(value)
 
 
@@ -83,7 +87,7 @@ class Graph:
             raise ValueError(f"{op.name} takes {arity} arguments, got {len(args)}")
         if commutative and args[0] > args[1]:
             args = (args[1], args[0])
-        key = (op, args, _DOUBLE.pack(attr) if op is _CONST else attr)
+        key = (op, args, float_key(attr) if op is _CONST else attr)  # type: ignore[arg-type]
         index = self._index
         node = index.get(key)
         if node is None:
@@ -106,7 +110,7 @@ class Graph:
         >>> h.make(Op.MUL, (y, h.const(1.0))) == y  # no rules: built as written
         False
         """
-        key = (op, args, _DOUBLE.pack(attr) if op is _CONST else attr)
+        key = (op, args, float_key(attr) if op is _CONST else attr)  # type: ignore[arg-type]
         made = self._made
         node = made.get(key)
         if node is None:  # rules are deterministic: each request is rewritten once
@@ -119,13 +123,16 @@ class Graph:
         return node
 
     # -- leaves ------------------------------------------------------------------------
-    def const(self, value: float) -> int:
-        """A double constant.
+    def const(self, value: float | complex) -> int:
+        """A double constant, or (a Python ``complex``) a complex one, which only complex
+        kernels hold (a float there is a real constant: ``2*z`` scales both parts).
 
         >>> g = Graph(); c = g.const(2)
-        >>> g.ops[c], g.value(c)
-        (<Op.CONST: 0>, 2.0)
+        >>> g.ops[c], g.value(c), g.value(g.const(1j))
+        (<Op.CONST: 0>, 2.0, 1j)
         """
+        if isinstance(value, complex):  # np.complex128 too: stored as Python's complex
+            return self.intern(Op.CONST, (), complex(value))
         return self.intern(Op.CONST, (), float(value))
 
     def var(self, index: int) -> int:
@@ -167,7 +174,7 @@ class Graph:
             return False
         return value is None or self.attrs[node] == value
 
-    def value(self, node: int) -> float:
+    def value(self, node: int) -> float:  # complex in complex kernels
         """The value of a constant node.
 
         >>> from symjac.passes.rules import rewrite  # the driver's rule set

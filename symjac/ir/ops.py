@@ -125,11 +125,19 @@ class OpInfo:
     #: arguments that are constant integers (an order): the front end refuses anything else,
     #: and ``libm`` takes them as C ``int``
     integer_args: tuple[int, ...] = ()
+    #: complex128 kernels compile it: holomorphic where defined, with ``d`` its complex
+    #: derivative (principal branches), lowered to real arithmetic by
+    #: :mod:`symjac.passes.complexify`; the front end refuses every other op there
+    holomorphic: bool = False
+    #: ``d`` in complex kernels, where the real formula is not the complex derivative
+    d_complex: tuple[str | None, ...] = ()
 
 
-def _fn(libm: str, d: str | None, *sympy: str, vector: bool = True) -> OpInfo:
-    """A one-argument function of the C library."""
-    return OpInfo(1, libm=libm, vector=vector, sympy=sympy, d=(d,))
+def _fn(
+    libm: str, d: str | None, *sympy: str, vector: bool = True, holomorphic: bool = True
+) -> OpInfo:
+    """A one-argument function of the C library (holomorphic unless said otherwise)."""
+    return OpInfo(1, libm=libm, vector=vector, sympy=sympy, d=(d,), holomorphic=holomorphic)
 
 
 _CF = "sympy.codegen.cfunctions:"
@@ -142,14 +150,14 @@ INFO: dict[Op, OpInfo] = {
     Op.PARAM: OpInfo(0),
     Op.BOOL: OpInfo(0, result="bool"),
     # arithmetic: derivatives are sparse sums in diff.py
-    Op.NEG: OpInfo(1, d=("-1",)),
-    Op.ADD: OpInfo(2, commutative=True),
-    Op.SUB: OpInfo(2),
-    Op.MUL: OpInfo(2, commutative=True),
-    Op.DIV: OpInfo(2),
-    Op.POWI: OpInfo(1),  # attr: the integer exponent
-    Op.POW: OpInfo(2, libm="pow", vector=True),
-    Op.SQRT: OpInfo(1, libm="sqrt", sympy=("sqrt", _CF + "Sqrt"), d=("1/(2*f)",)),
+    Op.NEG: OpInfo(1, d=("-1",), holomorphic=True),
+    Op.ADD: OpInfo(2, commutative=True, holomorphic=True),
+    Op.SUB: OpInfo(2, holomorphic=True),
+    Op.MUL: OpInfo(2, commutative=True, holomorphic=True),
+    Op.DIV: OpInfo(2, holomorphic=True),
+    Op.POWI: OpInfo(1, holomorphic=True),  # attr: the integer exponent
+    Op.POW: OpInfo(2, libm="pow", vector=True, holomorphic=True),
+    Op.SQRT: OpInfo(1, libm="sqrt", sympy=("sqrt", _CF + "Sqrt"), d=("1/(2*f)",), holomorphic=True),
     # elementary functions
     Op.EXP: _fn("exp", "f", "exp"),
     Op.LOG: _fn("log", "1/a", "log"),
@@ -164,21 +172,31 @@ INFO: dict[Op, OpInfo] = {
     # 1/cosh², not 1 - tanh²: the difference cancels for large |a|
     Op.TANH: _fn("tanh", "1/cosh(a)^2", "tanh"),
     # 1/hypot(a, 1), not 1/sqrt(a² + 1): a² overflows for |a| > 1e154
-    Op.ASINH: _fn("asinh", "1/hypot(a, 1)", "asinh"),
+    # (complex: hypot is not holomorphic; 1/sqrt(1 + a²) is the principal branch's derivative)
+    Op.ASINH: OpInfo(
+        1,
+        libm="asinh",
+        vector=True,
+        sympy=("asinh",),
+        d=("1/hypot(a, 1)",),
+        holomorphic=True,
+        d_complex=("1/sqrt(1 + a^2)",),
+    ),
     # sqrt(a-1)·sqrt(a+1), not sqrt(a²-1): NaN for a < 1, where acosh itself is NaN
     Op.ACOSH: _fn("acosh", "1/(sqrt(a - 1)*sqrt(a + 1))", "acosh"),
     Op.ATANH: _fn("atanh", "1/(1 - a^2)", "atanh"),
-    Op.ERF: _fn("erf", "2/sqrt(pi)*exp(-a^2)", "erf"),
-    Op.ERFC: _fn("erfc", "-2/sqrt(pi)*exp(-a^2)", "erfc"),
-    Op.GAMMA: _fn("tgamma", "f*digamma(a)", "gamma", vector=False),
-    Op.LGAMMA: _fn("lgamma", "digamma(a)", vector=False),  # log|Γ(a)|, as C's lgamma
+    Op.ERF: _fn("erf", "2/sqrt(pi)*exp(-a^2)", "erf", holomorphic=False),
+    Op.ERFC: _fn("erfc", "-2/sqrt(pi)*exp(-a^2)", "erfc", holomorphic=False),
+    Op.GAMMA: _fn("tgamma", "f*digamma(a)", "gamma", vector=False, holomorphic=False),
+    # log|Γ(a)|, as C's lgamma
+    Op.LGAMMA: _fn("lgamma", "digamma(a)", vector=False, holomorphic=False),
     Op.EXPM1: _fn("expm1", "exp(a)", _CF + "expm1"),
     Op.LOG1P: _fn("log1p", "1/(1 + a)", _CF + "log1p"),
     Op.EXP2: _fn("exp2", "f*log(2)", _CF + "exp2"),
     Op.LOG2: _fn("log2", "1/(a*log(2))", _CF + "log2"),
     Op.LOG10: _fn("log10", "1/(a*log(10))", _CF + "log10"),
     # 1/(3·f²), not a^(-2/3)/3: exact at ±inf and for negative a (pow is NaN there)
-    Op.CBRT: _fn("cbrt", "1/(3*f^2)", _CF + "Cbrt"),
+    Op.CBRT: _fn("cbrt", "1/(3*f^2)", _CF + "Cbrt", holomorphic=False),  # real cube root
     # atan2(a, b) = atan2(y, x): b/(a² + b²) as (b/r)/r, r = hypot(b, a): no overflow of squares
     Op.ATAN2: OpInfo(
         2,

@@ -8,6 +8,7 @@ follows IEEE-754 (division by zero gives ±inf or NaN instead of raising).
 
 from __future__ import annotations
 
+import cmath
 import ctypes
 import ctypes.util
 import math
@@ -163,6 +164,54 @@ BOOL: dict[Op, Callable[..., bool]] = {
     Op.OR: lambda a, b: a or b,
     Op.NOT: lambda a: not a,
 }
+
+
+_LN2 = math.log(2.0)
+_TRIGONOMETRIC: tuple[Op, ...] = (Op.SIN, Op.COS, Op.TAN, Op.ASIN, Op.ACOS, Op.ATAN)
+_TRIGONOMETRIC += (Op.SINH, Op.COSH, Op.TANH, Op.ASINH, Op.ACOSH, Op.ATANH)
+
+#: Complex kernels' ops on complex numbers (Python's arithmetic and :mod:`cmath`, which
+#: follows C99 Annex G): what folds their constants. An op missing here is not folded.
+COMPLEX: dict[Op, Callable[..., complex]] = {
+    Op.NEG: lambda a: -a,
+    Op.ADD: lambda a, b: a + b,
+    Op.SUB: lambda a, b: a - b,
+    Op.MUL: lambda a, b: a * b,
+    Op.DIV: lambda a, b: a / b,
+    Op.POW: lambda a, b: a**b,
+    Op.SQRT: cmath.sqrt,
+    Op.EXP: cmath.exp,
+    Op.LOG: cmath.log,
+    Op.EXP2: lambda a: cmath.exp(a * _LN2),
+    Op.LOG2: lambda a: cmath.log(a) / _LN2,
+    Op.LOG10: cmath.log10,
+    # cmath's functions share the C library's names
+    **{op: getattr(cmath, str(INFO[op].libm)) for op in _TRIGONOMETRIC},
+}
+
+
+def apply_complex(op: Op, values: Sequence[complex], attr: object = None) -> complex | None:
+    """``op`` on complex values, or None where Python raises (a zero divisor, an overflow)
+    or the op is not in :data:`COMPLEX`: the constant is then left to the kernel.
+
+    >>> apply_complex(Op.SQRT, [-4.0]), apply_complex(Op.POWI, [1j], 2)
+    (2j, (-1+0j))
+    >>> apply_complex(Op.DIV, [1j, 0j]) is None
+    True
+    """
+    try:
+        if op is Op.POWI:
+            chain = powi_chain(attr)  # type: ignore[arg-type]
+            if chain.result is None:
+                return 1 + 0j
+            regs = [complex(values[0])]
+            for i, j in chain.steps:
+                regs.append(regs[i] * regs[j])
+            return 1 / regs[chain.result] if chain.reciprocal else regs[chain.result]
+        fn = COMPLEX.get(op)
+        return None if fn is None else complex(fn(*values))
+    except (ArithmeticError, ValueError):
+        return None
 
 
 def apply(op: Op, values: Sequence[object], attr: object = None) -> object:

@@ -4,7 +4,8 @@ No pickle: a record is a JSON header (sizes, names, shapes) followed by flat
 little-endian NumPy arrays (ops, argument counts and registers, attribute kinds and
 values), so loading one can only ever build tapes — whatever the bytes hold. Floats
 keep their exact bits (NaN payloads and signed zeros included); attributes are
-``None``, ``bool``, ``int`` or ``float``, the kinds a graph holds.
+``None``, ``bool``, ``int``, ``float`` or ``complex`` (two doubles), the kinds a graph
+holds.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from symjac.ir.ops import Op
 from symjac.ir.tape import KernelSpec, Tape
 
 #: attribute kinds, as stored
-_NONE, _BOOL, _INT, _FLOAT = 0, 1, 2, 3
+_NONE, _BOOL, _INT, _FLOAT, _COMPLEX = 0, 1, 2, 3, 4
 #: each op at its number (None where no op has that number)
 _OP_BY_INT: list[Op | None] = [None] * (max(int(op) for op in Op) + 1)
 for _op in Op:
@@ -48,7 +49,22 @@ def _attr_kind(value: object) -> int:
         return _INT
     if isinstance(value, float):
         return _FLOAT
-    raise TypeError(f"a tape attribute must be None, bool, int or float, not {type(value)}")
+    if isinstance(value, complex):
+        return _COMPLEX
+    raise TypeError(
+        f"a tape attribute must be None, bool, int, float or complex, not {type(value)}"
+    )
+
+
+def _doubles(attrs: Sequence[object], kinds: Sequence[int]) -> list[float]:
+    """The float attributes, and each complex one as its two parts, in tape order."""
+    out: list[float] = []
+    for a, k in zip(attrs, kinds):
+        if k == _FLOAT:
+            out.append(a)  # type: ignore[arg-type]
+        elif k == _COMPLEX:
+            out += (a.real, a.imag)  # type: ignore[attr-defined]
+    return out
 
 
 def _tape_arrays(tape: Tape) -> dict[str, np.ndarray]:
@@ -62,9 +78,7 @@ def _tape_arrays(tape: Tape) -> dict[str, np.ndarray]:
             [int(a) for a, k in zip(tape.attrs, kinds) if k in (_BOOL, _INT)],  # type: ignore[call-overload]
             _DTYPES["ints"],
         ),
-        "floats": np.array(
-            [a for a, k in zip(tape.attrs, kinds) if k == _FLOAT], _DTYPES["floats"]
-        ),
+        "floats": np.array(_doubles(tape.attrs, kinds), _DTYPES["floats"]),
         "outputs": np.array(tape.outputs, _DTYPES["outputs"]),
     }
 
@@ -125,11 +139,12 @@ def _checked(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     if np.any(outputs < 0) or np.any(outputs >= ops.size):
         raise ValueError("outputs must be registers")
     kinds = arrays["kinds"]
-    if kinds.size != ops.size or np.any(kinds > _FLOAT):
+    if kinds.size != ops.size or np.any(kinds > _COMPLEX):
         raise ValueError("attribute kinds must be one per instruction")
     if int(np.count_nonzero((kinds == _INT) | (kinds == _BOOL))) != arrays["ints"].size:
         raise ValueError("integer attributes do not match their kinds")
-    if int(np.count_nonzero(kinds == _FLOAT)) != arrays["floats"].size:
+    doubles = np.count_nonzero(kinds == _FLOAT) + 2 * np.count_nonzero(kinds == _COMPLEX)
+    if int(doubles) != arrays["floats"].size:
         raise ValueError("float attributes do not match their kinds")
     return arrays
 
@@ -163,6 +178,8 @@ def _decode(
             keep(ints())
         elif kind == _FLOAT:
             keep(floats())
+        elif kind == _COMPLEX:
+            keep(complex(floats(), floats()))
         else:
             keep(bool(ints()))
     return ops, tuple(args), tuple(attrs)  # type: ignore[return-value]  # checked: no None

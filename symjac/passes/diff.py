@@ -56,6 +56,12 @@ def _partials_table(g: Graph, node: int, args: tuple[int, ...]) -> list[int | No
     return [None if d is None else build(g, d, env) for d in INFO[g.ops[node]].d]
 
 
+def _partials_complex(g: Graph, node: int, args: tuple[int, ...]) -> list[int | None]:
+    """A complex kernel's formulas where the op table gives them (``INFO[op].d_complex``)."""
+    env = dict(zip("ab", args), f=node)
+    return [None if d is None else build(g, d, env) for d in INFO[g.ops[node]].d_complex]
+
+
 def operands(g: Graph, node: int) -> list[int]:
     """The arguments of an n-ary Max/Min that the front end folded into nested binary nodes.
 
@@ -141,6 +147,11 @@ PARTIALS: dict[Op, Partials] = {
     Op.POWI: _partials_powi,
     Op.ATAN2: _partials_atan2,
 }
+#: the same for complex kernels (holomorphic ops only reach them)
+COMPLEX_PARTIALS: dict[Op, Partials] = {
+    **PARTIALS,
+    **{op: _partials_complex for op, info in INFO.items() if info.d_complex},
+}
 
 
 def _combine(g: Graph, partials: Sequence[int | None], grads: Sequence[Grad]) -> Grad:
@@ -162,7 +173,9 @@ def _combine(g: Graph, partials: Sequence[int | None], grads: Sequence[Grad]) ->
     return dict(sorted(out.items())) if merged else out
 
 
-def _gradient(g: Graph, node: int, grads: Sequence[Grad]) -> Grad:
+def _gradient(
+    g: Graph, node: int, grads: Sequence[Grad], rules: dict[Op, Partials] = PARTIALS
+) -> Grad:
     """The sparse gradient of ``node`` from its arguments' gradients, keys ascending.
 
     It may be one of ``grads`` itself (``d(a + c) = da``): gradients are never mutated.
@@ -200,7 +213,7 @@ def _gradient(g: Graph, node: int, grads: Sequence[Grad]) -> Grad:
         return out
     if op is Op.SELECT:
         return _select_rule(g, node, grads)
-    partials = PARTIALS.get(op, _partials_table if INFO[op].d else None)
+    partials = rules.get(op, _partials_table if INFO[op].d else None)
     if partials is not None:
         return _combine(g, partials(g, node, args), grads)
     raise NotImplementedError(f"no derivative rule for {op.name}")  # pragma: no cover
@@ -210,17 +223,23 @@ def _is_zero(g: Graph, node: int) -> bool:
     return g.ops[node] is Op.CONST and g.attrs[node] == 0.0
 
 
-def gradients(g: Graph, roots: Sequence[int], n_vars: int) -> list[Grad]:
+def gradients(g: Graph, roots: Sequence[int], n_vars: int, complex_: bool = False) -> list[Grad]:
     """Sparse gradients of ``roots`` with respect to variables ``0..n_vars-1``.
 
     Returns one ``{variable: derivative node}`` per root, keys ascending; an
     entry that folds to the constant 0 is dropped (it is exactly zero).
+    ``complex_``: a complex kernel's graph, whose derivatives are the complex ones
+    (:data:`COMPLEX_PARTIALS`).
 
     >>> g = Graph(); x, y = g.var(0), g.var(1)
     >>> (grad,) = gradients(g, [g.mul(x, g.sin(x))], 2)
     >>> sorted(grad)
     [0]
+    >>> (d,) = gradients(g, [g.call(Op.ASINH, x)], 1, complex_=True)[0].values()
+    >>> [g.ops[n].name for n in g.cone([d]) if g.ops[n] in (Op.HYPOT, Op.SQRT)]  # 1/sqrt(1 + x²)
+    ['SQRT']
     """
+    rules = COMPLEX_PARTIALS if complex_ else PARTIALS
     order = g.cone(roots)
     ops, g_args, attrs, make = g.ops, g.args, g.attrs, g.make
     # how many times each node is still needed, so finished gradients can be freed
@@ -252,7 +271,7 @@ def gradients(g: Graph, roots: Sequence[int], n_vars: int) -> list[Grad]:
             elif node in flat:
                 grad = _extremum(g, node, flat[node], [grads[a] for a in flat[node]])
             else:
-                grad = _gradient(g, node, arg_grads)
+                grad = _gradient(g, node, arg_grads, rules)
             for d in grad.values():  # drop the entries that folded to 0 (rarely any)
                 if ops[d] is _CONST and attrs[d] == 0.0:
                     grad = {v: d for v, d in grad.items() if not _is_zero(g, d)}

@@ -73,6 +73,35 @@ def fold_constants(g: Graph, op: Op, args: tuple[int, ...], attr: object) -> int
     return g.boolean(value) if INFO[op].result == "bool" else g.const(value)  # type: ignore[arg-type]
 
 
+_REAL_ARITHMETIC = frozenset({Op.NEG, Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POWI})
+
+
+def fold_complex(g: Graph, op: Op, args: tuple[int, ...], attr: object) -> int | None:
+    """:func:`fold_constants` in a complex kernel: arithmetic on real constants stays real
+    (and exact as in a real kernel); everything else is complex (``sqrt(-4)`` is ``2i``)
+    and left to the kernel where Python raises (:func:`~symjac.ir.scalar.apply_complex`).
+    A complex result with imaginary part +0 is a real constant.
+
+    >>> from symjac.ir.graph import Graph
+    >>> g = Graph(); m4 = g.const(-4.0)
+    >>> [g.value(fold_complex(g, op, (m4,), None)) for op in (Op.SQRT, Op.NEG)]
+    [2j, 4.0]
+    >>> g.value(fold_complex(g, Op.MUL, (g.const(1j), g.const(1j)), None))
+    -1.0
+    """
+    ops, attrs = g.ops, g.attrs
+    if not args or any(ops[a] is not _CONST for a in args):
+        return None
+    values = [attrs[a] for a in args]
+    if op in _REAL_ARITHMETIC and not any(type(v) is complex for v in values):
+        return fold_constants(g, op, args, attr)
+    value = scalar.apply_complex(op, values, attr)  # type: ignore[arg-type]
+    if value is None:
+        return None
+    real = value.imag == 0.0 and math.copysign(1.0, value.imag) > 0
+    return g.const(value.real if real else value)
+
+
 @dataclass(frozen=True)
 class Rule:
     """One named rewrite of one op; ``doc`` is its one line, ``x*1 → x``.
@@ -659,9 +688,10 @@ def check_sets(names: Sequence[str]) -> tuple[str, ...]:
     return tuple(s for s in SETS if s in names)
 
 
-def compose(sets: Sequence[RuleSet], libm: str = "libmvec") -> Rewrite:
+def compose(sets: Sequence[RuleSet], libm: str = "libmvec", fold: Rewrite | None = None) -> Rewrite:
     """One rewrite function for ``sets``: constant folding, then per op the active rules of
     each set in turn (a rule in two sets is tried once). :func:`rewriter` caches these.
+    ``fold``: the constant folding (default :func:`fold_constants`).
 
     >>> from symjac.ir.graph import Graph
     >>> only = compose([RuleSet("one", "x*1 only", (mul_one,))])
@@ -677,6 +707,7 @@ def compose(sets: Sequence[RuleSet], libm: str = "libmvec") -> Rewrite:
                 seen.add(r.name)
                 table.setdefault(r.op, []).append(r.fn)
     rules_of = {op: tuple(fns) for op, fns in table.items()}.get
+    fold_ = fold or fold_constants
 
     def composed(g: Graph, op: Op, args: tuple[int, ...], attr: object) -> int | None:
         ops = g.ops
@@ -684,7 +715,7 @@ def compose(sets: Sequence[RuleSet], libm: str = "libmvec") -> Rewrite:
             if ops[a] is not _CONST and ops[a] is not _BOOL:
                 break
         else:
-            node = fold_constants(g, op, args, attr)
+            node = fold_(g, op, args, attr)
             if node is not None:
                 return node
         for fn in rules_of(op, ()):
@@ -696,10 +727,14 @@ def compose(sets: Sequence[RuleSet], libm: str = "libmvec") -> Rewrite:
     return composed
 
 
-def rewriter(names: Sequence[str] = ("algebraic",), libm: str = "libmvec") -> Rewrite:
+def rewriter(
+    names: Sequence[str] = ("algebraic",), libm: str = "libmvec", complex_: bool = False
+) -> Rewrite:
     """The function :class:`~symjac.ir.graph.Graph` applies to every node it builds, for
     the rule sets ``names`` with the vector library ``libm`` (which gates ``numeric``).
-    Made once per choice.
+    Made once per choice. ``complex_``: for a complex kernel's graph — complex constant
+    folding (:func:`fold_complex`) and only the ``algebraic`` rules, which hold for complex
+    numbers too (the ``numeric`` ones are real forms, priced for real kernels).
 
     >>> from symjac.ir.graph import Graph
     >>> g = Graph(rewriter(["algebraic", "numeric"])); x = g.var(0)
@@ -707,15 +742,21 @@ def rewriter(names: Sequence[str] = ("algebraic",), libm: str = "libmvec") -> Re
     <Op.LOG1P: 71>
     >>> rewriter(["algebraic"]) is rewriter(("algebraic",))  # made once
     True
+    >>> c = Graph(rewriter(["algebraic", "numeric"], complex_=True)); z = c.var(0)
+    >>> c.ops[c.call(Op.LOG, c.add(c.const(1.0), z))], c.value(c.call(Op.SQRT, c.const(-1.0)))
+    (<Op.LOG: 21>, 1j)
     """
     if libm not in LIBMS:
         raise ValueError(f"libm must be one of {LIBMS}, not {libm!r}")
-    return _rewriter(check_sets(names), libm)
+    names = check_sets(names)
+    if complex_:
+        names = tuple(n for n in names if n == "algebraic")
+    return _rewriter(names, libm, complex_)
 
 
 @functools.cache
-def _rewriter(names: tuple[str, ...], libm: str) -> Rewrite:
-    return compose([SETS[name] for name in names], libm)
+def _rewriter(names: tuple[str, ...], libm: str, complex_: bool = False) -> Rewrite:
+    return compose([SETS[name] for name in names], libm, fold_complex if complex_ else None)
 
 
 _ALGEBRAIC = rewriter(("algebraic",))
