@@ -422,6 +422,7 @@ def run_problem(name: str, tools: list[str], args) -> dict[str, object]:
         cases = {}
         for tool, t in made.items():
             if tool in slow_tools:
+                row[f"{tool}_{size}_pts_per_s"] = "not run: over --slow s a call at a smaller N"
                 continue
             cases[tool] = lambda t=t, pts=pts: t.batch(pts, par)
             if t.batch_out is not None:
