@@ -75,7 +75,7 @@ def transfer_function() -> sp.Expr:
 def h_by_hand(theta: np.ndarray, s_value: complex) -> complex:
     """H from the nodal equations solved by hand — no SymPy, no symjac: the independent check.
 
-    With Ya = 1/Rs + sC1 (node 1 to ground and source), Yc = sC3 + 1/RL (node 2 to ground)
+    With Ya = 1/Rs + sC1 (node 1 to the source and to ground), Yc = sC3 + 1/RL (node 2 to ground)
     and 1/(sL2) between them, eliminating V1 gives H = 1 / (Rs·(Ya + Yc + sL2·Ya·Yc)).
     """
     rs, c1, l2, c3, rl = theta
@@ -94,8 +94,9 @@ def mag2_by_hand(theta: np.ndarray, omega: float) -> complex:
     return 1 / (rs**2 * (d_re**2 + d_im**2))
 
 
-def newton_sweep(omega: np.ndarray, strength: float) -> tuple[np.ndarray, list[float], object]:
-    """Solve KCL at every frequency at once by Newton; the node voltages and max |f| per step."""
+def newton_sweep(omega: np.ndarray, strength: float) -> tuple[np.ndarray, list[float], np.ndarray]:
+    """Solve KCL at every frequency at once by Newton: the node voltages, max |f| per step and
+    the last Jacobians."""
     fj = symjac.function_and_jacobian(KCL, NODES, PARAMS, sparse=False, dtype=np.complex128)
     n = len(omega)
     # one row of parameters per frequency: s = iω varies, the circuit does not
@@ -109,7 +110,7 @@ def newton_sweep(omega: np.ndarray, strength: float) -> tuple[np.ndarray, list[f
         residuals.append(float(np.abs(f).max()))
         if residuals[-1] < 1e-13:
             break
-        v = v - np.linalg.solve(J, f[..., None])[..., 0]  # 400 complex 2×2 solves at once
+        v = v - np.linalg.solve(J, f[..., None])[..., 0]  # n complex 2×2 solves at once
     return v, residuals, J
 
 
