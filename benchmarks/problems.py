@@ -434,3 +434,134 @@ def corpus_problems(
     if unknown:
         raise KeyError(f"unknown problems {sorted(unknown)}; known: {list(CORPUS)}")
     return {name: build() for name, build in CORPUS.items() if names is None or name in names}
+
+
+# ---------------------------------------------------------------------------------------------
+# Complex models (issue 14): every symbol complex, the Jacobian holomorphic (∂f/∂z). Each
+# builder returns (outputs, inputs, parameters) and is parameterised by its size.
+# ---------------------------------------------------------------------------------------------
+
+
+def rlc_ladder(n: int) -> tuple[list[sp.Expr], list[sp.Symbol], list[sp.Symbol]]:
+    """Nodal equations of an n-section RLC ladder in the frequency domain, with a soft limiter.
+
+    Section k joins node k-1 to node k through R_k + s L_k and shunts node k to ground through
+    s C_k; node 0 is the source ``vin``, node n is loaded by ``rload``. Every node also has a
+    saturating shunt ``g tanh(V_k)`` (holomorphic, so ∂f/∂V depends on V). Kirchhoff's current
+    law at each node: f_k = Σ currents leaving node k = 0. Inputs V_1..V_n; parameters
+    [s, vin, g, rload, R_1..R_n, L_1..L_n, C_1..C_n] (s = iω at a real frequency). The
+    Jacobian is tridiagonal: 3n - 2 nonzeros.
+
+    >>> f, v, p = rlc_ladder(3)
+    >>> len(f), len(v), len(p)
+    (3, 3, 13)
+    """
+    v = sp.symbols(f"V1:{n + 1}")
+    s, vin, g, rload = sp.symbols("s vin g rload")
+    r = sp.symbols(f"R1:{n + 1}")
+    ind = sp.symbols(f"L1:{n + 1}")
+    cap = sp.symbols(f"C1:{n + 1}")
+    node = [vin, *v]  # node[k] is V_k, node[0] the source
+    # the admittance of each series branch, shared by the two nodes it joins
+    series = [1 / (r[k] + s * ind[k]) for k in range(n)]
+    f = []
+    for k in range(1, n + 1):
+        current = series[k - 1] * (node[k] - node[k - 1]) + s * cap[k - 1] * node[k]
+        current += g * sp.tanh(node[k])
+        current += series[k] * (node[k] - node[k + 1]) if k < n else node[k] / rload
+        f.append(current)
+    return f, list(v), [s, vin, g, rload, *r, *ind, *cap]
+
+
+def _grid_lines(side: int) -> list[tuple[int, int]]:
+    """The edges of a side×side grid of buses numbered row by row."""
+    lines = []
+    for i in range(side):
+        for j in range(side):
+            k = i * side + j
+            if j + 1 < side:
+                lines.append((k, k + 1))
+            if i + 1 < side:
+                lines.append((k, k + side))
+    return lines
+
+
+def power_flow(side: int) -> tuple[list[sp.Expr], list[sp.Symbol], list[sp.Symbol]]:
+    """AC power flow on a side×side grid, current-injection form, holomorphic in (V, W).
+
+    The power balance S_k = V_k conj(I_k) is not holomorphic (conj is not), so it has no
+    complex derivative in V. Written with W_k as an independent unknown that stands for
+    conj(V_k) — Wirtinger's device, the one the holomorphic embedding load flow also uses —
+    both the equations and their conjugates are holomorphic in (V, W)::
+
+        f_k = Σ_l y_l (V_k - V_other) - Sbar_k / W_k      (Σ_j Y_kj V_j = I_k = conj(S_k / V_k))
+        g_k = Σ_l ybar_l (W_k - W_other) - S_k / V_k      (its conjugate)
+
+    At a physical point (W = conj V, ybar = conj y, Sbar = conj S) g_k = conj(f_k), and Newton
+    in (V, W) is Newton-Raphson in the real coordinates. Bus 0 is the slack (V_0 = ``vs``,
+    W_0 = ``vsbar``, parameters); buses 1..side²-1 are PQ. Inputs [V_1.., W_1..]; parameters
+    [vs, vsbar, y_lines.., ybar_lines.., S_1.., Sbar_1..].
+
+    >>> f, x, p = power_flow(3)
+    >>> len(f), len(x), len(p)
+    (16, 16, 42)
+    """
+    buses = side * side
+    lines = _grid_lines(side)
+    vs, vsbar = sp.symbols("vs vsbar")
+    v = [vs, *sp.symbols(f"V1:{buses}")]
+    w = [vsbar, *sp.symbols(f"W1:{buses}")]
+    y = sp.symbols(f"y0:{len(lines)}")
+    ybar = sp.symbols(f"ybar0:{len(lines)}")
+    load = [None, *sp.symbols(f"S1:{buses}")]
+    loadbar = [None, *sp.symbols(f"Sbar1:{buses}")]
+    f, g = [], []
+    for k in range(1, buses):
+        into_v, into_w = sp.S.Zero, sp.S.Zero
+        for line, (a, b) in enumerate(lines):
+            if k in (a, b):
+                other = b if k == a else a
+                into_v += y[line] * (v[k] - v[other])
+                into_w += ybar[line] * (w[k] - w[other])
+        f.append(into_v - loadbar[k] / w[k])
+        g.append(into_w - load[k] / v[k])
+    params = [vs, vsbar, *y, *ybar, *load[1:], *loadbar[1:]]
+    return f + g, [*v[1:], *w[1:]], params
+
+
+def phase_mesh(modes: int) -> tuple[list[sp.Expr], list[sp.Symbol], list[sp.Symbol]]:
+    """A programmable interferometer: ``modes`` layers of phase shifters and 50:50 couplers.
+
+    Layer l multiplies mode j's amplitude by exp(i θ_lj), then mixes the pairs (j, j+1),
+    j ≡ l (mod 2), with a balanced coupler (a, b) → ((a + ib), (ia + b))/√2 — the mesh
+    (Clements et al. 2016) that programmable photonic circuits and quantum-control
+    pulse sequences are built of. Inputs: the modes² phases θ; parameters: the input
+    amplitudes. Outputs: the output amplitudes, sums over paths of products of exp(iθ). A
+    phase reaches the outputs in its light cone, so the Jacobian is nearly dense: 48 of 64
+    entries for 4 modes, 368 of 512 for 8.
+
+    >>> f, theta, a = phase_mesh(4)
+    >>> len(f), len(theta), len(a)
+    (4, 16, 4)
+    """
+    theta = sp.symbols(f"theta0:{modes * modes}")
+    amp_in = sp.symbols(f"a0:{modes}")
+    amp = list(amp_in)
+    half = 1 / sp.sqrt(2)
+    for layer in range(modes):
+        amp = [amp[j] * sp.exp(sp.I * theta[layer * modes + j]) for j in range(modes)]
+        for j in range(layer % 2, modes - 1, 2):
+            a, b = amp[j], amp[j + 1]
+            amp[j], amp[j + 1] = half * (a + sp.I * b), half * (sp.I * a + b)
+    return amp, list(theta), list(amp_in)
+
+
+#: the complex models of benchmarks/complex.py at their default sizes
+COMPLEX_PROBLEMS = {
+    "ladder20": lambda: rlc_ladder(20),
+    "ladder100": lambda: rlc_ladder(100),
+    "powerflow4": lambda: power_flow(4),
+    "powerflow8": lambda: power_flow(8),
+    "mesh4": lambda: phase_mesh(4),
+    "mesh8": lambda: phase_mesh(8),
+}
