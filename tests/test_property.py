@@ -202,15 +202,14 @@ def _well_conditioned(evaluate, pts: np.ndarray, p: np.ndarray, want: np.ndarray
     return ok
 
 
-def check_against_reference(exprs: list, pts_list: list, a: float) -> None:
+def references(exprs: list, pts: np.ndarray, p: np.ndarray, well_conditioned) -> tuple:
+    """The 50-digit function values (each output its own "row") and Jacobian at ``pts``, and
+    the masks of their entries that ``well_conditioned`` keeps; skips an example with none."""
     assume(any(e.free_symbols & set(WRT) for e in exprs))
     note(f"outputs: {exprs}")
-    note(f"points: {pts_list}, a = {a!r}")
+    note(f"points: {pts.tolist()}, a = {p[0]!r}")
     ref = SympyReference(exprs, WRT, PARAMS)
-    pts = np.array(pts_list, dtype=np.float64)
-    p = np.array([a])
 
-    # function values: each output is its own "row"
     def ref_f(q, pp, dps=50):
         return ref.function(q, pp, dps=dps)[..., None]
 
@@ -218,9 +217,16 @@ def check_against_reference(exprs: list, pts_list: list, a: float) -> None:
         return ref.jacobian(q, pp, dps=dps)
 
     want_f, want_j = ref_f(pts, p), ref_j(pts, p)
-    ok_f = _well_conditioned(ref_f, pts, p, want_f)
-    ok_j = _well_conditioned(ref_j, pts, p, want_j)
+    ok_f = well_conditioned(ref_f, pts, p, want_f)
+    ok_j = well_conditioned(ref_j, pts, p, want_j)
     assume(ok_f.any() and ok_j.any())
+    return want_f, ok_f, want_j, ok_j
+
+
+def check_against_reference(exprs: list, pts_list: list, a: float) -> None:
+    pts = np.array(pts_list, dtype=np.float64)
+    p = np.array([a])
+    want_f, ok_f, want_j, ok_j = references(exprs, pts, p, _well_conditioned)
 
     f = compile_function(exprs, WRT, PARAMS)
     got_f = f(pts, p)[..., None]
@@ -297,24 +303,10 @@ def _well_conditioned32(evaluate, pts: np.ndarray, p: np.ndarray, want: np.ndarr
 # front end refuses whatever the dtype: the float64 property's examples happen not to nest them
 @given(exprs=outputs(UNARY, BINARY[:-2], depth=4), pts=points, a=param)
 def test_float32_function_and_jacobian_match_sympy(exprs, pts, a) -> None:
-    assume(any(e.free_symbols & set(WRT) for e in exprs))
-    note(f"outputs: {exprs}")
-    note(f"points: {pts}, a = {a!r}")
-    ref = SympyReference(exprs, WRT, PARAMS)
     pts32 = np.array(pts, dtype=np.float32)
     p32 = np.array([a], dtype=np.float32)
     q, pp = pts32.astype(np.float64), p32.astype(np.float64)  # exactly the kernel's inputs
-
-    def ref_f(u, v, dps=50):
-        return ref.function(u, v, dps=dps)[..., None]
-
-    def ref_j(u, v, dps=50):
-        return ref.jacobian(u, v, dps=dps)
-
-    want_f, want_j = ref_f(q, pp), ref_j(q, pp)
-    ok_f = _well_conditioned32(ref_f, q, pp, want_f)
-    ok_j = _well_conditioned32(ref_j, q, pp, want_j)
-    assume(ok_f.any() and ok_j.any())
+    want_f, ok_f, want_j, ok_j = references(exprs, q, pp, _well_conditioned32)
 
     f = compile_function(exprs, WRT, PARAMS, dtype=np.float32)
     got_f = f(pts32, p32)[..., None]

@@ -257,7 +257,7 @@ def _out_rows(b: ir.IRBuilder, lw: Emitter, bases: Bases, stride: int) -> list[i
     length), else None: outputs go to the frame's slots."""
     if not stride or lw.lanes == 1:
         return None
-    return [element_at(b, bases[OUT], _i64(lane * stride)) for lane in range(lw.lanes)]
+    return [element_at(b, bases[OUT], _i64(lane * stride), lw.scalar) for lane in range(lw.lanes)]
 
 
 @dataclass
