@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from symjac.ir.dtypes import DTYPES, DType
 from symjac.ir.tape import KernelSpec
 
 #: what the compiled object was: decides which metadata and Python methods an artefact has
@@ -123,9 +124,26 @@ class Artefact:
     cols: tuple[int, ...] = ()
     fastmath: bool = False
     opt_level: int = 3
+    #: what the kernels compute in and read and write (a name of ``symjac.ir.dtypes.DTYPES``)
+    dtype: str = "float64"
+
+    @property
+    def type(self) -> DType:
+        """The row of :data:`symjac.ir.dtypes.DTYPES` of :attr:`dtype`.
+
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape, KernelSpec
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("function", Tape.from_graph(g, [x], 1, 0), 1, (0,))
+        >>> Artefact("f", "function", (spec,), ("x",), (), (1,), dtype="float32").type.ctype
+        'float'
+        """
+        return DTYPES[self.dtype]
 
     def __post_init__(self) -> None:
         check_name(self.name)
+        if self.dtype not in DTYPES or DTYPES[self.dtype].llvm is None:
+            raise ValueError(f"dtype must be float64 or float32, not {self.dtype!r}")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {self.kind!r}")
         if not self.specs:
@@ -214,13 +232,13 @@ class Artefact:
             *_numbered("p", self.params),
             "kernels (one row of out per point):",
             *(f"  {self.symbol(s)}: {self._writes(s)}" for s in self.specs),
-            "IEEE-754 double precision; "
+            f"IEEE-754 {self.type.precision}; "
             + ("compiled with fast-math" if self.fastmath else "no fast-math"),
         ]
         return lines
 
     def _writes(self, spec: KernelSpec) -> str:
-        return _OUTPUTS[self.kind].get(spec.name, f"{spec.width} doubles")
+        return _OUTPUTS[self.kind].get(spec.name, f"{spec.width} values")
 
 
 def _numbered(letter: str, names: Sequence[str]) -> list[str]:

@@ -17,6 +17,12 @@ either argument is NaN, −0 < +0), ordered comparisons except ``!=``. One state
 per instruction also means no contraction into FMA under C's default
 ``FP_CONTRACT`` rules. Constants are hexadecimal float literals (exact).
 
+A float32 artefact (``Artefact.dtype``) is the same code in ``float``: ``float``
+arrays, locals and tables, ``f``-suffixed literals (each constant rounded to float
+once, as the JIT rounds it, so the literal is exact), and the C library's float
+functions (``sinf``, ``powf``, ``jnf``, ...). C evaluates float arithmetic in float
+(``FLT_EVAL_METHOD`` 0 on x86-64 SSE and AArch64), as the JIT does.
+
 Only ``<math.h>``, ``<stdint.h>`` and ``<stddef.h>`` are needed (and POSIX's ``jn``/``yn``
 from ``<math.h>`` for Bessel functions, asked for with ``_XOPEN_SOURCE``); the only
 external symbols are the kernels and the pattern arrays, all prefixed ``NAME_``.
@@ -32,6 +38,7 @@ from typing import Any
 
 from symjac.codegen.artefact import Artefact
 
+from symjac.ir.dtypes import FLOAT64, DType
 from symjac.ir.ops import INFO, LEAVES, Op, is_bool, powi_chain
 from symjac.ir.tape import KernelSpec, Tape
 from symjac.passes import chunks
@@ -53,7 +60,7 @@ _HELPERS = {
         "maximum",
         "/* IEEE 754-2019 maximum (as LLVM's llvm.maximum): NaN if either argument is NaN,\n"
         "   and +0 > -0. C's fmax would ignore a NaN. */\n"
-        "static double {prefix}_maximum(double a, double b)\n"
+        "static {real} {prefix}_maximum({real} a, {real} b)\n"
         "{{\n"
         "    if (isnan(a) || isnan(b)) return a + b;\n"
         "    if (a == b) return signbit(a) ? b : a;\n"
@@ -64,7 +71,7 @@ _HELPERS = {
         "minimum",
         "/* IEEE 754-2019 minimum (as LLVM's llvm.minimum): NaN if either argument is NaN,\n"
         "   and -0 < +0. */\n"
-        "static double {prefix}_minimum(double a, double b)\n"
+        "static {real} {prefix}_minimum({real} a, {real} b)\n"
         "{{\n"
         "    if (isnan(a) || isnan(b)) return a + b;\n"
         "    if (a == b) return signbit(a) ? a : b;\n"
@@ -89,29 +96,44 @@ def c_double(value: float) -> str:
     return float.hex(value)
 
 
+def c_literal(value: float, dtype: DType = FLOAT64) -> str:
+    """An exact C99 literal of ``dtype`` for a double rounded once to ``dtype``.
+
+    >>> from symjac.ir.dtypes import FLOAT32
+    >>> c_literal(0.1, FLOAT32), c_literal(0.1), c_literal(1e39, FLOAT32)
+    ('0x1.99999a0000000p-4f', '0x1.999999999999ap-4', 'INFINITY')
+    """
+    value = dtype.round(value)
+    if math.isnan(value) or math.isinf(value):  # NAN and INFINITY are floats: exact anywhere
+        return c_double(value)
+    return dtype.literal(c_double(value))
+
+
 def _reg(r: int) -> str:
     return f"r{r}"
 
 
-def _powi(r: int, base: str, n: int) -> list[str]:
+def _powi(r: int, base: str, n: int, dt: DType) -> list[str]:
     """Statements computing ``r<r> = base**n`` by :func:`symjac.ir.ops.powi_chain`."""
     chain = powi_chain(n)
-    names, lines = [base], []
+    names, lines, one = [base], [], dt.literal("1.0")
     for k, (i, j) in enumerate(chain.steps):
         names.append(f"t{r}_{k}")
-        lines.append(f"    const double {names[-1]} = {names[i]} * {names[j]};")
+        lines.append(f"    const {dt.ctype} {names[-1]} = {names[i]} * {names[j]};")
     if chain.result is None:
-        value = "1.0"
+        value = one
     else:
-        value = f"1.0 / {names[chain.result]}" if chain.reciprocal else names[chain.result]
-    lines.append(f"    const double {_reg(r)} = {value};")
+        value = f"{one} / {names[chain.result]}" if chain.reciprocal else names[chain.result]
+    lines.append(f"    const {dt.ctype} {_reg(r)} = {value};")
     return lines
 
 
-def _expression(prefix: str, op: Op, a: Sequence[str], attr: object) -> str:
-    """The C expression of one instruction (not ``POWI``) over argument registers ``a``."""
+def _expression(prefix: str, op: Op, a: Sequence[str], attr: object, dt: DType = FLOAT64) -> str:
+    """The C expression of one instruction (not ``POWI``) over argument registers ``a``,
+    in type ``dt``."""
+    one, zero = dt.literal("1.0"), dt.literal("0.0")
     if op is Op.CONST:
-        return c_double(float(attr))  # type: ignore[arg-type]
+        return c_literal(float(attr), dt)  # type: ignore[arg-type]
     if op is Op.BOOL:
         return "1" if attr else "0"
     if op is Op.VAR:
@@ -131,15 +153,18 @@ def _expression(prefix: str, op: Op, a: Sequence[str], attr: object) -> str:
     if op is Op.SELECT:
         return f"{a[0]} ? {a[1]} : {a[2]}"
     if op is Op.SIGN:  # ±0 and NaN pass through unchanged
-        return f"({a[0]} > 0.0) ? 1.0 : (({a[0]} < 0.0) ? -1.0 : {a[0]})"
+        return f"({a[0]} > {zero}) ? {one} : (({a[0]} < {zero}) ? -{one} : {a[0]})"
     if op is Op.HEAVISIDE:  # 1 above 0, 0 below, the given value at ±0, NaN for NaN
         x, h0 = a
-        return f"({x} > 0.0) ? 1.0 : (({x} < 0.0) ? 0.0 : (({x} == 0.0) ? {h0} : {x}))"
+        return (
+            f"({x} > {zero}) ? {one} : (({x} < {zero}) ? {zero} : (({x} == {zero}) ? {h0} : {x}))"
+        )
     if op in _HELPERS:
         return f"{prefix}_{_HELPERS[op][0]}({', '.join(a)})"
     libm, ints = INFO[op].libm, INFO[op].integer_args
     if libm is not None:
-        return f"{libm}({', '.join(f'(int){v}' if i in ints else v for i, v in enumerate(a))})"
+        args = ", ".join(f"(int){v}" if i in ints else v for i, v in enumerate(a))
+        return f"{dt.libm(libm)}({args})"
     raise NotImplementedError(f"the C back end has no translation for {op.name}")
 
 
@@ -176,10 +201,15 @@ class TapeCode:
 
 
 def tape_code(
-    prefix: str, tag: str, tape: Tape, chunk_size: int = CHUNK_SIZE, templates: bool = True
+    prefix: str,
+    tag: str,
+    tape: Tape,
+    chunk_size: int = CHUNK_SIZE,
+    templates: bool = True,
+    dtype: DType = FLOAT64,
 ) -> TapeCode:
-    """``static`` C functions evaluating ``tape`` at one point and storing output ``k`` at
-    ``out[pos[k]]``: the :func:`symjac.passes.chunks.plan` of the tape, as the JIT's.
+    """``static`` C functions evaluating ``tape`` at one point in ``dtype`` and storing output
+    ``k`` at ``out[pos[k]]``: the :func:`symjac.passes.chunks.plan` of the tape, as the JIT's.
 
     Each step is its straight-line chunks, a function each, then its template loops, a
     function each (:func:`_loop`). Registers live in C locals; one that a later chunk,
@@ -221,20 +251,20 @@ def tape_code(
     # called once per point in order; inlining them back would undo the split
     attribute = f"{prefix.upper()}_NOINLINE " if len(parts) > 1 else ""
     owner = {id(chunk): body for body in plan.bodies for chunk in body.chunks}
-    code = []
+    code, real = [], dtype.ctype
     for name, part in parts:
         lines = [
-            f"static {attribute}void {name}(const double *x, const double *p, double *w,",
-            f"{' ' * (len(name) + 13 + len(attribute))}double *out, const int64_t *pos)",
+            f"static {attribute}void {name}(const {real} *x, const {real} *p, {real} *w,",
+            f"{' ' * (len(name) + 13 + len(attribute))}{real} *out, const int64_t *pos)",
             "{",
             "    (void)x; (void)p; (void)w; (void)out; (void)pos;",
         ]
         if isinstance(part, Loop):
-            tables = _loop(prefix, name, tape, plan.schedule.slots, part, lines)
+            tables = _loop(prefix, name, tape, plan.schedule.slots, part, lines, dtype)
             code.append(tables)
         else:
             spills = owner[id(part)].spills if id(part) in owner else {}
-            _chunk(prefix, tape, {**plan.schedule.slots, **spills}, spills, part, lines)
+            _chunk(prefix, tape, {**plan.schedule.slots, **spills}, spills, part, lines, dtype)
         lines.append("}")
         code.append("\n".join(lines) + "\n")
     return TapeCode("\n".join(c for c in code if c), [name for name, _ in parts], plan.slots)
@@ -247,10 +277,11 @@ def _chunk(
     spills: dict[int, int],
     chunk: Chunk,
     lines: list[str],
+    dt: DType,
 ) -> None:
     """The statements of one chunk: its registers, then its stores, appended to ``lines``."""
     local: set[int] = set()
-    value = functools.partial(_value, prefix, tape, slots, local, lines)
+    value = functools.partial(_value, prefix, tape, slots, local, lines, dt)
     runs = {run.start: run for run in chunk.runs}
     i = 0
     while i < len(chunk.registers):
@@ -260,33 +291,34 @@ def _chunk(
             later = {a for r in chunk.registers[i:] for a in tape.args[r]}
             later.update(r for r, _, _ in chunk.stores)
             last = [r for r in chunk.registers[i - run.period : i] if r in later or r in spills]
-            _run(prefix, tape, chunk.registers, run, value, lines, set(last))
+            _run(prefix, tape, chunk.registers, run, value, lines, set(last), dt)
             for r in last:  # the last instance's values read after the loop
                 local.add(r)
                 if r in spills:
-                    lines.append(f"    w[{spills[r]}] = {_as_double(tape, r, _reg(r))};")
+                    lines.append(f"    w[{spills[r]}] = {_as_real(tape, r, _reg(r), dt)};")
             continue
         r = chunk.registers[i]
         i += 1
-        _statement(prefix, tape, r, [value(q) for q in tape.args[r]], lines, "    ")
+        _statement(prefix, tape, r, [value(q) for q in tape.args[r]], lines, "    ", dt)
         local.add(r)
         if r in spills:
-            lines.append(f"    w[{spills[r]}] = {_as_double(tape, r, _reg(r))};")
+            lines.append(f"    w[{spills[r]}] = {_as_real(tape, r, _reg(r), dt)};")
     for r, region, k in chunk.stores:
         target = f"out[pos[{k}]]" if region == OUT else f"w[{k}]"
-        lines.append(f"    {target} = {_as_double(tape, r, value(r))};")
+        lines.append(f"    {target} = {_as_real(tape, r, value(r), dt)};")
 
 
 def _statement(
-    prefix: str, tape: Tape, r: int, a: Sequence[str], lines: list[str], indent: str
+    prefix: str, tape: Tape, r: int, a: Sequence[str], lines: list[str], indent: str, dt: DType
 ) -> None:
     """``const <type> r<r> = ...;`` (several statements for an integer power)."""
     op, attr = tape.ops[r], tape.attrs[r]
     if op is Op.POWI:
-        lines.extend(indent[4:] + line for line in _powi(r, a[0], int(attr)))  # type: ignore[call-overload]
+        lines.extend(indent[4:] + line for line in _powi(r, a[0], int(attr), dt))  # type: ignore[call-overload]
     else:
-        ctype = "int" if is_bool(op) else "double"
-        lines.append(f"{indent}const {ctype} {_reg(r)} = {_expression(prefix, op, a, attr)};")
+        ctype = "int" if is_bool(op) else dt.ctype
+        expr = _expression(prefix, op, a, attr, dt)
+        lines.append(f"{indent}const {ctype} {_reg(r)} = {expr};")
 
 
 def _run(
@@ -297,6 +329,7 @@ def _run(
     value: Callable[[int], str],
     lines: list[str],
     needed: set[int],
+    dt: DType,
 ) -> None:
     """A :class:`~symjac.passes.recurrences.Run` as a ``for`` loop whose body is its first
     instance (its registers block-local), the values the next instance reads carried in
@@ -310,7 +343,7 @@ def _run(
     current = set(first)
     previous = {r: q for q, r in enumerate(run.previous)}
     carried = sorted({previous[a] for r in first for a in tape.args[r] if a in previous})
-    ctype = {r: "int" if is_bool(tape.ops[r]) else "double" for r in (*run.previous, *first)}
+    ctype = {r: "int" if is_bool(tape.ops[r]) else dt.ctype for r in (*run.previous, *first)}
     seeds = {q: value(run.previous[q]) for q in carried}
     invariant = {
         a: value(a) for r in first for a in tape.args[r] if a not in current and a not in previous
@@ -327,7 +360,7 @@ def _run(
             _reg(q) if q in current else f"c{tag}_{previous[q]}" if q in previous else invariant[q]
             for q in tape.args[r]
         ]
-        _statement(prefix, tape, r, a, lines, " " * 8)
+        _statement(prefix, tape, r, a, lines, " " * 8, dt)
     for q in kept:
         lines.append(f"        v{tag}_{q} = {_reg(first[q])};")
     for q in carried:
@@ -338,7 +371,13 @@ def _run(
 
 
 def _loop(
-    prefix: str, name: str, tape: Tape, slots: dict[int, int], loop: Loop, lines: list[str]
+    prefix: str,
+    name: str,
+    tape: Tape,
+    slots: dict[int, int],
+    loop: Loop,
+    lines: list[str],
+    dt: DType,
 ) -> str:
     """A template loop's statements appended to ``lines``; returns the index and constant
     tables it reads (file-scope arrays). As in the JIT, a column that is an arithmetic
@@ -346,9 +385,9 @@ def _loop(
     tables: list[str] = []
 
     def column(label: str, values: Sequence[Any], ctype: str) -> str:
-        if ctype == "double":
+        if ctype == "real":
             if all(float(v).hex() == float(values[0]).hex() for v in values):  # bit for bit
-                return c_double(float(values[0]))
+                return c_literal(float(values[0]), dt)
         else:
             start, step = values[0], (values[1] - values[0] if len(values) > 1 else 0)
             if all(v == start + step * k for k, v in enumerate(values)):
@@ -356,8 +395,8 @@ def _loop(
                 terms += ["t" if step == 1 else f"{step} * t"] * bool(step)
                 return " + ".join(terms)
         table = f"{name}_{label}"
-        if ctype == "double":
-            tables.append(_double_array(table, values))
+        if ctype == "real":
+            tables.append(_real_array(table, values, dt))
         else:
             tables.append(_array("int64_t", table, values, static=True))
         return f"{table}[t]"
@@ -368,12 +407,12 @@ def _loop(
         entries: list[Any] = [binding[h] for binding in loop.bindings]
         if kind in ("r", "b"):  # shared values: their scratch slots
             entries = [slots[v] for v in entries]
-        value = column(f"hole{h}", entries, "double" if kind == "c" else "int64_t")
+        value = column(f"hole{h}", entries, "real" if kind == "c" else "int64_t")
         holes.append(
             value
             if kind == "c"
             else {"x": f"x[{value}]", "p": f"p[{value}]", "r": f"w[{value}]"}.get(
-                kind, f"(w[{value}] != 0.0)"
+                kind, f"(w[{value}] != {dt.literal('0.0')})"
             )
         )
     lines += ["    int64_t t;", f"    for (t = 0; t < {len(loop.registers)}; ++t) {{"]
@@ -381,32 +420,38 @@ def _loop(
     for i, (op, attr, args) in enumerate(loop.program):
         if op is None:
             kind = loop.kinds[int(attr)]  # type: ignore[call-overload]
-            ctype = "int" if kind == "b" else "double"
+            ctype = "int" if kind == "b" else dt.ctype
             body.append(f"    const {ctype} {_reg(i)} = {holes[int(attr)]};")  # type: ignore[call-overload]
         elif op is Op.POWI:
-            body.extend(_powi(i, _reg(args[0]), int(attr)))  # type: ignore[call-overload]
+            body.extend(_powi(i, _reg(args[0]), int(attr), dt))  # type: ignore[call-overload]
         else:
-            ctype = "int" if is_bool(op) else "double"
-            expr = _expression(prefix, op, [_reg(a) for a in args], attr)
+            ctype = "int" if is_bool(op) else dt.ctype
+            expr = _expression(prefix, op, [_reg(a) for a in args], attr, dt)
             body.append(f"    const {ctype} {_reg(i)} = {expr};")
     root, last = loop.program[-1][0], _reg(len(loop.program) - 1)
     boolean = is_bool(root) if root is not None else loop.kinds[0] == "b"
-    result = f"({last} ? 1.0 : 0.0)" if boolean else last
+    result = _truth(last, dt) if boolean else last
     target = f"out[pos[{where}]]" if loop.region == OUT else f"w[{where}]"
     lines += ["    " + line for line in body]
     lines += [f"        {target} = {result};", "    }"]
     return "".join(tables)
 
 
-def _double_array(name: str, values: Sequence[float]) -> str:
-    """A static const double table of exact literals."""
-    items = [c_double(float(v)) for v in values]
+def _real_array(name: str, values: Sequence[float], dt: DType) -> str:
+    """A static const table of exact literals of type ``dt``."""
+    items = [c_literal(float(v), dt) for v in values]
     body = ",\n".join("    " + ", ".join(items[i : i + 4]) for i in range(0, len(items), 4))
-    return f"static const double {name}[{len(items)}] = {{\n{body}\n}};\n"
+    return f"static const {dt.ctype} {name}[{len(items)}] = {{\n{body}\n}};\n"
 
 
 def _value(
-    prefix: str, tape: Tape, slots: dict[int, int], local: set[int], lines: list[str], r: int
+    prefix: str,
+    tape: Tape,
+    slots: dict[int, int],
+    local: set[int],
+    lines: list[str],
+    dt: DType,
+    r: int,
 ) -> str:
     """Register ``r`` inside the current chunk: a local, a leaf read here, or a scratch slot."""
     if r in local:
@@ -414,15 +459,21 @@ def _value(
     op = tape.ops[r]
     if op in LEAVES:
         local.add(r)
-        ctype = "int" if is_bool(op) else "double"
-        lines.append(f"    const {ctype} {_reg(r)} = {_expression(prefix, op, (), tape.attrs[r])};")
+        ctype = "int" if is_bool(op) else dt.ctype
+        expr = _expression(prefix, op, (), tape.attrs[r], dt)
+        lines.append(f"    const {ctype} {_reg(r)} = {expr};")
         return _reg(r)
     # computed by an earlier chunk
-    return f"(w[{slots[r]}] != 0.0)" if is_bool(op) else f"w[{slots[r]}]"
+    return f"(w[{slots[r]}] != {dt.literal('0.0')})" if is_bool(op) else f"w[{slots[r]}]"
 
 
-def _as_double(tape: Tape, r: int, expr: str) -> str:
-    return f"({expr} ? 1.0 : 0.0)" if is_bool(tape.ops[r]) else expr
+def _truth(expr: str, dt: DType) -> str:
+    """A truth value as the real 1.0 or 0.0 (how the scratch slots hold them)."""
+    return f"({expr} ? {dt.literal('1.0')} : {dt.literal('0.0')})"
+
+
+def _as_real(tape: Tape, r: int, expr: str, dt: DType) -> str:
+    return _truth(expr, dt) if is_bool(tape.ops[r]) else expr
 
 
 def _array(ctype: str, name: str, values: Sequence[int], static: bool) -> str:
@@ -437,26 +488,27 @@ def _array(ctype: str, name: str, values: Sequence[int], static: bool) -> str:
 
 def _kernel(art: Artefact, spec: KernelSpec, body: TapeCode) -> str:
     symbol = art.symbol(spec)
-    tape = spec.tape
+    tape, dt = spec.tape, art.type
+    real = dt.ctype
     p_row = "p + i * p_stride" if tape.n_params else "p"
     lines = [
-        c_prototype(symbol),
+        c_prototype(symbol, ctype=real),
         "{",
         "    int64_t i;",
     ]
     if body.scratch and not work_size(body):
-        lines += [f"    double w[{body.scratch}];", "    (void)work;"]
-    else:  # no scratch needed, or the caller's (NAME_<KERNEL>_WORK doubles)
-        lines.append("    double *w = work;")
+        lines += [f"    {real} w[{body.scratch}];", "    (void)work;"]
+    else:  # no scratch needed, or the caller's (NAME_<KERNEL>_WORK values)
+        lines.append(f"    {real} *w = work;")
     if not tape.n_params:
         lines.append("    (void)p_stride;")
     lines.append("    for (i = 0; i < n; ++i) {")
-    lines.append(f"        const double *xi = x + i * {tape.n_vars};")
-    lines.append(f"        const double *pi = {p_row};")
-    lines.append(f"        double *row = out + i * {spec.width};")
+    lines.append(f"        const {real} *xi = x + i * {tape.n_vars};")
+    lines.append(f"        const {real} *pi = {p_row};")
+    lines.append(f"        {real} *row = out + i * {spec.width};")
     if len(spec.positions) < spec.width:  # structural zeros: every entry of the row is written
         lines.append("        int64_t k;")
-        lines.append(f"        for (k = 0; k < {spec.width}; ++k) row[k] = 0.0;")
+        lines.append(f"        for (k = 0; k < {spec.width}; ++k) row[k] = {dt.literal('0.0')};")
     for chunk in body.chunks:
         lines.append(f"        {chunk}(xi, pi, w, row, {symbol}_positions);")
     lines.append("    }")
@@ -465,7 +517,7 @@ def _kernel(art: Artefact, spec: KernelSpec, body: TapeCode) -> str:
 
 
 def work_size(body: TapeCode) -> int:
-    """Doubles of ``work`` the caller must pass (0: the kernel's stack is enough), by
+    """Values of ``work`` the caller must pass (0: the kernel's stack is enough), by
     :func:`symjac.passes.chunks.work_size`.
 
     >>> work_size(TapeCode("", [], 10)), work_size(TapeCode("", [], chunks.STACK_WORK + 1))
@@ -483,7 +535,7 @@ def _comment(art: Artefact, what: str) -> str:
 
 def _constants(art: Artefact) -> list[tuple[str, int]]:
     """``#define``d sizes: ``NAME_N_VARS``, ``NAME_M``, ``NAME_NNZ``; per kernel, the row
-    width and the doubles of ``work`` it needs."""
+    width and the values of ``work`` it needs."""
     upper = art.name.upper()
     consts = [(f"{upper}_N_VARS", len(art.inputs)), (f"{upper}_N_PARAMS", len(art.params))]
     consts.append((f"{upper}_M", art.shape[0]))
@@ -535,10 +587,10 @@ def c_header(art: Artefact) -> str:
     out.append(
         "/* point i reads x[i*N_VARS ...] and p[i*p_stride ...] (p_stride 0: shared\n"
         "   parameters) and writes row i of out, every entry of it; out must not overlap\n"
-        "   x or p; work: NULL when the kernel's _WORK is 0, else that many doubles */\n"
+        f"   x or p; work: NULL when the kernel's _WORK is 0, else that many {art.type.ctype}s */\n"
     )
     for spec in art.specs:
-        out.append(c_prototype(art.symbol(spec), indent=4) + ";\n")
+        out.append(c_prototype(art.symbol(spec), indent=4, ctype=art.type.ctype) + ";\n")
     out.append(f"\n#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */\n")
     return "".join(out)
 
@@ -557,15 +609,19 @@ def c_source(art: Artefact) -> str:
     """
     used = {op for spec in art.specs for op in spec.tape.ops}
     out = [_comment(art, '"c"')]
-    posix = sorted(str(INFO[op].libm) for op in used & _POSIX)
-    if posix:
+    posix = sorted(art.type.libm(str(INFO[op].libm)) for op in used & _POSIX)
+    if posix and not art.type.libm_suffix:
         out.append(f"/* {', '.join(posix)}: POSIX (XSI), not C99 */\n#define _XOPEN_SOURCE 700\n")
+    elif posix:  # jnf, ynf: not even POSIX; glibc and the BSDs declare them by default
+        out.append(
+            f"/* {', '.join(posix)}: GNU/BSD extensions, not C99 */\n#define _DEFAULT_SOURCE\n"
+        )
     out.append(f'#include <math.h>\n#include <stdint.h>\n#include "{art.name}.h"\n\n')
     for name, values in _pattern_arrays(art):
         out.append(_array("int64_t", name, values, static=False))
     for op, (_, template) in _HELPERS.items():
         if op in used:
-            out.append("\n" + template.format(prefix=art.name))
+            out.append("\n" + template.format(prefix=art.name, real=art.type.ctype))
     bodies = _bodies(art)
     if any(len(body.chunks) > 1 for body in bodies.values()):
         out.append(_NOINLINE.format(upper=art.name.upper()))
@@ -586,7 +642,9 @@ def _bodies(art: Artefact) -> dict[int, TapeCode]:
     for spec in art.specs:
         if id(spec.tape) not in bodies:
             tag = f"tape{len(bodies)}"
-            bodies[id(spec.tape)] = tape_code(art.name, tag, spec.tape, chunks.CHUNK_SIZE)
+            bodies[id(spec.tape)] = tape_code(
+                art.name, tag, spec.tape, chunks.CHUNK_SIZE, dtype=art.type
+            )
     return bodies
 
 

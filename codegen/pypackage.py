@@ -42,7 +42,7 @@ __all__ = ["kernel"]
 
 def metadata(art: Artefact, library: str, work: dict[str, int]) -> dict[str, Any]:
     """What :func:`symjac.runtime.calls.load` reads (``work``: each kernel's work buffer in
-    doubles).
+    values of the artefact's dtype).
 
     >>> from symjac.ir.graph import Graph
     >>> from symjac.ir.tape import Tape, KernelSpec
@@ -59,6 +59,7 @@ def metadata(art: Artefact, library: str, work: dict[str, int]) -> dict[str, Any
         "format": calls.FORMAT,
         "name": art.name,
         "kind": art.kind,
+        "dtype": art.dtype,
         "library": library,
         "inputs": list(art.inputs),
         "params": list(art.params),

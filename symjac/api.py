@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import numpy as np
+
 from symjac.compiled import (
     CompiledFunction,
     CompiledFunctionAndJacobian,
@@ -37,6 +39,7 @@ def jacobian(
     vector_libm: bool = True,
     cache: bool | str | os.PathLike[str] = True,
     rules: tuple[str, ...] = DEFAULT_SETS,
+    dtype: Any = np.float64,
 ) -> CompiledJacobian:
     """Compile the Jacobian ∂exprs/∂wrt into a native kernel.
 
@@ -65,8 +68,10 @@ def jacobian(
     a path, or ``False`` to always compile). ``rules`` names the rule sets applied
     as the graph is built: ``"algebraic"`` (value-preserving) and ``"numeric"``
     (``log(1 + x) → log1p(x)`` and other more accurate forms, where measured not to be
-    slower); ``("algebraic",)`` keeps values bit for bit as written. Options are
-    described in :class:`symjac.options.Options`.
+    slower); ``("algebraic",)`` keeps values bit for bit as written. ``dtype`` is
+    what the kernel computes in and takes and returns: ``np.float64`` (default) or
+    ``np.float32`` (every operation in float32, inputs rounded to float32; see
+    docs/semantics.md). Options are described in :class:`symjac.options.Options`.
 
     >>> import numpy as np, sympy as sp, symjac
     >>> x, y, a = sp.symbols("x y a")
@@ -79,7 +84,7 @@ def jacobian(
     (1000, 2, 2)
     """
     options = Options(
-        fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache, rules
+        fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache, rules, dtype
     )
     return build_jacobian(exprs, wrt, params, options)
 
@@ -97,6 +102,7 @@ def function(
     vector_libm: bool = True,
     cache: bool | str | os.PathLike[str] = True,
     rules: tuple[str, ...] = DEFAULT_SETS,
+    dtype: Any = np.float64,
 ) -> CompiledFunction:
     """Compile the vector function ``exprs`` itself, with the same calling convention.
 
@@ -115,6 +121,7 @@ def function(
         vector_libm=vector_libm,
         cache=cache,
         rules=rules,
+        dtype=dtype,
     )
     return build_function(exprs, wrt, params, options)
 
@@ -133,6 +140,7 @@ def function_and_jacobian(
     vector_libm: bool = True,
     cache: bool | str | os.PathLike[str] = True,
     rules: tuple[str, ...] = DEFAULT_SETS,
+    dtype: Any = np.float64,
 ) -> CompiledFunctionAndJacobian:
     """Compile f and its Jacobian into one kernel that shares their subexpressions.
 
@@ -146,7 +154,7 @@ def function_and_jacobian(
     ([1.0], [[2.0]])
     """
     options = Options(
-        fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache, rules
+        fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache, rules, dtype
     )
     return build_function_and_jacobian(exprs, wrt, params, options)
 
@@ -166,6 +174,7 @@ def hessian(
     vector_libm: bool = True,
     cache: bool | str | os.PathLike[str] = True,
     rules: tuple[str, ...] = DEFAULT_SETS,
+    dtype: Any = np.float64,
 ) -> CompiledHessian:
     """Compile the Hessian ∇²f of a scalar expression, or of a weighted sum Σ λᵢ fᵢ.
 
@@ -182,7 +191,7 @@ def hessian(
     [[2.0, 3.0], [3.0, 0.0]]
     """
     options = Options(
-        fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache, rules
+        fastmath, opt_level, sparse, simplify, progress, simd, vector_libm, cache, rules, dtype
     )
     return build_hessian(exprs, wrt, params, weights, options)
 

@@ -75,23 +75,22 @@ def default_name(path: str | Path) -> str:
     return name[:63]
 
 
-def _compile(path: str, kind: str, simplify: str, quiet: bool) -> Any:
+def _compile(path: str, kind: str, simplify: str, quiet: bool, dtype: str) -> Any:
     import symjac
 
     exprs, wrt, params = load_model(path)
     progress = False if quiet else None  # None: only long compiles on a terminal
     build = getattr(symjac, kind)
+    options = {"simplify": simplify, "progress": progress, "dtype": dtype}
     if kind == "function":
-        return build(exprs, wrt, params, simplify=simplify, progress=progress)
-    return build(exprs, wrt, params, simplify=simplify, progress=progress, sparse=False)
+        return build(exprs, wrt, params, **options)
+    return build(exprs, wrt, params, **options, sparse=False)
 
 
 def _cmd_compile(args: argparse.Namespace) -> int:
     import symjac
 
-    if args.dtype != "float64":
-        raise UsageError(f"--dtype {args.dtype}: only float64 kernels are supported")
-    compiled = _compile(args.model, args.kind, args.simplify, args.quiet)
+    compiled = _compile(args.model, args.kind, args.simplify, args.quiet, args.dtype)
     name = args.name or default_name(args.model)
     paths = symjac.emit(compiled, args.output, name, target=args.target)
     if not args.quiet:
@@ -101,7 +100,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
 
 def _cmd_inspect(args: argparse.Namespace) -> int:
-    compiled = _compile(args.model, args.kind, args.simplify, args.quiet)
+    compiled = _compile(args.model, args.kind, args.simplify, args.quiet, args.dtype)
     out = sys.stdout
     print(repr(compiled), file=out)
     pattern = getattr(compiled, "pattern", None)
@@ -158,13 +157,18 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--kind", choices=KINDS, default="jacobian")
         p.add_argument("--simplify", choices=("auto", "none", "cheap", "full"), default="auto")
         p.add_argument("--quiet", action="store_true", help="no progress or file list")
+        p.add_argument(
+            "--dtype",
+            choices=("float64", "float32"),
+            default="float64",
+            help="what the kernels compute in",
+        )
 
     c = sub.add_parser("compile", help="write the compiled kernels as standalone code")
     common(c)
     c.add_argument("--target", choices=TARGETS, default="c")
     c.add_argument("-o", "--output", required=True, help="output directory")
     c.add_argument("--name", help="symbol prefix (default: from the model file name)")
-    c.add_argument("--dtype", default="float64")
     c.set_defaults(run=_cmd_compile)
     i = sub.add_parser("inspect", help="shape, sparsity, coloring, stats, IR or assembly")
     common(i)

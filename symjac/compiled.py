@@ -3,7 +3,7 @@
 Their result layouts and call path are the shared runtime's (:mod:`symjac.runtime.calls`,
 which emitted Python packages run too); what is added here needs llvmlite or SymPy. Each
 object owns the :class:`~symjac.codegen.JitModule` whose machine code it calls, runs one
-float64 point through the kernel's native method (~0.1 µs) and anything else through the
+point of its dtype through the kernel's native method (~0.1 µs) and anything else through the
 runtime's Python path, buys the SIMD build once batches have paid for it, and offers
 sparse results, ``jvp``/``vjp`` (compiled on first use through the driver's hook),
 ``to_sympy`` and ``stages``.
@@ -20,7 +20,7 @@ import numpy.typing as npt
 
 from symjac.codegen.llvm.build import SIMD_BATCH, Kernels
 from symjac.ir.tape import Tape
-from symjac.runtime.arguments import F64, Array, as_params, as_points
+from symjac.runtime.arguments import Array, as_params, as_points
 from symjac.runtime.calls import (
     Charge,
     Function,
@@ -62,6 +62,8 @@ class _Compiled(Kernel):
         stages: Stages | None = None,
     ) -> None:
         self._kernels = kernels
+        #: what the kernels compute in, and every array's dtype (``dtype=`` of the builder)
+        self.dtype = kernels.build.type.numpy
         self._stages = stages
         #: kernel name → its native method for one point (made on first use), or None
         self._natives: dict[str, Any] = {}
@@ -204,6 +206,10 @@ class _Compiled(Kernel):
             args += "; " + _abbreviate(list(self._param_names))
         return args
 
+    def _dtype_note(self) -> str:
+        """``, dtype=float32`` in a repr, for kernels that are not float64 (the default)."""
+        return "" if self.dtype == np.float64 else f", dtype={self.dtype}"
+
 
 class CompiledFunction(_Compiled, Function):
     """A compiled vector function f(x; p), from :func:`symjac.function`.
@@ -241,6 +247,8 @@ class CompiledFunction(_Compiled, Function):
 
         from symjac.codegen.llvm.lowlevel import point_function
 
+        if self.dtype != np.float64:  # SciPy's integrators call double (int, double *, void *)
+            raise TypeError(f"low_level_callable needs a float64 function, not {self.dtype}")
         if isinstance(output, bool) or not isinstance(output, int) or not 0 <= output < self._m:
             raise ValueError(f"output must be an int in 0..{self._m - 1}, not {output!r}")
         params, _ = as_params(p, self._params, self._param_names, 1, False)
@@ -262,6 +270,9 @@ class CompiledFunction(_Compiled, Function):
     def to_sympy(self) -> Any:
         """The compiled outputs as a SymPy column Matrix (after symjac's front end).
 
+        The expressions are exact, whatever :attr:`dtype` the kernel computes in: a float32
+        kernel evaluates them in float32, each constant rounded to float32 once.
+
         >>> import sympy as sp, symjac
         >>> x, y = sp.symbols("x y")
         >>> print(symjac.function([x * y, sp.sin(x)], wrt=[x, y]).to_sympy())
@@ -274,7 +285,9 @@ class CompiledFunction(_Compiled, Function):
         return sp.Matrix(tape_to_sympy(self._symbolic, self._wrt, self._params))
 
     def __repr__(self) -> str:
-        return f"<symjac.CompiledFunction f({self._signature()}) -> R^{self._m}>"
+        return (
+            f"<symjac.CompiledFunction f({self._signature()}) -> R^{self._m}{self._dtype_note()}>"
+        )
 
 
 class CompiledJacobian(_Compiled, Jacobian):
@@ -365,7 +378,7 @@ class CompiledJacobian(_Compiled, Jacobian):
 
     def _one_point(self, x: Any) -> Array:
         """``x`` validated as a single point; sparse results have no batch form."""
-        points, batched = as_points(x, self.n_vars)
+        points, batched = as_points(x, self.n_vars, dtype=self.dtype)
         if batched:
             raise ValueError(
                 "sparse output takes one point (n,); for a batch use values(), which returns "
@@ -406,17 +419,18 @@ class CompiledJacobian(_Compiled, Jacobian):
         m, n = self.shape
         length, width = (n, m) if kind == "jvp" else (m, n)  # of the direction, of the result
         self._direction_kernels(kind)
-        if (  # one float64 point: one array for the kernel's native method (~1 µs)
+        if (  # one point of the dtype: one array for the kernel's native method (~1 µs)
             type(x) is np.ndarray
             and type(d) is np.ndarray
-            and x.dtype == F64
-            and d.dtype == F64
+            and x.dtype == self.dtype
+            and d.dtype == self.dtype
             and x.shape == (n,)
             and d.shape == (length,)
         ):
             return self._run(kind, (width,), np.concatenate((x, d)), p, out)
-        points, batched = as_points(x, n)
-        direction, d_batched = as_points(d, length, what="v" if kind == "jvp" else "w")
+        points, batched = as_points(x, n, dtype=self.dtype)
+        what = "v" if kind == "jvp" else "w"
+        direction, d_batched = as_points(d, length, what=what, dtype=self.dtype)
         if d_batched and not batched:
             raise ValueError("a batch of directions needs a batch of points")
         if d_batched and direction.shape[0] != points.shape[0]:
@@ -459,7 +473,9 @@ class CompiledJacobian(_Compiled, Jacobian):
     def to_sympy(self) -> Any:
         """The derived Jacobian as a SymPy Matrix, for inspection.
 
-        Symbols are treated as real, so ``Abs(x)`` differentiates to ``sign(x)``.
+        Symbols are treated as real, so ``Abs(x)`` differentiates to ``sign(x)``. The
+        entries are exact, whatever :attr:`dtype` the kernel computes them in (a float32
+        kernel: in float32, each constant rounded to float32 once).
 
         >>> import sympy as sp, symjac
         >>> x, y = sp.symbols("x y")
@@ -474,7 +490,8 @@ class CompiledJacobian(_Compiled, Jacobian):
         m, n = self._pattern.shape
         return (
             f"<symjac.CompiledJacobian d({m} outputs)/d({self._signature()}): "
-            f"shape=({m}, {n}), nnz={self.nnz}, density={self._pattern.density:.3g}>"
+            f"shape=({m}, {n}), nnz={self.nnz}, density={self._pattern.density:.3g}"
+            f"{self._dtype_note()}>"
         )
 
 
@@ -613,5 +630,5 @@ class CompiledHessian(CompiledJacobian, Hessian):
         n = self.shape[0]
         return (
             f"<symjac.CompiledHessian d²/d({self._signature()})²: shape=({n}, {n}), "
-            f"lower-triangle nnz={self.nnz}>"
+            f"lower-triangle nnz={self.nnz}{self._dtype_note()}>"
         )

@@ -69,11 +69,12 @@ class CompiledLogDet:
         values = np.asarray(self.jacobian.values(x, p))
         batched = values.ndim == 2
         rows = values if batched else values[None, :]
-        sign = np.ones(len(rows))
-        log = np.zeros(len(rows))
+        dtype = values.dtype  # the Jacobian's: float32 kernels give float32 determinants
+        sign = np.ones(len(rows), dtype)
+        log = np.zeros(len(rows), dtype)
         for block in self._blocks:
             size = len(block)
-            dense = np.zeros((len(rows), size, size))
+            dense = np.zeros((len(rows), size, size), dtype)
             for a, i in enumerate(block):
                 for b, j in enumerate(block):
                     k = self._where.get((i, j))

@@ -24,13 +24,15 @@ from typing import Any
 class Kernel:
     """A kernel for numba: ``function(x, p, out, n, p_stride, work)`` (addresses as ints),
     ``n_vars`` inputs and ``n_params`` parameters per point, ``width`` outputs per point,
-    and ``work`` doubles of scratch the caller provides (0: pass 0).
+    and ``work`` values of scratch the caller provides (0: pass 0); every array holds
+    values of ``dtype`` (the object's: ``"float64"``, or ``"float32"``, whose kernels take
+    ``float *``).
 
     >>> import numpy as np, sympy as sp, symjac, symjac.numba
     >>> x, y = sp.symbols("x y")
     >>> k = symjac.numba.kernel(symjac.jacobian([x * y, sp.sin(x)], [x, y]))
-    >>> k.n_vars, k.width, k.work
-    (2, 3, 0)
+    >>> k.n_vars, k.width, k.work, k.dtype
+    (2, 3, 0, 'float64')
     """
 
     function: Any
@@ -38,6 +40,7 @@ class Kernel:
     n_params: int
     width: int
     work: int
+    dtype: str = "float64"
 
 
 def kernel(obj: Any, name: str | None = None) -> Kernel:
@@ -70,4 +73,5 @@ def kernel(obj: Any, name: str | None = None) -> Kernel:
         spec.tape.n_params,
         spec.width,
         kernels.work_sizes[chosen],
+        kernels.build.dtype,
     )

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from symjac import __version__
 from symjac.codegen.cache import ObjectCache
 from symjac.codegen.llvm.build import Build
+from symjac.ir import dtypes
 from symjac.ir.graph import Rewrite
 from symjac.passes import rules as _rules
 from symjac.sparsity.pattern import SparsityPattern
@@ -59,6 +61,21 @@ class Options:
     ``False`` calls the scalar C library lane by lane). Either way a point's
     result does not depend on its position in a batch.
 
+    ``dtype``: what the kernels compute in and take and return — ``float64``
+    (default), ``float32`` or ``complex128`` (not built yet), spelled any way NumPy
+    accepts (``np.float32``, ``"float32"``, ``np.dtype("f4")``) and kept as its
+    canonical name. float32 kernels compute every operation in float32 (elementary
+    functions: the C library's ``sinf``, ... and libmvec's float variants, 16 SIMD lanes
+    with AVX-512); each constant, folded in double precision at compile time, is
+    rounded to float32 once (docs/semantics.md).
+
+    >>> import numpy as np
+    >>> Options(dtype=np.float32).dtype, Options(dtype=np.dtype("f4")).dtype
+    ('float32', 'float32')
+    >>> Options(dtype="int8")
+    Traceback (most recent call last):
+    ...
+    ValueError: dtype must be one of float64, float32, complex128, not 'int8'
     >>> Options(sparse=True, opt_level=2).opt_level
     2
     >>> Options(opt_level=4)
@@ -78,7 +95,7 @@ class Options:
     vector_libm: bool = True
     cache: bool | str | os.PathLike[str] = True
     rules: tuple[str, ...] = _rules.DEFAULT_SETS
-    dtype: str = "float64"  # TEMPORARY until the float32 branch lands
+    dtype: Any = "float64"
 
     def object_cache(self) -> ObjectCache | None:
         """The on-disk cache to use: the default directory, a given one, or none.
@@ -96,9 +113,9 @@ class Options:
         """The options that change the machine code.
 
         >>> Options(fastmath=True, sparse=True, progress=False).build()
-        Build(fastmath=True, opt_level=3, simd=True, vector_libm=True)
+        Build(fastmath=True, opt_level=3, simd=True, vector_libm=True, dtype='float64')
         """
-        return Build(self.fastmath, self.opt_level, self.simd, self.vector_libm)
+        return Build(self.fastmath, self.opt_level, self.simd, self.vector_libm, self.dtype)
 
     def rewriter(self) -> Rewrite | None:
         """What the graph applies to each node it builds: constant folding and the rule sets
@@ -128,6 +145,8 @@ class Options:
     def __post_init__(self) -> None:
         # one spelling per choice: sets once each, in the order their rules are tried
         object.__setattr__(self, "rules", _rules.check_sets(self.rules))
+        # one spelling per dtype: its canonical name (the cache keys see that)
+        object.__setattr__(self, "dtype", dtypes.dtype(self.dtype).name)
         if not isinstance(self.cache, (bool, str, os.PathLike)):
             raise TypeError(f"cache must be True, False or a directory, not {self.cache!r}")
         if not (self.sparse is True or self.sparse is False or self.sparse == "auto"):

@@ -5,6 +5,10 @@ machine code (docs/how-it-works.md walks one expression through it). A compiled
 object keeps what it runs — its tapes and its JIT module — and the input it was
 built from; the graph and the derivative graph are built again when asked for, by
 the same deterministic pipeline, so inspection costs a compiled object no memory.
+
+The stages up to the tape are the same for every dtype (their constants are doubles);
+from the LLVM IR on, the kernels compute in :attr:`Stages.dtype` (``float`` registers
+and ``sinf`` calls for float32), each constant rounded to it once.
 """
 
 from __future__ import annotations
@@ -128,6 +132,18 @@ class Stages:
         """
         return self.kernels.jit.assembly()
 
+    @property
+    def dtype(self) -> str:
+        """What the kernels compute in, from the LLVM IR on (``"float64"``, ``"float32"``).
+
+        >>> import numpy as np, sympy as sp, symjac
+        >>> x = sp.Symbol("x")
+        >>> st = symjac.function([sp.sin(x)], [x], dtype=np.float32).stages
+        >>> st.dtype, "float" in st.llvm_ir().split("sin")[0]
+        ('float32', True)
+        """
+        return self.kernels.build.dtype
+
     def summary(self) -> str:
         """One line per stage: what it holds.
 
@@ -150,6 +166,7 @@ class Stages:
             f"tape: {len(self.tape)} instructions ({len(self.tape.outputs)} output"
             + ("s)" if len(self.tape.outputs) != 1 else ")"),
             f"kernels: {', '.join(self.kernel_tapes)}",
-            f"LLVM: {self.kernels.lanes} lane(s), optimisation level {self.kernels.opt_level}",
+            f"LLVM: {self.kernels.lanes} lane(s), optimisation level {self.kernels.opt_level}, "
+            f"{self.dtype}",
         ]
         return "\n".join(lines)

@@ -25,6 +25,7 @@ from symjac.compiled import (
     CompiledHessian,
     CompiledJacobian,
 )
+from symjac.ir import dtypes
 
 #: the compiled classes emit accepts, most specific first, and the kind each one is
 _KINDS: tuple[tuple[type, str], ...] = (
@@ -35,14 +36,17 @@ _KINDS: tuple[tuple[type, str], ...] = (
 )
 
 
-def artefact(obj: Any, name: str) -> Artefact:
-    """The :class:`Artefact` describing compiled object ``obj`` under the symbol prefix ``name``.
+def artefact(obj: Any, name: str, dtype: Any = None) -> Artefact:
+    """The :class:`Artefact` describing compiled object ``obj`` under the symbol prefix ``name``,
+    in ``dtype`` (default: the object's own; its tapes are the same in any dtype).
 
     >>> import sympy as sp, symjac
     >>> x, a = sp.symbols("x a")
     >>> art = artefact(symjac.jacobian([a * x**2], [x], [a]), "demo")
     >>> art.kind, art.shape, art.inputs, art.params, [art.symbol(s) for s in art.specs]
     ('jacobian', (1, 1), ('x',), ('a',), ['demo_values', 'demo_dense'])
+    >>> art.dtype, artefact(symjac.jacobian([a * x**2], [x], [a]), "demo", "float32").dtype
+    ('float64', 'float32')
     """
     check_name(name)
     kind = next((k for cls, k in _KINDS if isinstance(obj, cls)), None)
@@ -67,6 +71,7 @@ def artefact(obj: Any, name: str) -> Artefact:
         cols=() if pattern is None else tuple(int(c) for c in pattern.cols),
         fastmath=bool(build.fastmath),
         opt_level=int(build.opt_level),
+        dtype=dtypes.dtype(build.dtype if dtype is None else dtype).name,
     )
 
 
@@ -137,6 +142,7 @@ def emit(
     cpu: str = "",
     features: str = "",
     compiler: str | None = None,
+    dtype: Any = None,
 ) -> list[Path]:
     """Write the kernels of ``obj`` to ``directory`` as standalone code; returns the paths.
 
@@ -154,6 +160,11 @@ def emit(
     * ``"python"``: a package ``NAME/`` (that library, ``metadata.json``, a small runtime)
       needing only NumPy: ``import NAME; NAME.kernel(x, p)`` behaves like ``obj(x, p)``.
 
+    ``dtype``: the kernels' number type, ``np.float64`` or ``np.float32`` (default: the
+    object's, ``obj.dtype``). Emitting another dtype than the object's lowers the same
+    tapes in it: float32 code computes in ``float`` with the C library's float functions,
+    each constant rounded to float once (docs/emit.md).
+
     >>> import tempfile, sympy as sp, symjac
     >>> x, y = sp.symbols("x y")
     >>> jac = symjac.jacobian([x * y, sp.sin(x)], [x, y])
@@ -161,7 +172,7 @@ def emit(
     ...     [p.name for p in emit(jac, d, "demo", target="c")]
     ['demo.h', 'demo.c']
     """
-    art = artefact(obj, name)
+    art = artefact(obj, name, dtype)
     if not isinstance(target, str) or target not in _TARGETS:
         raise ValueError(f"target must be one of {sorted(_TARGETS)}, not {target!r}")
     path = Path(directory)

@@ -131,7 +131,6 @@ def test_function_kind_and_model_function(tmp_path):
     [
         (None, ["inspect", "missing.py"], "no such model file: missing.py"),
         ("x = 1\n", ["inspect", "m.py"], "defines neither model() nor exprs and wrt"),
-        (MODEL, ["compile", "m.py", "-o", "o", "--dtype", "float32"], "only float64"),
         (
             "import sympy as sp\nx = sp.Symbol('x')\nexprs = [x*z]\nwrt = [x]\n",
             ["inspect", "m.py"],
@@ -176,3 +175,14 @@ def test_cache_info_and_clear(tmp_path, model):
     assert "1 object-code entries" in info and "1 warm-start entries" in info
     assert "removed 3 files" in cli("cache", "clear")  # .o, .json, .warm
     assert "0 object-code entries" in cli("cache", "info")
+
+
+def test_compile_float32_c(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(MODEL)
+    result = run("compile", "m.py", "-o", "o", "--dtype", "float32", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "const float *x" in (tmp_path / "o" / "m.h").read_text()
+    inspect = run("inspect", "m.py", "--dtype", "float32", cwd=tmp_path)
+    assert inspect.returncode == 0 and "dtype=float32" in inspect.stdout
+    wrong = run("compile", "m.py", "-o", "o", "--dtype", "float16", cwd=tmp_path)
+    assert wrong.returncode == 2 and "float16" in wrong.stderr

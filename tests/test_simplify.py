@@ -400,7 +400,6 @@ class RuleSpy:
         self.folded = 0
         self.plus_zero = False
         spied = tuple(dataclasses.replace(r, fn=self._wrap(r)) for r in rules.ALGEBRAIC.rules)
-        self.rewrite = rules.compose([rules.RuleSet("spied", "", spied)])
         fold = rules.fold_constants
 
         def spy_fold(g, op, args, attr):
@@ -408,7 +407,7 @@ class RuleSpy:
             self.folded += node is not None
             return node
 
-        monkeypatch.setattr(rules, "fold_constants", spy_fold)
+        self.rewrite = rules.compose([rules.RuleSet("spied", "", spied)], fold=spy_fold)
 
     def _wrap(self, r):
         def spy(g, args, attr):

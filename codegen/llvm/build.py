@@ -21,6 +21,7 @@ from symjac.codegen.llvm import pyabi
 from symjac.codegen.llvm.jit import host_vector
 from symjac.codegen.llvm.lower import Lowered
 
+from symjac.ir.dtypes import DTYPES, DType
 from symjac.ir.tape import KernelSpec
 from symjac.passes import chunks
 
@@ -30,7 +31,7 @@ class Build:
     """The options that change the machine code.
 
     >>> Build()
-    Build(fastmath=False, opt_level=3, simd=True, vector_libm=True)
+    Build(fastmath=False, opt_level=3, simd=True, vector_libm=True, dtype='float64')
     >>> Build(fastmath=True) == Build(fastmath=True), Build(opt_level=0) == Build()
     (True, False)
     """
@@ -39,18 +40,31 @@ class Build:
     opt_level: int = 3
     simd: bool = True
     vector_libm: bool = True
+    #: what the kernels compute in: a name of :data:`symjac.ir.dtypes.DTYPES`
+    dtype: str = "float64"
+
+    @property
+    def type(self) -> DType:
+        """The row of :data:`symjac.ir.dtypes.DTYPES` of :attr:`dtype`.
+
+        >>> Build(dtype="float32").type.ctype
+        'float'
+        """
+        return DTYPES[self.dtype]
 
     def lanes(self) -> tuple[int, bool]:
-        """``(lanes, vector_libm)`` to lower with on this host.
+        """``(lanes, vector_libm)`` to lower with on this host (lanes of :attr:`dtype`).
 
         >>> Build(simd=False).lanes()
         (1, False)
         >>> lanes, libm = Build().lanes(); lanes >= 1
         True
+        >>> Build(dtype="float32").lanes()[0] == 2 * lanes
+        True
         """
         if not self.simd:
             return 1, False
-        lanes, has_libmvec = host_vector()
+        lanes, has_libmvec = host_vector(self.type)
         return lanes, self.vector_libm and has_libmvec
 
 
@@ -188,8 +202,8 @@ class Kernels:
     def native(self, name: str, fallback: Callable[..., Any]) -> Any:
         """Kernel ``name`` as a native method ``(x, p=None, *, out=None)`` for one point.
 
-        It runs the one-lane kernel on one exact float64 point in about the time of a
-        NumPy ufunc call and passes any other call to ``fallback`` unchanged
+        It runs the one-lane kernel on one exact point of the kernels' dtype in about the
+        time of a NumPy ufunc call and passes any other call to ``fallback`` unchanged
         (:mod:`symjac.codegen.llvm.pycall`). None when that is not available: SIMD
         kernels, or an object layout the native code does not know.
 
@@ -216,6 +230,7 @@ class Kernels:
             self.work_sizes[name],
             fallback,
             name,
+            self.build.type.numpy,
         )
 
     def cost(self, name: str) -> int:
@@ -384,6 +399,7 @@ def _lower(specs: Sequence[KernelSpec], build: Build, lanes: int) -> Lowered:
         vector_libm=vector_libm,
         libm_width=width,
         packed_tables=True,  # the JIT runs the code on this host (see codegen.lower._table)
+        dtype=build.type,
     )
 
 

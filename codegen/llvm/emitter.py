@@ -1,7 +1,8 @@
 """Instruction emission for a group of points evaluated together in SIMD lanes.
 
-An :class:`Emitter` with ``lanes = 1`` emits scalar ``double`` code for one
-point; with ``lanes = W`` every tape register becomes a ``<W x double>``
+An :class:`Emitter` with ``lanes = 1`` emits scalar code for one point, in the
+kernel's dtype (:mod:`symjac.ir.dtypes`: ``double`` or ``float``); with
+``lanes = W`` every tape register becomes a ``<W x double>`` (``<W x float>``)
 holding the same register for W points, so each instruction works on W
 points at once. Inputs are gathered lane by lane from the callers' rows (the
 caller's arrays are rows of points, array-of-structs) and outputs scattered
@@ -10,7 +11,8 @@ back the same way; everything in between is vector code.
 Elementary functions are the hard part of vectorising: LLVM splits a vector
 ``sin`` back into one libm call per lane. With ``vector_libm`` they call
 glibc's libmvec instead (x86-64 vector function ABI: ``_ZGVeN8v_sin`` for
-AVX-512, ``_ZGVdN4v_sin`` for AVX2), whose documented error bound is 4 ulp;
+AVX-512, ``_ZGVdN4v_sin`` for AVX2; ``_ZGVeN16v_sinf`` and ``_ZGVdN8v_sinf`` in
+float32), whose documented error bound is 4 ulp;
 functions libmvec lacks, or all of them without it, are called lane by lane
 from the scalar C library, which gives exactly the scalar results. One-lane
 code in a SIMD kernel calls the vector function on a splat, so a point's bits
@@ -25,9 +27,11 @@ from typing import NamedTuple
 
 from llvmlite import ir
 
+from symjac.ir.dtypes import FLOAT64, DType
 from symjac.ir.ops import INFO, Op, powi_chain
 
 DOUBLE = ir.DoubleType()
+FLOAT = ir.FloatType()
 BOOL = ir.IntType(1)
 I32 = ir.IntType(32)
 I64 = ir.IntType(64)
@@ -44,17 +48,43 @@ _INTRINSICS = {
 _ARITH = {Op.ADD: "fadd", Op.SUB: "fsub", Op.MUL: "fmul", Op.DIV: "fdiv"}
 _COMPARE = {Op.LT: "<", Op.LE: "<=", Op.EQ: "=="}
 
-#: the x86-64 vector function ABI's ISA letter for each vector width (in doubles)
-VECTOR_ISA = {2: "b", 4: "d", 8: "e"}
+#: the x86-64 vector function ABI's ISA letter for each vector register size (in bits)
+VECTOR_ISA = {128: "b", 256: "d", 512: "e"}
+#: LLVM's scalar type of each dtype's ``llvm`` column
+_SCALAR = {"double": DOUBLE, "float": FLOAT}
 
 
-def vector_symbol(name: str, lanes: int, arity: int) -> str:
-    """The libmvec symbol of C function ``name`` on ``lanes`` doubles.
+def scalar_type(dtype: DType) -> ir.Type:
+    """The LLVM type of one value of ``dtype``.
 
-    >>> vector_symbol("sin", 8, 1), vector_symbol("pow", 4, 2)
-    ('_ZGVeN8v_sin', '_ZGVdN4vv_pow')
+    >>> from symjac.ir.dtypes import FLOAT32
+    >>> str(scalar_type(FLOAT32)), str(scalar_type(FLOAT64))
+    ('float', 'double')
     """
-    return f"_ZGV{VECTOR_ISA[lanes]}N{lanes}{'v' * arity}_{name}"
+    if dtype.llvm is None:
+        raise NotImplementedError(f"the LLVM back end has no {dtype.name} kernels")
+    return _SCALAR[dtype.llvm]
+
+
+def vector_symbol(name: str, lanes: int, arity: int, dtype: DType = FLOAT64) -> str:
+    """The libmvec symbol of C function ``name`` on ``lanes`` values of ``dtype``.
+
+    >>> from symjac.ir.dtypes import FLOAT32
+    >>> vector_symbol("sin", 8, 1), vector_symbol("pow", 4, 2), vector_symbol("sin", 16, 1, FLOAT32)
+    ('_ZGVeN8v_sin', '_ZGVdN4vv_pow', '_ZGVeN16v_sinf')
+    """
+    isa = VECTOR_ISA[lanes * dtype.itemsize * 8]
+    return f"_ZGV{isa}N{lanes}{'v' * arity}_{dtype.libm(name)}"
+
+
+def vector_widths(dtype: DType = FLOAT64) -> tuple[int, ...]:
+    """The lane counts libmvec has functions for in ``dtype`` (one per register size).
+
+    >>> from symjac.ir.dtypes import FLOAT32
+    >>> vector_widths(), vector_widths(FLOAT32)
+    ((2, 4, 8), (4, 8, 16))
+    """
+    return tuple(dtype.lanes(bits) for bits in VECTOR_ISA)
 
 
 class Soa(NamedTuple):
@@ -87,35 +117,51 @@ class Emitter:
     (True, '<4 x double>')
     """
 
-    def __init__(self, module: ir.Module, fastmath: bool, lanes: int = 1, vector_libm: int = 0):
+    def __init__(
+        self,
+        module: ir.Module,
+        fastmath: bool,
+        lanes: int = 1,
+        vector_libm: int = 0,
+        dtype: DType = FLOAT64,
+    ):
         """``vector_libm``: width of the libmvec functions to call (0: the scalar C library).
 
         It is ``lanes``, or — for the one-lane code of a SIMD kernel — the SIMD
         width, so a lone point calls the same function (on a splat) as a lane does.
+        ``dtype``: what the registers hold (:mod:`symjac.ir.dtypes`).
         """
         if lanes < 1:
             raise ValueError(f"lanes must be positive, not {lanes}")
-        if vector_libm and (vector_libm not in VECTOR_ISA or lanes not in (1, vector_libm)):
+        widths = vector_widths(dtype)
+        if vector_libm and (vector_libm not in widths or lanes not in (1, vector_libm)):
             raise ValueError(f"libmvec has no {vector_libm}-lane functions for {lanes} lanes")
         self.module = module
         self.lanes = lanes
         self.vector_libm = vector_libm
+        self.dtype = dtype
         self.flags: tuple[str, ...] = ("fast",) if fastmath else ()
-        self.ty: ir.Type = DOUBLE if lanes == 1 else ir.VectorType(DOUBLE, lanes)
+        #: one value, and a register (``lanes`` values)
+        self.scalar: ir.Type = scalar_type(dtype)
+        self.ty: ir.Type = self.scalar if lanes == 1 else ir.VectorType(self.scalar, lanes)
         self.bool_ty: ir.Type = BOOL if lanes == 1 else ir.VectorType(BOOL, lanes)
 
     # -- values ---------------------------------------------------------------------------
 
     def const(self, value: float) -> ir.Constant:
-        """``value`` in every lane.
+        """``value`` in every lane, rounded once to the dtype (``DType.round``).
 
         >>> str(Emitter(ir.Module(), False).const(1.5))
         'double 0x3ff8000000000000'
         >>> str(Emitter(ir.Module(), False, lanes=2).const(1.5))
         '<2 x double> <double 0x3ff8000000000000, double 0x3ff8000000000000>'
+        >>> from symjac.ir.dtypes import FLOAT32
+        >>> str(Emitter(ir.Module(), False, dtype=FLOAT32).const(0.1))   # the float nearest 0.1
+        'float 0x3fb99999a0000000'
         """
+        value = self.dtype.round(value)
         if self.lanes == 1:
-            return ir.Constant(DOUBLE, value)
+            return ir.Constant(self.scalar, value)
         return ir.Constant(self.ty, [value] * self.lanes)
 
     def bool_const(self, value: bool) -> ir.Constant:
@@ -172,8 +218,9 @@ class Emitter:
         ('<2 x double>', 2, 2)
         """
         if isinstance(rows, Soa):
-            return b.load(element_at(b, rows.base, self._scaled(b, index)), typ=self.ty, align=8)
-        return self.pack(b, [b.load(element_at(b, row, index), typ=DOUBLE) for row in rows])
+            at = self._at(b, rows.base, self._scaled(b, index))
+            return b.load(at, typ=self.ty, align=self.dtype.itemsize)
+        return self.pack(b, [b.load(self._at(b, row, index), typ=self.scalar) for row in rows])
 
     def store(self, b: ir.IRBuilder, value: ir.Value, rows: Rows, index: ir.Value) -> None:
         """``row[index] = value`` in every lane's row.
@@ -186,13 +233,18 @@ class Emitter:
         (2, 2)
         """
         if isinstance(rows, Soa):
-            b.store(value, element_at(b, rows.base, self._scaled(b, index)), align=8)
+            at = self._at(b, rows.base, self._scaled(b, index))
+            b.store(value, at, align=self.dtype.itemsize)
             return
         for lane, row in enumerate(rows):
-            b.store(self.lane(b, value, lane), element_at(b, row, index))
+            b.store(self.lane(b, value, lane), self._at(b, row, index))
+
+    def _at(self, b: ir.IRBuilder, base: ir.Value, index: ir.Value) -> ir.Value:
+        """The address of value ``index`` of an array of this dtype."""
+        return element_at(b, base, index, self.scalar)
 
     def splat(self, b: ir.IRBuilder, scalar: ir.Value) -> ir.Value:
-        """``scalar`` (a double) in every lane.
+        """``scalar`` (one value) in every lane.
 
         >>> m = ir.Module(); e = Emitter(m, fastmath=False, lanes=4)
         >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [DOUBLE]), "g")
@@ -208,13 +260,13 @@ class Emitter:
         )
 
     def _scaled(self, b: ir.IRBuilder, index: ir.Value) -> ir.Value:
-        """``index * lanes``: where slot ``index`` starts in a buffer of ``lanes``-double slots."""
+        """``index * lanes``: where slot ``index`` starts in a buffer of ``lanes``-value slots."""
         if isinstance(index, ir.Constant):
             return ir.Constant(I64, index.constant * self.lanes)
         return index if self.lanes == 1 else b.mul(index, ir.Constant(I64, self.lanes))
 
     def spill(self, b: ir.IRBuilder, value: ir.Value, base: ir.Value, slot: int, boolean: bool):
-        """Store a register in slot ``slot`` of a scratch buffer (``lanes`` doubles per slot).
+        """Store a register in slot ``slot`` of a scratch buffer (``lanes`` values per slot).
 
         >>> m = ir.Module(); e = Emitter(m, fastmath=False, lanes=4)
         >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR, PTR]), "g")
@@ -226,7 +278,7 @@ class Emitter:
         """
         if boolean:  # truth values travel through memory as 0.0 / 1.0
             value = b.uitofp(value, self.ty)
-        b.store(value, self._slot(b, base, slot), align=8)
+        b.store(value, self._slot(b, base, slot), align=self.dtype.itemsize)
 
     def unspill(self, b: ir.IRBuilder, base: ir.Value, slot: int, boolean: bool) -> ir.Value:
         """Load the register :meth:`spill` stored in slot ``slot`` (truth values: ``!= 0.0``).
@@ -238,13 +290,13 @@ class Emitter:
         >>> v.opname, str(v.type), "load <4 x double>" in str(m)
         ('fcmp', '<4 x i1>', True)
         """
-        value = b.load(self._slot(b, base, slot), typ=self.ty, align=8)
+        value = b.load(self._slot(b, base, slot), typ=self.ty, align=self.dtype.itemsize)
         if boolean:
             value = b.fcmp_unordered("!=", value, self.const(0.0))
         return value
 
     def _slot(self, b: ir.IRBuilder, base: ir.Value, slot: int) -> ir.Value:
-        return element_at(b, base, ir.Constant(I64, slot * self.lanes))
+        return self._at(b, base, ir.Constant(I64, slot * self.lanes))
 
     # -- instructions ---------------------------------------------------------------------
 
@@ -325,7 +377,8 @@ class Emitter:
         return fn
 
     def _intrinsic(self, name: str, arity: int) -> ir.Function:
-        suffix = "f64" if self.lanes == 1 else f"v{self.lanes}f64"
+        kind = self.dtype.intrinsic
+        suffix = kind if self.lanes == 1 else f"v{self.lanes}{kind}"
         return self._declare(f"{name}.{suffix}", self.ty, arity, pure=False)
 
     def _libm_call(
@@ -336,12 +389,14 @@ class Emitter:
         vector: bool,
         ints: Sequence[int] = (),
     ) -> ir.Value:
-        """``name`` from libmvec where ``vector`` (the op table says it has it), else libm;
-        arguments ``ints`` are passed as C ints (jn's order), converted from their doubles."""
+        """``name`` from libmvec where ``vector`` (the op table says it has it), else libm —
+        in the dtype's variant (``sinf`` for float32); arguments ``ints`` are passed as C
+        ints (jn's order), converted from their values."""
         arity, width = len(vals), self.vector_libm
         if width and vector:
-            vtype = ir.VectorType(DOUBLE, width)
-            fn = self._declare(vector_symbol(name, width, arity), vtype, arity, True)
+            vtype = ir.VectorType(self.scalar, width)
+            symbol = vector_symbol(name, width, arity, self.dtype)
+            fn = self._declare(symbol, vtype, arity, True)
             if self.lanes == width:
                 return b.call(fn, list(vals), fastmath=self.flags)
             # one lane: the same function on a splat, so the bits match a lane's
@@ -351,7 +406,7 @@ class Emitter:
                 for v in splats
             ]
             return b.extract_element(b.call(fn, splats, fastmath=self.flags), _lane0)
-        scalar = self._declare(name, DOUBLE, arity, True, ints)
+        scalar = self._declare(self.dtype.libm(name), self.scalar, arity, True, ints)
 
         def args(lane: int) -> list[ir.Value]:
             out = [self.lane(b, v, lane) for v in vals]
@@ -366,8 +421,10 @@ class Emitter:
 _lane0 = ir.Constant(I32, 0)
 
 
-def element_at(b: ir.IRBuilder, base: ir.Value, index: ir.Value) -> ir.Value:
-    """The address of ``base[index]`` in an array of doubles.
+def element_at(
+    b: ir.IRBuilder, base: ir.Value, index: ir.Value, element: ir.Type = DOUBLE
+) -> ir.Value:
+    """The address of ``base[index]`` in an array of ``element`` (doubles by default).
 
     >>> m = ir.Module()
     >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR]), "g")
@@ -376,7 +433,7 @@ def element_at(b: ir.IRBuilder, base: ir.Value, index: ir.Value) -> ir.Value:
     >>> at.opname, "getelementptr inbounds double" in str(m)
     ('getelementptr', True)
     """
-    return b.gep(base, [index], source_etype=DOUBLE, inbounds=True)
+    return b.gep(base, [index], source_etype=element, inbounds=True)
 
 
 def index(b: ir.IRBuilder, *terms: tuple[ir.Value | int, int]) -> ir.Value:

@@ -21,6 +21,7 @@ from llvmlite import ir
 from symjac.codegen.cache import ObjectCache, key
 from symjac.codegen.llvm.emitter import vector_symbol
 
+from symjac.ir.dtypes import FLOAT64, DType
 from symjac.runtime.abi import ctypes_argtypes
 
 #: ctypes signature of every kernel (:mod:`symjac.runtime.abi`): (x, p, out, n, p_stride, work)
@@ -59,28 +60,35 @@ def _library(name: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=1)
-def host_vector() -> tuple[int, bool]:
-    """``(lanes, vector_libm)``: SIMD width in doubles for this CPU, and whether libmvec is usable.
+@functools.cache
+def host_vector(dtype: DType = FLOAT64) -> tuple[int, bool]:
+    """``(lanes, vector_libm)``: SIMD width in values of ``dtype`` for this CPU, and whether
+    libmvec is usable for it.
 
-    AVX-512 gives 8 lanes, AVX2 4, otherwise 2 (SSE2 / NEON). glibc's libmvec
-    is used for elementary functions on x86-64 when it is installed and has the
-    variants for that width; it is loaded into the process so MCJIT resolves it.
+    AVX-512 registers hold 512 bits (8 doubles, 16 floats), AVX2 256, otherwise 128
+    (SSE2 / NEON). glibc's libmvec is used for elementary functions on x86-64 when it
+    is installed and has the variants for that width and dtype (``_ZGVeN8v_sin``,
+    ``_ZGVeN16v_sinf``); it is loaded into the process so MCJIT resolves it.
 
     >>> lanes, vector_libm = host_vector()
     >>> lanes in (2, 4, 8) and isinstance(vector_libm, bool)
     True
+    >>> from symjac.ir.dtypes import FLOAT32
+    >>> host_vector(FLOAT32)[0] == 2 * lanes
+    True
     """
     _initialise()
     features = llvm.get_host_cpu_features()
-    lanes = 8 if features.get("avx512f") else 4 if features.get("avx2") else 2
-    if not llvm.get_process_triple().startswith("x86_64") or lanes == 2:
+    bits = 512 if features.get("avx512f") else 256 if features.get("avx2") else 128
+    lanes = dtype.lanes(bits)
+    if not llvm.get_process_triple().startswith("x86_64") or bits == 128:
         return lanes, False
     path = _library("mvec")
     try:
         library = ctypes.CDLL(path) if path else None
     except OSError:
         library = None
-    if library is None or not hasattr(library, vector_symbol("sin", lanes, 1)):
+    if library is None or not hasattr(library, vector_symbol("sin", lanes, 1, dtype)):
         return lanes, False
     llvm.load_library_permanently(path)
     return lanes, True

@@ -56,7 +56,6 @@ import numpy as np
 from llvmlite import ir
 from symjac.codegen.llvm.emitter import (
     BOOL,
-    DOUBLE,
     I32,
     I64,
     PTR,
@@ -64,9 +63,11 @@ from symjac.codegen.llvm.emitter import (
     Soa,
     element_at,
     for_range,
+    scalar_type,
 )
 from symjac.codegen.llvm.transpose import rows_to_soa, soa_to_rows
 
+from symjac.ir.dtypes import FLOAT64, DType
 from symjac.ir.ops import LEAVES, is_bool
 from symjac.ir.tape import KernelSpec, Tape
 from symjac.passes import chunks
@@ -256,7 +257,7 @@ def _out_rows(b: ir.IRBuilder, lw: Emitter, bases: Bases, stride: int) -> list[i
     length), else None: outputs go to the frame's slots."""
     if not stride or lw.lanes == 1:
         return None
-    return [element_at(b, bases[OUT], _i64(lane * stride)) for lane in range(lw.lanes)]
+    return [element_at(b, bases[OUT], _i64(lane * stride), lw.scalar) for lane in range(lw.lanes)]
 
 
 @dataclass
@@ -285,7 +286,9 @@ def _plan(
 ) -> _Plan:
     plan = chunk_plan(tape, chunk_size, use_templates, recurrences)
     width = len(tape.outputs)
-    out_stride = width if lw.lanes > 1 and lw.lanes * width > DIRECT_ROWS else 0
+    # DIRECT_ROWS is a size in doubles (bytes / 8)
+    row_bytes = lw.lanes * width * lw.dtype.itemsize
+    out_stride = width if lw.lanes > 1 and row_bytes > 8 * DIRECT_ROWS else 0
     bodies = [
         _Body(lw, tape, plan, body, f"{tag}.step{s}", out_stride)
         for s, body in enumerate(plan.bodies)
@@ -296,25 +299,33 @@ def _plan(
     return _Plan(tape, plan, bodies, out_stride)
 
 
+#: what a table holds: indices (None; stored as i32, read as i64), or constants of a dtype
+Entries = DType | None
+
+
 def _table(
-    module: ir.Module, name: str, values: Sequence[object], typ: ir.Type, packed: bool
+    module: ir.Module, name: str, values: Sequence[object], kind: Entries, packed: bool
 ) -> ir.Value:
-    """A constant table of ``values``: indices as i32 (``typ`` I64), or doubles.
+    """A constant table of ``values``: indices as i32 (``kind`` None), or constants rounded
+    to dtype ``kind``.
 
     ``packed`` writes it as one byte string in this host's byte order: llvmlite formats a
     typed array element by element and LLVM parses each back (packing took a dense 50x50
     Jacobian's lowering from 720 to 456 ms and its LLVM parse from 599 to 144 ms). Only for
     code that runs here: IR for another target, or target-neutral text, takes typed arrays.
     """
-    element, dtype = (DOUBLE, np.float64) if typ == DOUBLE else (I32, np.int32)
-    data = np.asarray(values, dtype=dtype)
+    element = I32 if kind is None else scalar_type(kind)
+    if kind is None:
+        data = np.asarray(values, dtype=np.int32)
+    else:  # each double rounded once to the dtype, to nearest (as DType.round)
+        data = np.asarray([kind.round(float(v)) for v in values], dtype=kind.numpy)  # type: ignore[arg-type]
     if packed:
-        kind = ir.ArrayType(ir.IntType(8), data.nbytes)
-        initializer = ir.Constant(kind, bytearray(data.tobytes()))
+        typ = ir.ArrayType(ir.IntType(8), data.nbytes)
+        initializer = ir.Constant(typ, bytearray(data.tobytes()))
     else:
-        kind = ir.ArrayType(element, len(values))
-        initializer = ir.Constant(kind, data.tolist())
-    table = ir.GlobalVariable(module, kind, name)
+        typ = ir.ArrayType(element, len(values))
+        initializer = ir.Constant(typ, data.tolist())
+    table = ir.GlobalVariable(module, typ, name)
     table.initializer = initializer
     table.global_constant = True
     table.linkage = "internal"
@@ -322,12 +333,12 @@ def _table(
     return table
 
 
-def _element(b: ir.IRBuilder, table: ir.Value, index: ir.Value, typ: ir.Type) -> ir.Value:
-    """Entry ``index`` of a :func:`_table` of ``typ``, packed or not (indices come back as i64)."""
-    element = DOUBLE if typ == DOUBLE else I32
+def _element(b: ir.IRBuilder, table: ir.Value, index: ir.Value, kind: Entries) -> ir.Value:
+    """Entry ``index`` of a :func:`_table` of ``kind``, packed or not (indices as i64)."""
+    element = I32 if kind is None else scalar_type(kind)
     at = b.gep(table, [index], source_etype=element, inbounds=True)
     value = b.load(at, typ=element)
-    return value if typ == element else b.zext(value, typ)
+    return b.zext(value, I64) if kind is None else value
 
 
 def _emit_loop(
@@ -339,14 +350,14 @@ def _emit_loop(
     every member) is computed from ``t`` instead of loaded from a table.
     """
     module = lw.module
-    where = _column(module, f"{name}.slots", loop.slots, I64, packed)
+    where = _column(module, f"{name}.slots", loop.slots, None, packed)
     columns: list[Column] = []
     for h, kind in enumerate(loop.kinds):
         entries: list[Any] = [binding[h] for binding in loop.bindings]
         if kind in ("r", "b"):  # shared values: their spill slots
             entries = [plan.schedule.slots[v] for v in entries]
-        kind_type = DOUBLE if kind == "c" else I64
-        columns.append(_column(module, f"{name}.hole{h}", entries, kind_type, packed))
+        entry_kind = lw.dtype if kind == "c" else None
+        columns.append(_column(module, f"{name}.hole{h}", entries, entry_kind, packed))
     region = {"x": X, "p": P, "r": SPILL, "b": SPILL}
     rows = (Soa(bases[X]), Soa(bases[P]))
     out_rows = _out_rows(b, lw, bases, plan.out_stride) if loop.region == OUT else None
@@ -375,30 +386,32 @@ Column = Callable[[ir.IRBuilder, ir.Value], ir.Value]
 
 
 def _column(
-    module: ir.Module, name: str, values: Sequence[Any], typ: ir.Type, packed: bool
+    module: ir.Module, name: str, values: Sequence[Any], kind: Entries, packed: bool
 ) -> Column:
     """Entry ``t`` of ``values`` for a loop counter ``t``: ``start + step * t`` when the values
-    are an arithmetic sequence (step 0 for doubles), else a load from a :func:`_table`."""
+    are an arithmetic sequence (step 0 for constants), else a load from a :func:`_table`."""
     first = values[0]
-    if typ == DOUBLE:
+    if kind is not None:
         if all(float(v).hex() == float(first).hex() for v in values):  # bit for bit
-            return lambda b, t: ir.Constant(DOUBLE, float(first))
+            constant = ir.Constant(scalar_type(kind), kind.round(float(first)))
+            return lambda b, t: constant
     else:
         step = values[1] - first if len(values) > 1 else 0
         if all(v == first + step * k for k, v in enumerate(values)):
             return lambda b, t: b.add(_i64(int(first)), b.mul(t, _i64(int(step))))
-    table = _table(module, name, values, typ, packed)
-    return lambda b, t: _element(b, table, t, typ)
+    table = _table(module, name, values, kind, packed)
+    return lambda b, t: _element(b, table, t, kind)
 
 
-def _frame(b: ir.IRBuilder, size: int, work: ir.Value) -> tuple[ir.Value, int]:
-    """Scratch space of ``size`` doubles: on the stack when small, else the caller's ``work``.
+def _frame(b: ir.IRBuilder, size: int, work: ir.Value, element: ir.Type) -> tuple[ir.Value, int]:
+    """Scratch space of ``size`` values of ``element``: on the stack when small, else the
+    caller's ``work``.
 
-    Returns the buffer and how many doubles the caller must provide.
+    Returns the buffer and how many values the caller must provide.
     """
     work_size = chunks.work_size(size)
     if size and not work_size:
-        scratch = b.alloca(ir.ArrayType(DOUBLE, size), name="frame")
+        scratch = b.alloca(ir.ArrayType(element, size), name="frame")
         scratch.align = 64
         # llvmlite types an alloca as [N x double]*; LLVM's pointers are opaque, and so is the
         # caller's buffer this stands in for (vector loads and stores need an untyped pointer)
@@ -421,16 +434,16 @@ def _new_kernel(module: ir.Module, name: str, internal: bool) -> tuple[ir.Functi
 def _emit_body_kernel(
     lw: Emitter, plan: _Plan, name: str, internal: bool, packed: bool
 ) -> tuple[int, int]:
-    """The packed kernel of ``plan``'s tape; returns the work buffer and frame sizes (doubles)."""
+    """The packed kernel of ``plan``'s tape; returns the work buffer and frame sizes (values)."""
     tape, lanes = plan.tape, lw.lanes
     n_vars, width = tape.n_vars, len(tape.outputs)
     fn, b = _new_kernel(lw.module, name, internal)
     x, p, out, n, p_stride, work = fn.args
     spill_slots = plan.slots
     if lanes == 1:
-        frame, work_size = _frame(b, spill_slots, work)
+        frame, work_size = _frame(b, spill_slots, work, lw.scalar)
         with for_range(b, n, "group") as g:
-            row = lambda base, stride: b.gep(base, [b.mul(g, stride)], source_etype=DOUBLE)  # noqa: E731
+            row = lambda base, stride: b.gep(base, [b.mul(g, stride)], source_etype=lw.scalar)  # noqa: E731
             bases: Bases = (row(x, _i64(n_vars)), row(p, p_stride), row(out, _i64(width)), frame)
             _emit_steps(b, lw, plan, bases, name, packed)
         b.ret_void()
@@ -477,24 +490,25 @@ def _emit_simd_body(
     ]
     if not chunks.work_size(sum(sizes)):  # separate stack buffers: one that is indexed dynamically
         # (spill slots of template loops, staging rows) does not keep the others in memory
-        io, spills, rows_in, rows_out = (_stack(b, max(size, 1)) for size in sizes)
+        io, spills, rows_in, rows_out = (_stack(b, max(size, 1), lw.scalar) for size in sizes)
         work_size = 0
     else:  # one scratch buffer from the caller, carved up
         at = [sum(sizes[:k]) for k in range(4)]
-        io, spills, rows_in, rows_out = (element_at(b, work, _i64(a)) for a in at)
+        io, spills, rows_in, rows_out = (element_at(b, work, _i64(a), lw.scalar) for a in at)
         work_size = sum(sizes)
     groups = b.sdiv(b.add(n, _i64(lanes - 1)), _i64(lanes))
     shared_p = b.icmp_signed("==", p_stride, _i64(0))
-    p_soa = element_at(b, io, _i64(lanes * offsets[P]))
+    dtype, element = lw.dtype, lw.scalar
+    p_soa = element_at(b, io, _i64(lanes * offsets[P]), element)
     if n_params:
         # one parameter vector for every point (the usual case): transposed once, not per group
         with b.if_then(b.and_(shared_p, b.icmp_signed(">", n, _i64(0)))):
-            rows_to_soa(b, [p] * lanes, p_soa, n_params, "p.shared")
+            rows_to_soa(b, [p] * lanes, p_soa, n_params, "p.shared", dtype)
     last = b.sub(n, _i64(1))
     with for_range(b, groups, "group") as g:
         first = b.mul(g, _i64(lanes))
         whole = b.icmp_signed("<=", b.add(first, _i64(lanes)), n)
-        at = [element_at(b, io, _i64(lanes * o)) for o in offsets[:3]]
+        at = [element_at(b, io, _i64(lanes * o), element) for o in offsets[:3]]
         bases: Bases = (at[0], at[1], at[2], spills)
 
         def rows(base: ir.Value, stride: ir.Value, clamp: bool) -> list[ir.Value]:
@@ -505,93 +519,98 @@ def _emit_simd_body(
                 point = b.add(first, _i64(lane))
                 if clamp:
                     point = b.select(b.icmp_signed("<", point, n), point, last)
-                found.append(b.gep(base, [b.mul(point, stride)], source_etype=DOUBLE))
+                found.append(b.gep(base, [b.mul(point, stride)], source_etype=element))
             return found
 
         def staged(base: ir.Value, count: int) -> list[ir.Value]:
-            return [element_at(b, base, _i64(lane * count)) for lane in range(lanes)]
+            return [element_at(b, base, _i64(lane * count), element) for lane in range(lanes)]
 
         with b.if_then(b.not_(whole)):  # the batch's tail, or one point: stage its rows
             for row, stage in zip(rows(x, _i64(n_vars), True), staged(rows_in, n_vars)):
-                _copy(b, row, stage, n_vars, "x.stage")
+                _copy(b, row, stage, n_vars, "x.stage", element)
         x_rows = rows(x, _i64(n_vars), False)
         x_from = [b.select(whole, r, s) for r, s in zip(x_rows, staged(rows_in, n_vars))]
-        rows_to_soa(b, x_from, bases[X], n_vars, "x")
+        rows_to_soa(b, x_from, bases[X], n_vars, "x", dtype)
         if n_params:
             with b.if_then(b.not_(shared_p)):  # a parameter row per point
-                rows_to_soa(b, rows(p, p_stride, True), bases[P], n_params, "p")
-        if direct:  # lane 0's row; lane l's is width doubles further (staged rows too)
-            row = b.gep(out, [b.mul(first, _i64(width))], source_etype=DOUBLE)
+                rows_to_soa(b, rows(p, p_stride, True), bases[P], n_params, "p", dtype)
+        if direct:  # lane 0's row; lane l's is width values further (staged rows too)
+            row = b.gep(out, [b.mul(first, _i64(width))], source_etype=element)
             bases = (*bases[:OUT], b.select(whole, row, rows_out), bases[SPILL])
         _emit_steps(b, lw, plan, bases, name, packed)
         if not direct:
             out_rows = rows(out, _i64(width), False)
             out_to = [b.select(whole, r, s) for r, s in zip(out_rows, staged(rows_out, width))]
-            soa_to_rows(b, bases[OUT], out_to, width, "out")
+            soa_to_rows(b, bases[OUT], out_to, width, "out", dtype)
         with b.if_then(b.not_(whole)):  # store only the rows the group owns
             with for_range(b, b.sub(n, first), "lane") as lane:
-                source = element_at(b, rows_out, b.mul(lane, _i64(width)))
-                target = b.gep(out, [b.mul(b.add(first, lane), _i64(width))], source_etype=DOUBLE)
-                _copy(b, source, target, width, "out.row")
+                source = element_at(b, rows_out, b.mul(lane, _i64(width)), element)
+                point = b.add(first, lane)
+                target = b.gep(out, [b.mul(point, _i64(width))], source_etype=element)
+                _copy(b, source, target, width, "out.row", element)
     b.ret_void()
     return work_size, sum(sizes)
 
 
-def _stack(b: ir.IRBuilder, size: int) -> ir.Value:
-    """``size`` doubles on the stack, 64-byte aligned, as an opaque pointer."""
+def _stack(b: ir.IRBuilder, size: int, element: ir.Type) -> ir.Value:
+    """``size`` values of ``element`` on the stack, 64-byte aligned, as an opaque pointer."""
     with b.goto_entry_block():
-        scratch = b.alloca(ir.ArrayType(DOUBLE, size), name="frame")
+        scratch = b.alloca(ir.ArrayType(element, size), name="frame")
     scratch.align = 64
     scratch.type = PTR  # see _frame
     return scratch
 
 
-def _copy(b: ir.IRBuilder, source: ir.Value, target: ir.Value, count: int, name: str) -> None:
-    """``target[f] = source[f]`` for ``f < count``, a double at a time."""
+def _copy(
+    b: ir.IRBuilder, source: ir.Value, target: ir.Value, count: int, name: str, element: ir.Type
+) -> None:
+    """``target[f] = source[f]`` for ``f < count``, a value of ``element`` at a time."""
     with for_range(b, _i64(count), name) as f:
-        b.store(b.load(element_at(b, source, f), typ=DOUBLE), element_at(b, target, f))
+        value = b.load(element_at(b, source, f, element), typ=element)
+        b.store(value, element_at(b, target, f, element))
 
 
 def _emit_wrapper(
-    module: ir.Module, spec: KernelSpec, body: ir.Function, body_work: int, packed: bool
+    lw: Emitter, spec: KernelSpec, body: ir.Function, body_work: int, packed: bool
 ) -> int:
     """Kernel ``spec`` as its tape's body kernel on blocks of points, scattered to positions."""
-    tape = spec.tape
+    tape, module, element = spec.tape, lw.module, lw.scalar
     count = len(spec.positions)
     block = max(1, min(WRAPPER_BLOCK, chunks.STACK_WORK // max(count, 1)))
     fn, b = _new_kernel(module, spec.name, internal=False)
     x, p, out, n, p_stride, work = fn.args
-    staged, work_size = _frame(b, block * count, work)
-    inner = work if work_size == 0 else element_at(b, work, _i64(work_size))
+    staged, work_size = _frame(b, block * count, work, element)
+    inner = work if work_size == 0 else element_at(b, work, _i64(work_size), element)
     identity = spec.positions == tuple(range(count))
     name = f"{spec.name}.positions"
-    positions = None if identity else _table(module, name, spec.positions, I64, packed)
+    positions = None if identity else _table(module, name, spec.positions, None, packed)
     memset = module.declare_intrinsic("llvm.memset", [PTR, I64])
     blocks = b.sdiv(b.add(n, _i64(block - 1)), _i64(block))
     with for_range(b, blocks, "block") as k:
         start = b.mul(k, _i64(block))
         left = b.sub(n, start)
         points = b.select(b.icmp_signed("<", left, _i64(block)), left, _i64(block))
-        x_at = b.gep(x, [b.mul(start, _i64(tape.n_vars))], source_etype=DOUBLE)
-        p_at = b.gep(p, [b.mul(start, p_stride)], source_etype=DOUBLE) if tape.n_params else p
+        x_at = b.gep(x, [b.mul(start, _i64(tape.n_vars))], source_etype=element)
+        p_at = b.gep(p, [b.mul(start, p_stride)], source_etype=element) if tape.n_params else p
         b.call(body, [x_at, p_at, staged, points, p_stride, inner])
         with for_range(b, points, "point") as i:
-            row = b.gep(out, [b.mul(b.add(start, i), _i64(spec.width))], source_etype=DOUBLE)
+            row = b.gep(out, [b.mul(b.add(start, i), _i64(spec.width))], source_etype=element)
             if count < spec.width:  # structural zeros: clear the row, then write the nonzeros
                 zero_byte, no = ir.Constant(ir.IntType(8), 0), ir.Constant(BOOL, 0)
-                b.call(memset, [row, zero_byte, _i64(8 * spec.width), no])
-            src = b.gep(staged, [b.mul(i, _i64(count))], source_etype=DOUBLE)
+                b.call(memset, [row, zero_byte, _i64(lw.dtype.itemsize * spec.width), no])
+            src = b.gep(staged, [b.mul(i, _i64(count))], source_etype=element)
             with for_range(b, _i64(count), "scatter") as j:
-                at = j if positions is None else _element(b, positions, j, I64)
-                value = b.load(element_at(b, src, j), typ=DOUBLE)
-                b.store(value, element_at(b, row, at))
+                at = j if positions is None else _element(b, positions, j, None)
+                value = b.load(element_at(b, src, j, element), typ=element)
+                b.store(value, element_at(b, row, at, element))
     b.ret_void()
     return work_size + body_work
 
 
 @dataclass
 class Lowered:
-    """An LLVM module and, per kernel, the number of doubles its ``work`` buffer needs.
+    """An LLVM module and, per kernel, the number of values (of the kernel's dtype) its
+    ``work`` buffer needs.
 
     >>> from symjac.ir.graph import Graph
     >>> g = Graph(); x = g.var(0)
@@ -609,7 +628,7 @@ class Lowered:
     outlined: bool = False
     #: points computed together in SIMD lanes
     lanes: int = 1
-    #: doubles of scratch memory one group of points streams through, per kernel
+    #: values of scratch memory one group of points streams through, per kernel
     frames: dict[str, int] = field(default_factory=dict)
 
 
@@ -624,6 +643,7 @@ def lower(
     libm_width: int | None = None,
     packed_tables: bool = False,
     recurrences: bool = True,
+    dtype: DType = FLOAT64,
 ) -> Lowered:
     """Build an LLVM module with one batched entry point per spec.
 
@@ -637,7 +657,8 @@ def lower(
     host's byte order (see :func:`_table`): for code that runs here, as the JIT's.
     ``recurrences``: runs of one body repeated instance after instance become loops
     (:mod:`symjac.passes.recurrences`), as the C printer renders them; without,
-    straight-line code.
+    straight-line code. ``dtype`` is what the kernels compute in and read and write
+    (:mod:`symjac.ir.dtypes`): arrays, registers and constants (each rounded once).
     The defaults give portable scalar code.
 
     >>> from symjac.ir.graph import Graph
@@ -648,10 +669,15 @@ def lower(
     >>> text = str(lower([KernelSpec("f", tape, 1, (0,))], lanes=8, vector_libm=True).module)
     >>> 'call <8 x double> @"_ZGVeN8v_sin"' in text
     True
+    >>> from symjac.ir.dtypes import FLOAT32
+    >>> spec = KernelSpec("f", tape, 1, (0,))
+    >>> text = str(lower([spec], lanes=16, vector_libm=True, dtype=FLOAT32).module)
+    >>> 'call <16 x float> @"_ZGVeN16v_sinf"' in text
+    True
     """
     module = ir.Module(name=module_name)
     width = (libm_width or lanes) if vector_libm else 0
-    lw = Emitter(module, fastmath, lanes, width if width > 1 else 0)
+    lw = Emitter(module, fastmath, lanes, width if width > 1 else 0, dtype)
     plans: dict[int, _Plan] = {}
     bodies: dict[int, tuple[ir.Function, int, int]] = {}
     work_sizes: dict[str, int] = {}
@@ -675,6 +701,6 @@ def lower(
     for spec in specs:
         if spec.name not in work_sizes:
             body, work, frames[spec.name] = body_of(spec.tape, f"{spec.name}.body", True)
-            work_sizes[spec.name] = _emit_wrapper(module, spec, body, work, packed_tables)
+            work_sizes[spec.name] = _emit_wrapper(lw, spec, body, work, packed_tables)
     outlined = any(plan.plan.outlined for plan in plans.values())
     return Lowered(module, work_sizes, outlined, lanes, frames)

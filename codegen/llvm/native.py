@@ -56,7 +56,13 @@ def lowered(art: Artefact, chunk_size: int = chunks.CHUNK_SIZE) -> Lowered:
     ({'sq_function': 0}, ['sq_function'])
     """
     specs = [dataclasses.replace(spec, name=art.symbol(spec)) for spec in art.specs]
-    return lower(specs, module_name=art.name, fastmath=art.fastmath, chunk_size=chunk_size)
+    return lower(
+        specs,
+        module_name=art.name,
+        fastmath=art.fastmath,
+        chunk_size=chunk_size,
+        dtype=art.type,
+    )
 
 
 def target_machine(

@@ -30,6 +30,7 @@ from symjac.codegen.llvm.pycall import (
     caller_module,
 )
 
+_FLOAT64 = np.dtype(np.float64)
 #: CPython's METH_FASTCALL | METH_KEYWORDS (stable since 3.7 / 3.10)
 _FASTCALL_KEYWORDS = 0x0080 | 0x0002
 
@@ -85,14 +86,14 @@ def layout_ok() -> bool:
 def addresses() -> tuple[int, ...]:
     """The values of the native method's :data:`~symjac.codegen.llvm.pycall.GLOBALS`, in order.
 
-    >>> addresses()[:3] == (id(np.ndarray), id(np.dtype(np.float64)), id(None))
+    >>> addresses()[:2] == (id(np.ndarray), id(None))
     True
     """
     api = ctypes.pythonapi
     functions = [
         ctypes.cast(f, ctypes.c_void_p).value for f in (api.Py_IncRef, api.PyObject_Vectorcall)
     ]
-    objects = (np.ndarray, np.dtype(np.float64), None, sys.intern("out"), np.empty)
+    objects = (np.ndarray, None, sys.intern("out"), np.empty)
     return (*map(id, objects), *(int(f or 0) for f in functions))
 
 
@@ -138,13 +139,15 @@ def native_method(
     work: int,
     fallback: Callable[..., Any],
     name: str,
+    dtype: np.dtype[Any] = _FLOAT64,
 ) -> Any:
     """A builtin function ``name(x, p=None, *, out=None)`` that runs one point of a kernel.
 
     ``kernel`` is the address of a one-lane kernel of ``owner`` (kept alive by the
     result), reading ``n_vars`` inputs and ``n_params`` parameters and writing the
-    ``shape`` result (one or two axes); ``work`` doubles of scratch space are kept
-    with it. Calls that are not one exact float64 point go to ``fallback`` unchanged.
+    ``shape`` result (one or two axes), all of ``dtype``; ``work`` values of scratch
+    space are kept with it. Calls that are not one exact point of ``dtype`` (NumPy's
+    builtin dtype object: native byte order) go to ``fallback`` unchanged.
 
     >>> import sympy as sp, symjac
     >>> x = sp.Symbol("x")
@@ -159,14 +162,15 @@ def native_method(
     if len(shape) not in (1, 2):
         raise ValueError(f"a native method's result has one or two axes, not {shape!r}")
     jit, address = _caller()
-    buffer = np.empty(work) if work else None
+    dtype = np.dtype(dtype.name)  # the builtin object, which arrays of this type point to
+    buffer = np.empty(work, dtype=dtype) if work else None
     dims = (shape[0], shape[1] if len(shape) == 2 else 1)
     values = {"kernel": kernel, "n_vars": n_vars, "n_params": n_params, "out_nd": len(shape)}
-    values.update(dim0=dims[0], dim1=dims[1], busy=0)
+    values.update(dim0=dims[0], dim1=dims[1], dtype=id(dtype), itemsize=dtype.itemsize, busy=0)
     values["work"] = 0 if buffer is None else buffer.ctypes.data
     descriptor = np.array([values[f] for f in FIELDS], dtype=np.int64)
     definition = _MethodDef(name.encode(), address, _FASTCALL_KEYWORDS, None)
     # what the compiled code reads comes first (pycall.SELF_ITEMS); the rest is kept alive:
     # the method definition CPython points to, the scratch buffer, the kernel's engine
-    me = (descriptor, fallback, tuple(shape), definition, buffer, owner, jit)
+    me = (descriptor, fallback, tuple(shape), dtype, definition, buffer, owner, jit)
     return _new_function()(ctypes.addressof(definition), me, None)

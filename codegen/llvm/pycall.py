@@ -13,18 +13,21 @@ One such function serves every kernel of the process; it is compiled once
 (:func:`caller_module`). What differs between methods is ``self``, a tuple
 made by :func:`symjac.codegen.llvm.pyabi.native_method`:
 
-``(descriptor, fallback, shape, ...)``
+``(descriptor, fallback, shape, dtype, ...)``
     ``descriptor`` is an int64 NumPy array of :data:`FIELDS` (the kernel's
-    address, its sizes, its scratch buffer and that buffer's busy flag);
-    ``fallback`` is the Python method to call instead; ``shape`` the result's
-    shape, for ``numpy.empty``.
+    address, its sizes, the address of its dtype's ``numpy.dtype`` object and that
+    dtype's item size, its scratch buffer and that buffer's busy flag);
+    ``fallback`` is the Python method to call instead; ``shape`` and ``dtype``
+    the result's, the arguments of ``numpy.empty`` (adjacent in the tuple, so
+    they are passed as its vectorcall arguments in place).
 
 The method evaluates *one point* natively only when the call is exactly what
 the kernel takes: ``(x)`` or ``(x, p)``, optionally ``out=`` by keyword; every
-array an exact ``ndarray`` of the canonical float64 dtype, C-contiguous and
+array an exact ``ndarray`` of the kernel's canonical dtype (float64, float32: the
+builtin dtype object, so native byte order), C-contiguous and
 aligned, of the right shape; ``p`` ``None`` (or empty) when there are no
 parameters; ``out`` writeable and overlapping neither input. The result is
-``out``, or a new array from ``numpy.empty``. Anything else — a list, a batch,
+``out``, or a new array from ``numpy.empty(shape, dtype)``. Anything else — a list, a batch,
 another dtype, an unknown keyword, a scratch buffer in use — is passed,
 untouched, to ``fallback``, which validates, converts or raises as the
 Python method always did. The kernel runs holding the GIL (a point takes
@@ -53,15 +56,25 @@ TUPLE_SIZE, TUPLE_ITEMS = 16, 24
 #: NPY_ARRAY_C_CONTIGUOUS | NPY_ARRAY_ALIGNED, and NPY_ARRAY_WRITEABLE
 READABLE, WRITEABLE = 0x0001 | 0x0100, 0x0400
 #: the int64 fields of a method's descriptor, in order
-FIELDS = ("kernel", "n_vars", "n_params", "out_nd", "dim0", "dim1", "work", "busy")
+FIELDS = (
+    "kernel",
+    "n_vars",
+    "n_params",
+    "out_nd",
+    "dim0",
+    "dim1",
+    "dtype",
+    "itemsize",
+    "work",
+    "busy",
+)
 #: items of a native method's ``self`` tuple the compiled code reads
-SELF_ITEMS = ("descriptor", "fallback", "shape")
+SELF_ITEMS = ("descriptor", "fallback", "shape", "dtype")
 #: the addresses the code compares against or calls, stored after compilation (in order):
-#: ``numpy.ndarray``, the float64 dtype, ``None``, the interned string ``"out"``,
+#: ``numpy.ndarray``, ``None``, the interned string ``"out"``,
 #: ``numpy.empty``, ``Py_IncRef``, ``PyObject_Vectorcall``
 GLOBALS = (
     "symjac.ndarray",
-    "symjac.float64",
     "symjac.none",
     "symjac.out",
     "symjac.empty",
@@ -132,11 +145,12 @@ class _Method:
     def equal(self, a: ir.Value, b: ir.Value) -> ir.Value:
         return self.b.icmp_unsigned("==", a, b)
 
-    def array(self, obj: ir.Value, flags: int, nd: ir.Value) -> ir.Value:
-        """Require a float64 ndarray with ``flags`` and ``nd`` axes; returns its dimensions."""
+    def array(self, obj: ir.Value, flags: int, nd: ir.Value, descr: ir.Value) -> ir.Value:
+        """Require an ndarray of dtype ``descr`` (an address) with ``flags`` and ``nd`` axes;
+        returns its dimensions."""
         b = self.b
         self.require(self.is_(self.at(obj, OFFSETS["type"], PTR), "symjac.ndarray"))
-        self.require(self.is_(self.at(obj, OFFSETS["descr"], PTR), "symjac.float64"))
+        self.require(self.equal(b.ptrtoint(self.at(obj, OFFSETS["descr"], PTR), I64), descr))
         have = b.and_(self.at(obj, OFFSETS["flags"], I32), ir.Constant(I32, flags))
         self.require(self.equal(have, ir.Constant(I32, flags)))
         self.require(self.equal(b.sext(self.at(obj, OFFSETS["nd"], I32), I64), nd))
@@ -192,37 +206,38 @@ class _Method:
         out.add_incoming(given, from_keyword)
 
         # x: (n_vars,)
-        dims = self.array(x, READABLE, _i64(1))
+        descr, size = field["dtype"], field["itemsize"]
+        dims = self.array(x, READABLE, _i64(1), descr)
         self.require(self.equal(self.at(dims, 0, I64), field["n_vars"]))
         x_start = self.data(x)
-        x_end = b.add(x_start, b.mul(field["n_vars"], _i64(8)))
+        x_end = b.add(x_start, b.mul(field["n_vars"], size))
 
         # p: (n_params,); with no parameters None, or an empty array (p_start 0: no data)
         with b.if_else(b.icmp_signed(">", field["n_params"], _i64(0))) as (some, no_params):
             with some:
-                dims = self.array(p, READABLE, _i64(1))
+                dims = self.array(p, READABLE, _i64(1), descr)
                 self.require(self.equal(self.at(dims, 0, I64), field["n_params"]))
                 p_data = self.data(p)
                 from_some = b.block
             with no_params:
                 with b.if_then(b.not_(self.is_(p, "symjac.none"))):
-                    dims = self.array(p, 0, _i64(1))
+                    dims = self.array(p, 0, _i64(1), descr)
                     self.require(self.equal(self.at(dims, 0, I64), _i64(0)))
                 from_none = b.block
         p_start = b.phi(I64)
         p_start.add_incoming(p_data, from_some)
         p_start.add_incoming(_i64(0), from_none)
-        p_end = b.add(p_start, b.mul(field["n_params"], _i64(8)))
+        p_end = b.add(p_start, b.mul(field["n_params"], size))
 
         # out: (dim0,) or (dim0, dim1), writeable, overlapping neither input
         out_is_none = self.is_(out, "symjac.none")
         with b.if_then(b.not_(out_is_none)):
-            dims = self.array(out, READABLE | WRITEABLE, field["out_nd"])
+            dims = self.array(out, READABLE | WRITEABLE, field["out_nd"], descr)
             self.require(self.equal(self.at(dims, 0, I64), field["dim0"]))
             with b.if_then(b.icmp_signed("==", field["out_nd"], _i64(2))):
                 self.require(self.equal(self.at(dims, 8, I64), field["dim1"]))
             o_start = self.data(out)
-            o_end = b.add(o_start, b.mul(b.mul(field["dim0"], field["dim1"]), _i64(8)))
+            o_end = b.add(o_start, b.mul(b.mul(field["dim0"], field["dim1"]), size))
             self.disjoint(o_start, o_end, x_start, x_end)
             self.disjoint(o_start, o_end, p_start, p_end)
 
@@ -233,13 +248,14 @@ class _Method:
             taken = b.cmpxchg(busy, _i64(0), _i64(1), "acquire", "monotonic")
             self.require(b.extract_value(taken, 1))
 
-        # the result: out (a new reference), or numpy.empty(shape); NULL (an exception) is passed on
+        # the result: out (a new reference), or numpy.empty(shape, dtype); NULL (an exception)
+        # is passed on
         with b.if_else(out_is_none) as (fresh, given_out):
             with fresh:
                 shape = self.slot(me, TUPLE_ITEMS + 8 * SELF_ITEMS.index("shape"))
                 empty = b.inttoptr(g["symjac.empty"], PTR)
                 made = self.call(
-                    g["symjac.vectorcall"], VECTORCALL_TYPE, [empty, shape, _i64(1), null]
+                    g["symjac.vectorcall"], VECTORCALL_TYPE, [empty, shape, _i64(2), null]
                 )
                 with b.if_then(self.equal(b.ptrtoint(made, I64), _i64(0)), likely=False):
                     self.release(busy, work)

@@ -18,7 +18,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from llvmlite import ir
-from symjac.codegen.llvm.emitter import BOOL, DOUBLE, I32, I64, PTR, element_at, for_range, index
+from symjac.codegen.llvm.emitter import (
+    BOOL,
+    I32,
+    I64,
+    PTR,
+    element_at,
+    for_range,
+    index,
+    scalar_type,
+)
+
+from symjac.ir.dtypes import FLOAT64, DType
 
 
 def transpose(b: ir.IRBuilder, rows: Sequence[ir.Value]) -> list[ir.Value]:
@@ -27,7 +38,7 @@ def transpose(b: ir.IRBuilder, rows: Sequence[ir.Value]) -> list[ir.Value]:
     Stage ``k`` (1, 2, 4, ...) swaps bit ``k`` of the row and column indices:
     two shuffles per pair of rows.
 
-    >>> m = ir.Module(); v4 = ir.VectorType(DOUBLE, 4)
+    >>> m = ir.Module(); v4 = ir.VectorType(ir.DoubleType(), 4)
     >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [v4] * 4), "t")
     >>> b = ir.IRBuilder(fn.append_basic_block())
     >>> cols = transpose(b, fn.args)
@@ -51,11 +62,11 @@ def transpose(b: ir.IRBuilder, rows: Sequence[ir.Value]) -> list[ir.Value]:
     return rows
 
 
-def _masked(module: ir.Module, kind: str, lanes: int) -> ir.Function:
-    name = f"llvm.masked.{kind}.v{lanes}f64.p0"
+def _masked(module: ir.Module, kind: str, lanes: int, dtype: DType) -> ir.Function:
+    name = f"llvm.masked.{kind}.v{lanes}{dtype.intrinsic}.p0"
     fn = module.globals.get(name)
     if fn is None:
-        vec, mask = ir.VectorType(DOUBLE, lanes), ir.VectorType(BOOL, lanes)
+        vec, mask = ir.VectorType(scalar_type(dtype), lanes), ir.VectorType(BOOL, lanes)
         if kind == "load":
             fnty = ir.FunctionType(vec, [PTR, I32, mask, vec])
         else:
@@ -68,8 +79,10 @@ def _mask(lanes: int, count: int) -> ir.Constant:
     return ir.Constant(ir.VectorType(BOOL, lanes), [int(j < count) for j in range(lanes)])
 
 
-def load_row(b: ir.IRBuilder, at: ir.Value, lanes: int, count: int) -> ir.Value:
-    """``lanes`` doubles from ``at``, only the first ``count`` of them read (the rest 0.0).
+def load_row(
+    b: ir.IRBuilder, at: ir.Value, lanes: int, count: int, dtype: DType = FLOAT64
+) -> ir.Value:
+    """``lanes`` values of ``dtype`` from ``at``, only the first ``count`` read (the rest 0.0).
 
     >>> m = ir.Module()
     >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR]), "g")
@@ -79,28 +92,32 @@ def load_row(b: ir.IRBuilder, at: ir.Value, lanes: int, count: int) -> ir.Value:
     >>> "<4 x i1> <i1 1, i1 1, i1 1, i1 0>" in str(m)   # the fourth double is never read
     True
     """
-    vec = ir.VectorType(DOUBLE, lanes)
+    vec, align = ir.VectorType(scalar_type(dtype), lanes), dtype.itemsize
     if count >= lanes:
-        return b.load(at, typ=vec, align=8)
+        return b.load(at, typ=vec, align=align)
     zero = ir.Constant(vec, [0.0] * lanes)
-    fn = _masked(b.module, "load", lanes)
-    return b.call(fn, [at, ir.Constant(I32, 8), _mask(lanes, count), zero])
+    fn = _masked(b.module, "load", lanes, dtype)
+    return b.call(fn, [at, ir.Constant(I32, align), _mask(lanes, count), zero])
 
 
-def store_row(b: ir.IRBuilder, value: ir.Value, at: ir.Value, lanes: int, count: int) -> None:
+def store_row(
+    b: ir.IRBuilder, value: ir.Value, at: ir.Value, lanes: int, count: int, dtype: DType = FLOAT64
+) -> None:
     """Store the first ``count`` lanes of ``value`` at ``at``; nothing else is written.
 
-    >>> m = ir.Module(); v2 = ir.VectorType(DOUBLE, 2)
+    >>> m = ir.Module(); v2 = ir.VectorType(ir.DoubleType(), 2)
     >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [v2, PTR]), "g")
     >>> b = ir.IRBuilder(fn.append_basic_block())
     >>> store_row(b, fn.args[0], fn.args[1], 2, 1)
     >>> 'llvm.masked.store.v2f64.p0"(' in str(m), "<2 x i1> <i1 1, i1 0>" in str(m)
     (True, True)
     """
+    align = dtype.itemsize
     if count >= lanes:
-        b.store(value, at, align=8)
+        b.store(value, at, align=align)
         return
-    b.call(_masked(b.module, "store", lanes), [value, at, ir.Constant(I32, 8), _mask(lanes, count)])
+    fn = _masked(b.module, "store", lanes, dtype)
+    b.call(fn, [value, at, ir.Constant(I32, align), _mask(lanes, count)])
 
 
 #: up to this many full blocks are emitted one after another instead of as a loop
@@ -134,9 +151,15 @@ def blocks(
 
 
 def rows_to_soa(
-    b: ir.IRBuilder, rows: Sequence[ir.Value], soa: ir.Value, count: int, name: str
+    b: ir.IRBuilder,
+    rows: Sequence[ir.Value],
+    soa: ir.Value,
+    count: int,
+    name: str,
+    dtype: DType = FLOAT64,
 ) -> None:
-    """``soa[f * W + lane] = rows[lane][f]`` for ``f < count`` (``W = len(rows)``).
+    """``soa[f * W + lane] = rows[lane][f]`` for ``f < count`` (``W = len(rows)``), values of
+    ``dtype``.
 
     >>> m = ir.Module()
     >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR] * 5), "g")
@@ -147,20 +170,26 @@ def rows_to_soa(
     >>> text.count("load <4 x double>"), text.count('llvm.masked.load.v4f64.p0"(')
     (4, 5)
     """
-    lanes = len(rows)
+    lanes, element = len(rows), scalar_type(dtype)
 
     def block(i: ir.Value, fields: int) -> None:
         first = index(b, (i, lanes))
-        vectors = [load_row(b, element_at(b, row, first), lanes, fields) for row in rows]
+        at = [element_at(b, row, first, element) for row in rows]
+        vectors = [load_row(b, a, lanes, fields, dtype) for a in at]
         for f, column in enumerate(transpose(b, vectors)[:fields]):
             slot = index(b, (i, lanes * lanes), (f, lanes))
-            b.store(column, element_at(b, soa, slot), align=8)
+            b.store(column, element_at(b, soa, slot, element), align=dtype.itemsize)
 
     blocks(b, count, lanes, name, block)
 
 
 def soa_to_rows(
-    b: ir.IRBuilder, soa: ir.Value, rows: Sequence[ir.Value], count: int, name: str
+    b: ir.IRBuilder,
+    soa: ir.Value,
+    rows: Sequence[ir.Value],
+    count: int,
+    name: str,
+    dtype: DType = FLOAT64,
 ) -> None:
     """``rows[lane][f] = soa[f * W + lane]`` for ``f < count``: the inverse of :func:`rows_to_soa`.
 
@@ -179,23 +208,23 @@ def soa_to_rows(
     >>> str(m).count('llvm.masked.store.v8f64.p0"(')
     9
     """
-    lanes = len(rows)
-    vec = ir.VectorType(DOUBLE, lanes)
+    lanes, element, align = len(rows), scalar_type(dtype), dtype.itemsize
+    vec = ir.VectorType(element, lanes)
 
     def slot(i: ir.Value, k: int) -> ir.Value:
-        return element_at(b, soa, index(b, (i, lanes * lanes), (k, lanes)))
+        return element_at(b, soa, index(b, (i, lanes * lanes), (k, lanes)), element)
 
     def transpose_block(i: ir.Value, fields: int) -> None:
-        columns = [b.load(slot(i, f), typ=vec, align=8) for f in range(lanes)]
+        columns = [b.load(slot(i, f), typ=vec, align=align) for f in range(lanes)]
         for lane, value in enumerate(transpose(b, columns)):
-            b.store(value, slot(i, lane), align=8)
+            b.store(value, slot(i, lane), align=align)
 
     blocks(b, count, lanes, f"{name}.transpose", transpose_block)
     for lane, row in enumerate(rows):
 
         def store_block(i: ir.Value, fields: int, lane: int = lane, row: ir.Value = row) -> None:
-            value = b.load(slot(i, lane), typ=vec, align=8)
-            at = element_at(b, row, index(b, (i, lanes)))
-            store_row(b, value, at, lanes, fields)
+            value = b.load(slot(i, lane), typ=vec, align=align)
+            at = element_at(b, row, index(b, (i, lanes)), element)
+            store_row(b, value, at, lanes, fields, dtype)
 
         blocks(b, count, lanes, f"{name}.row{lane}", store_block)

@@ -1,20 +1,26 @@
 """Validation and conversion of the arrays passed to compiled kernels.
 
-Nothing reaches native code unless it is a C-contiguous, native-endian
-float64 array of exactly the expected shape. The rules (also in the README):
+Nothing reaches native code unless it is a C-contiguous, native-endian array
+of the kernel's dtype (float64 by default, or float32) of exactly the expected
+shape. The rules (also in the README):
 
 * points ``x``: ``(n,)`` for one point, ``(N, n)`` for a batch. NumPy arrays,
-  lists and tuples are accepted. Integer and float16/float32 arrays are
-  converted to float64 (exactly); byte-swapped or non-contiguous float64
-  arrays are copied. Complex, bool, object, string and long-double arrays are
-  a ``TypeError``; a scalar or a wrong shape is a ``ValueError``.
+  lists and tuples are accepted. For a float64 kernel, integer and
+  float16/float32 arrays are converted to float64 (exactly; integers beyond
+  2**53 are a ``ValueError``). For a float32 kernel, float64, float16 and
+  integer arrays (and lists) are converted to float32 by rounding each value to
+  the nearest float32, ties to even (NumPy's ``astype``; beyond float32's range:
+  ±inf). Byte-swapped or non-contiguous arrays of the kernel's dtype are copied.
+  Complex, bool, object, string and long-double arrays are a ``TypeError``
+  whatever the kernel's dtype; a scalar or a wrong shape is a ``ValueError``.
 * parameters ``p``: the same conversions; ``(k,)`` is shared by all points,
   ``(N, k)`` pairs row by row with a batch of ``N`` points. A dict maps
   parameter symbols (or their names) to values. A bare number is accepted
   when there is exactly one parameter. Omit ``p`` when there are none.
-* ``out``: must already be a writeable, C-contiguous, native float64 array of
-  the result's exact shape that does not overlap ``x`` or ``p``; it is never
-  converted (a converted copy would silently receive the result).
+* ``out``: must already be a writeable, C-contiguous, native array of exactly
+  the kernel's dtype and the result's exact shape that does not overlap ``x``
+  or ``p``; it is never converted (a converted copy would silently receive the
+  result): a float64 ``out`` for a float32 kernel is a ``TypeError``.
 """
 
 from __future__ import annotations
@@ -28,10 +34,10 @@ import numpy as np
 import numpy.typing as npt
 
 F64 = np.dtype(np.float64)
-Array = npt.NDArray[np.float64]
+Array = npt.NDArray[Any]
 
 
-def _as_float64(value: Any, what: str) -> Array:
+def _as_array(value: Any, what: str, dtype: np.dtype[Any]) -> Array:
     if isinstance(value, np.ndarray):
         arr = value
     elif isinstance(value, (list, tuple)):
@@ -46,31 +52,40 @@ def _as_float64(value: Any, what: str) -> Array:
             f"{what} must be a NumPy array (or a list of numbers), not {type(value).__name__}"
         )
     kind = arr.dtype.kind
-    if kind in "iu" and arr.size and max(abs(int(arr.max())), abs(int(arr.min()))) > 2**53:
-        raise ValueError(
-            f"{what} holds integers beyond 2**53, which float64 cannot represent exactly; "
-            "convert them explicitly if rounding is acceptable"
-        )
+    exact = dtype == F64  # float64 kernels convert exactly; float32 kernels round
+    if exact and kind in "iu" and arr.size:
+        if max(abs(int(arr.max())), abs(int(arr.min()))) > 2**53:
+            raise ValueError(
+                f"{what} holds integers beyond 2**53, which float64 cannot represent exactly; "
+                "convert them explicitly if rounding is acceptable"
+            )
     if (kind == "f" and arr.dtype.itemsize <= 8) or kind in "iu":
-        if arr.dtype != F64 or not arr.flags.c_contiguous:
-            arr = np.ascontiguousarray(arr, dtype=F64)  # exact for these types; copies
+        if arr.dtype != dtype or not arr.flags.c_contiguous:
+            # exact into float64; to nearest into float32 (overflow to ±inf is the
+            # conversion's documented result, not an error); copies
+            with np.errstate(over="ignore"):
+                arr = np.ascontiguousarray(arr, dtype=dtype)
         return arr
     if kind == "f":
         raise TypeError(
-            f"{what} has dtype {arr.dtype}, which float64 cannot hold exactly; "
-            "convert it explicitly with .astype(np.float64)"
+            f"{what} has dtype {arr.dtype}, which {dtype} cannot hold exactly; "
+            f"convert it explicitly with .astype(np.{dtype})"
         )
-    raise TypeError(f"{what} must hold real numbers (float64), not dtype {arr.dtype}")
+    raise TypeError(f"{what} must hold real numbers ({dtype}), not dtype {arr.dtype}")
 
 
-def as_points(x: Any, n_vars: int, what: str = "x") -> tuple[Array, bool]:
-    """``x`` as a C-contiguous ``(N, n_vars)`` float64 array, and whether it was a batch.
+def as_points(
+    x: Any, n_vars: int, what: str = "x", dtype: np.dtype[Any] = F64
+) -> tuple[Array, bool]:
+    """``x`` as a C-contiguous ``(N, n_vars)`` array of ``dtype``, and whether it was a batch.
 
     >>> pts, batched = as_points([1, 2], 2)
     >>> pts.shape, pts.dtype.name, batched
     ((1, 2), 'float64', False)
+    >>> as_points([0.1, 1e39], 2, dtype=np.dtype(np.float32))[0]   # rounded to nearest
+    array([[0.1, inf]], dtype=float32)
     """
-    arr = _as_float64(x, what)
+    arr = _as_array(x, what, dtype)
     if arr.ndim == 1 and arr.shape[0] == n_vars:
         return arr.reshape(1, n_vars), False
     if arr.ndim == 2 and arr.shape[1] == n_vars:
@@ -82,9 +97,14 @@ def as_points(x: Any, n_vars: int, what: str = "x") -> tuple[Array, bool]:
 
 
 def as_params(
-    p: Any, symbols: Sequence[Any], names: Sequence[str], n_points: int, batched: bool
+    p: Any,
+    symbols: Sequence[Any],
+    names: Sequence[str],
+    n_points: int,
+    batched: bool,
+    dtype: np.dtype[Any] = F64,
 ) -> tuple[Array | None, int]:
-    """Parameters as a C-contiguous float64 array and the row stride (0 = shared).
+    """Parameters as a C-contiguous array of ``dtype`` and the row stride (0 = shared).
 
     >>> import sympy as sp
     >>> a, b = sp.symbols("a b")
@@ -102,10 +122,10 @@ def as_params(
             raise ValueError(f"this kernel needs values for its parameters {', '.join(names)}")
         return None, 0
     if isinstance(p, Mapping):
-        return _params_from_mapping(p, symbols, names), 0
+        return _params_from_mapping(p, symbols, names, dtype), 0
     if k == 1 and isinstance(p, (numbers.Real, np.generic)) and not isinstance(p, bool):
         p = [p]
-    arr = _as_float64(p, "p")
+    arr = _as_array(p, "p", dtype)
     if arr.ndim == 1 and arr.shape[0] == k:
         return (arr if k else None), 0
     if arr.ndim == 2 and arr.shape[1] == k:
@@ -126,7 +146,7 @@ def as_params(
 
 
 def _params_from_mapping(
-    p: Mapping[Any, Any], symbols: Sequence[Any], names: Sequence[str]
+    p: Mapping[Any, Any], symbols: Sequence[Any], names: Sequence[str], dtype: np.dtype[Any]
 ) -> Array:
     values: list[float | None] = [None] * len(names)
     for key, value in p.items():
@@ -143,7 +163,8 @@ def _params_from_mapping(
     missing = [n for n, v in zip(names, values) if v is None]
     if missing:
         raise ValueError(f"no value given for the parameters {', '.join(missing)}")
-    return np.array(values, dtype=F64)
+    with np.errstate(over="ignore"):  # rounded as arrays are (see _as_array)
+        return np.array(values, dtype=dtype)
 
 
 def _param_index(key: Any, symbols: Sequence[Any], names: Sequence[str]) -> int | None:
@@ -173,8 +194,10 @@ def address(arr: Array) -> int:
         return int(arr.ctypes.data)
 
 
-def check_out(out: Any, shape: tuple[int, ...], inputs: Sequence[Array | None]) -> Array:
-    """Validate a caller's output array; never converts it.
+def check_out(
+    out: Any, shape: tuple[int, ...], inputs: Sequence[Array | None], dtype: np.dtype[Any] = F64
+) -> Array:
+    """Validate a caller's output array (``dtype``, exactly); never converts it.
 
     >>> x = np.zeros(2); out = np.empty((2, 2))
     >>> check_out(out, (2, 2), [x]) is out
@@ -183,6 +206,10 @@ def check_out(out: Any, shape: tuple[int, ...], inputs: Sequence[Array | None]) 
     Traceback (most recent call last):
     ...
     TypeError: out must have dtype float64 (native byte order), not float32
+    >>> check_out(out, (2, 2), [x], np.dtype(np.float32))
+    Traceback (most recent call last):
+    ...
+    TypeError: out must have dtype float32 (native byte order), not float64
     >>> check_out(x, (2,), [x])
     Traceback (most recent call last):
     ...
@@ -190,8 +217,8 @@ def check_out(out: Any, shape: tuple[int, ...], inputs: Sequence[Array | None]) 
     """
     if not isinstance(out, np.ndarray):
         raise TypeError(f"out must be a NumPy array, not {type(out).__name__}")
-    if out.dtype != F64 or not out.dtype.isnative:
-        raise TypeError(f"out must have dtype float64 (native byte order), not {out.dtype}")
+    if out.dtype != dtype or not out.dtype.isnative:
+        raise TypeError(f"out must have dtype {dtype} (native byte order), not {out.dtype}")
     if out.shape != shape:
         raise ValueError(f"out must have shape {shape}, got {out.shape}")
     if not out.flags.c_contiguous:

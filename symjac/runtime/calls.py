@@ -107,7 +107,7 @@ class Kernel:
     ``wrt`` and ``params`` name the inputs and parameters, in the order ``x`` and ``p``
     give them (SymPy symbols in symjac, strings in an emitted package); ``entries`` maps
     each kernel name (``values``, ``dense``, ``function``) to its function with the kernel
-    ABI and its work buffer in doubles.
+    ABI and its work buffer in values of :attr:`dtype`.
 
     >>> import sympy as sp, symjac
     >>> x, y, a = sp.symbols("x y a")
@@ -121,6 +121,10 @@ class Kernel:
 
     #: an emitted package's name (its repr shows it)
     name = ""
+    #: what the kernels compute in, and the dtype of every array they take and return
+    #: (inputs are converted to it, ``out=`` must have it); set from the compile options or
+    #: an emitted package's metadata
+    dtype: np.dtype[Any] = np.dtype(np.float64)
 
     def __init__(
         self,
@@ -167,7 +171,7 @@ class Kernel:
         self, name: str, row_shape: tuple[int, ...], x: Any, p: Any = None, out: Any = None
     ) -> Array:
         """Any call of kernel ``name``: one point or a batch, validated and converted."""
-        points, batched = as_points(x, self._width(name))
+        points, batched = as_points(x, self._width(name), dtype=self.dtype)
         return self._execute(name, row_shape, points, batched, p, out)
 
     def _execute(
@@ -180,19 +184,20 @@ class Kernel:
         out: Any,
     ) -> Array:
         """Validate ``p`` and ``out`` and run kernel ``name`` over the validated ``points``."""
-        n = points.shape[0]
-        params, p_stride = as_params(p, self._params, self._param_names, n, batched)
+        n, dtype = points.shape[0], self.dtype
+        params, p_stride = as_params(p, self._params, self._param_names, n, batched, dtype)
         shape = (n, *row_shape) if batched else row_shape
         if out is None:
-            result = np.empty(shape, dtype=np.float64)
+            result = np.empty(shape, dtype=dtype)
         else:
-            result = check_out(out, shape, (points, params))
+            result = check_out(out, shape, (points, params), dtype)
         if n:
+            size = dtype.itemsize
             self._launch(
                 name,
                 n,
                 (address(points), None if params is None else address(params), address(result)),
-                (8 * points.shape[1], 8 * p_stride, 8 * (result.size // n)),
+                (size * points.shape[1], size * p_stride, size * (result.size // n)),
                 p_stride,
             )
         return result
@@ -208,6 +213,7 @@ class Kernel:
         """Run kernel ``name`` over ``n`` points of validated arrays (on several threads
         when measurement says it pays)."""
         function, work, charge = self._entry(name, n)
+        work = -(-work * self.dtype.itemsize // 8)  # values of the dtype -> doubles (parallel)
         start = time.perf_counter()
         parallel.run(
             function, n, addresses, row_bytes, p_stride, work, self.threads, self._timing(name)
@@ -217,7 +223,7 @@ class Kernel:
 
     def _entry(self, name: str, n: int) -> tuple[KernelFn, int, Charge | None]:
         """What runs kernel ``name`` on a batch of ``n`` points: the function, its work buffer
-        in doubles, and what is told the batch's time (None: nothing)."""
+        in values of :attr:`dtype`, and what is told the batch's time (None: nothing)."""
         function, work = self._functions[name]
         return function, work, None
 
@@ -428,7 +434,7 @@ class FunctionAndJacobian(Jacobian):
         jac = self(x, p)[1]
         if out is None:
             return np.ascontiguousarray(jac)
-        target = check_out(out, jac.shape, ())
+        target = check_out(out, jac.shape, (), self.dtype)
         target[...] = jac
         return target
 
@@ -485,7 +491,8 @@ def symmetric_from_lower(values: Array, lower: Any, out: Any = None) -> Array:
     """
     n = lower.shape[0]
     shape = (*values.shape[:-1], n, n)
-    result = np.empty(shape) if out is None else check_out(out, shape, ())
+    dtype = values.dtype
+    result = np.empty(shape, dtype) if out is None else check_out(out, shape, (), dtype)
     result[...] = 0.0
     result[..., lower.cols, lower.rows] = values
     result[..., lower.rows, lower.cols] = values
@@ -524,6 +531,7 @@ def from_metadata(meta: Mapping[str, Any], entries: Mapping[str, tuple[KernelFn,
     else:
         obj = Function(wrt, params, int(meta["shape"][0]), entries)
     obj.name = str(meta["name"])
+    obj.dtype = np.dtype(meta.get("dtype", "float64"))
     return obj
 
 
