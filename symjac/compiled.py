@@ -60,10 +60,12 @@ class _Compiled(Kernel):
         symbolic: Tape,
         stats: Stats,
         stages: Stages | None = None,
+        dtype: Any = None,
     ) -> None:
         self._kernels = kernels
-        #: what the kernels compute in, and every array's dtype (``dtype=`` of the builder)
-        self.dtype = kernels.build.type.numpy
+        #: what the kernels compute in, and every array's dtype (``dtype=`` of the builder;
+        #: a complex128 object's kernels are float64 ones over (re, im) pairs)
+        self.dtype = kernels.build.type.numpy if dtype is None else np.dtype(dtype)
         self._stages = stages
         #: kernel name → its native method for one point (made on first use), or None
         self._natives: dict[str, Any] = {}
@@ -158,7 +160,8 @@ class _Compiled(Kernel):
         kernels = self._directional.get(name)
         if kernels is None:
             return len(self._wrt)
-        return next(spec for spec in kernels.specs if spec.name == name).tape.n_vars
+        n_vars = next(spec for spec in kernels.specs if spec.name == name).tape.n_vars
+        return n_vars // (2 if self.dtype.kind == "c" else 1)  # complex: (re, im) pairs
 
     def _run(
         self, name: str, row_shape: tuple[int, ...], x: Any, p: Any = None, out: Any = None
@@ -177,7 +180,8 @@ class _Compiled(Kernel):
         kernels = self._kernels_for(name)
         spec = next(spec for spec in kernels.specs if spec.name == name)
         native = None
-        if spec.shape == row_shape:
+        # complex objects take the Python path: the native method checks float64 arrays
+        if spec.shape == row_shape and self.dtype == kernels.build.type.numpy:
             fallback = functools.partial(super()._run, name, row_shape)
             native = kernels.native(name, fallback)
         self._natives[name] = native

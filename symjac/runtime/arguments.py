@@ -45,13 +45,15 @@ def _as_array(value: Any, what: str, dtype: np.dtype[Any]) -> Array:
             arr = np.asarray(value)
         except ValueError as exc:  # ragged nesting
             raise ValueError(f"{what} must be a rectangular array of numbers: {exc}") from None
-    elif isinstance(value, (numbers.Real, np.generic)) and not isinstance(value, bool):
+    elif isinstance(value, (numbers.Number, np.generic)) and not isinstance(value, bool):
         arr = np.asarray(value)
     else:
         raise TypeError(
             f"{what} must be a NumPy array (or a list of numbers), not {type(value).__name__}"
         )
     kind = arr.dtype.kind
+    if dtype.kind == "c":
+        return _as_complex(arr, what, dtype)
     exact = dtype == F64  # float64 kernels convert exactly; float32 kernels round
     if exact and kind in "iu" and arr.size:
         if max(abs(int(arr.max())), abs(int(arr.min()))) > 2**53:
@@ -72,6 +74,27 @@ def _as_array(value: Any, what: str, dtype: np.dtype[Any]) -> Array:
             f"convert it explicitly with .astype(np.{dtype})"
         )
     raise TypeError(f"{what} must hold real numbers ({dtype}), not dtype {arr.dtype}")
+
+
+def _as_complex(arr: Array, what: str, dtype: np.dtype[Any]) -> Array:
+    """``arr`` for a complex128 kernel: real, integer and complex64 arrays are converted
+    exactly (a real value has imaginary part +0); wider types are a ``TypeError``."""
+    kind, size = arr.dtype.kind, arr.dtype.itemsize
+    if kind in "iu" and arr.size and max(abs(int(arr.max())), abs(int(arr.min()))) > 2**53:
+        raise ValueError(
+            f"{what} holds integers beyond 2**53, which complex128 cannot represent exactly; "
+            "convert them explicitly if rounding is acceptable"
+        )
+    if kind in "iu" or (kind == "f" and size <= 8) or (kind == "c" and size <= 16):
+        if arr.dtype != dtype or not arr.flags.c_contiguous:
+            arr = np.ascontiguousarray(arr, dtype=dtype)  # exact for these types; copies
+        return arr
+    if kind in "fc":
+        raise TypeError(
+            f"{what} has dtype {arr.dtype}, which {dtype} cannot hold exactly; "
+            f"convert it explicitly with .astype(np.{dtype})"
+        )
+    raise TypeError(f"{what} must hold numbers ({dtype}), not dtype {arr.dtype}")
 
 
 def as_points(
@@ -123,7 +146,7 @@ def as_params(
         return None, 0
     if isinstance(p, Mapping):
         return _params_from_mapping(p, symbols, names, dtype), 0
-    if k == 1 and isinstance(p, (numbers.Real, np.generic)) and not isinstance(p, bool):
+    if k == 1 and isinstance(p, (numbers.Number, np.generic)) and not isinstance(p, bool):
         p = [p]
     arr = _as_array(p, "p", dtype)
     if arr.ndim == 1 and arr.shape[0] == k:
@@ -148,7 +171,7 @@ def as_params(
 def _params_from_mapping(
     p: Mapping[Any, Any], symbols: Sequence[Any], names: Sequence[str], dtype: np.dtype[Any]
 ) -> Array:
-    values: list[float | None] = [None] * len(names)
+    values: list[Any] = [None] * len(names)
     for key, value in p.items():
         index = _param_index(key, symbols, names)
         if index is None:
@@ -157,9 +180,15 @@ def _params_from_mapping(
             )
         if values[index] is not None:
             raise ValueError(f"parameter {names[index]} is given twice (as a symbol and by name)")
-        if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.generic)):
-            raise TypeError(f"the value of parameter {names[index]} must be a real number")
-        values[index] = float(value)
+        real = dtype.kind != "c"
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (numbers.Number, np.generic))
+            or (real and not isinstance(value, (numbers.Real, np.floating, np.integer)))
+        ):
+            kind = "a real" if real else "a complex"
+            raise TypeError(f"the value of parameter {names[index]} must be {kind} number")
+        values[index] = value
     missing = [n for n, v in zip(names, values) if v is None]
     if missing:
         raise ValueError(f"no value given for the parameters {', '.join(missing)}")

@@ -54,6 +54,16 @@ KernelFn = Callable[..., Any]
 Charge = Callable[[int, float], None]
 
 
+def _parts(dtype: np.dtype[Any]) -> int:
+    """The kernel's scalars per value of ``dtype``: a complex128 kernel is a float64 kernel
+    over (re, im) pairs, NumPy's own layout of complex arrays.
+
+    >>> _parts(np.dtype(np.complex128)), _parts(np.dtype(np.float32))
+    (2, 1)
+    """
+    return 2 if dtype.kind == "c" else 1
+
+
 def _frozen(values: Any) -> Array:
     arr = np.array(values, dtype=np.int64)
     arr.flags.writeable = False
@@ -198,7 +208,7 @@ class Kernel:
                 n,
                 (address(points), None if params is None else address(params), address(result)),
                 (size * points.shape[1], size * p_stride, size * (result.size // n)),
-                p_stride,
+                p_stride * _parts(dtype),  # the kernel counts in its scalars: (re, im) pairs
             )
         return result
 
@@ -213,7 +223,8 @@ class Kernel:
         """Run kernel ``name`` over ``n`` points of validated arrays (on several threads
         when measurement says it pays)."""
         function, work, charge = self._entry(name, n)
-        work = -(-work * self.dtype.itemsize // 8)  # values of the dtype -> doubles (parallel)
+        scalar = self.dtype.itemsize // _parts(self.dtype)
+        work = -(-work * scalar // 8)  # the kernel's scalars -> doubles (parallel)
         start = time.perf_counter()
         parallel.run(
             function, n, addresses, row_bytes, p_stride, work, self.threads, self._timing(name)
