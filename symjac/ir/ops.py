@@ -63,6 +63,7 @@ class Op(enum.IntEnum):
     LOG2 = 73
     LOG10 = 74
     CBRT = 75
+    COPYSIGN = 76  # (magnitude, sign): used by the complex lowering (passes/complexify.py)
     BESSELJ = 80  # (n, x): Bessel functions of the first and second kind, integer order n
     BESSELY = 81
     # piecewise-smooth functions, lowered inline
@@ -179,6 +180,10 @@ INFO: dict[Op, OpInfo] = {
     Op.LOG10: _fn("log10", "1/(a*log(10))", _CF + "log10"),
     # 1/(3·f²), not a^(-2/3)/3: exact at ±inf and for negative a (pow is NaN there)
     Op.CBRT: _fn("cbrt", "1/(3*f^2)", _CF + "Cbrt"),
+    # |a| with the sign bit of b; libmvec has no copysign (the LLVM back end uses its intrinsic).
+    # d/da: sign(a)·sign(f) is ±1 with the sign b gives, 0 at the kink a = 0 (the mean);
+    # the jump at b = 0 contributes nothing (docs/semantics.md)
+    Op.COPYSIGN: OpInfo(2, libm="copysign", d=("sign(a)*sign(f)", None)),
     # atan2(a, b) = atan2(y, x): b/(a² + b²) as (b/r)/r, r = hypot(b, a): no overflow of squares
     Op.ATAN2: OpInfo(
         2,
