@@ -97,12 +97,6 @@ class Pipeline:
     """
 
     def __init__(self, options: Options):
-        # ---- complex128: accepted by Options, not compiled yet. THE one place that refuses
-        # it; complex kernels replace this check (front end, rules, passes, back ends). ----
-        if options.dtype == "complex128":
-            raise NotImplementedError(
-                "complex128 kernels: not implemented yet; use dtype=np.float64 or np.float32"
-            )
         self.options = options
         self.stats = Stats()
         self.timer = Timer(self.stats, Progress(options.progress))
@@ -125,7 +119,7 @@ class Pipeline:
         """
         outputs, wrt, params = self.inputs
         rebuild = functools.partial(rebuild_stages, outputs, wrt, params, self.options, derivatives)
-        return Stages(outputs, wrt, params, symbolic, kernels, rebuild)
+        return Stages(outputs, wrt, params, symbolic, kernels, rebuild, self.options.dtype)
 
     def front_end(self, exprs: Any, wrt: Any, params: Any) -> Problem:
         """Validate the input and convert it into the hash-consed graph.
@@ -321,7 +315,7 @@ class Pipeline:
         (0, True)
 
         A complex kernel's tapes are lowered to real ones over (re, im) pairs first
-        (:func:`symjac.passes.complexify.complex_spec`), so the back ends see real kernels.
+        (:func:`symjac.passes.complexify.complex_specs`), so the back ends see real kernels.
         """
         if self.options.is_complex:
             from symjac.passes.complexify import complex_specs
@@ -357,6 +351,7 @@ class Pipeline:
             symbolic=saved.symbolic,
             stats=self.stats,
             stages=self.stages(saved.symbolic, saved.kernels, derivatives=True),
+            dtype=self.options.dtype,
         )
 
 
@@ -471,6 +466,7 @@ def build_function(exprs: Any, wrt: Any, params: Any, options: Options) -> Compi
         symbolic=saved.symbolic,
         stats=pipe.stats,
         stages=pipe.stages(saved.symbolic, saved.kernels, derivatives=False),
+        dtype=options.dtype,
     )
 
 

@@ -115,7 +115,9 @@ class Options:
         >>> Options(fastmath=True, sparse=True, progress=False).build()
         Build(fastmath=True, opt_level=3, simd=True, vector_libm=True, dtype='float64')
         """
-        return Build(self.fastmath, self.opt_level, self.simd, self.vector_libm, self.dtype)
+        # a complex kernel is a float64 kernel over (re, im) pairs: the back end sees float64
+        scalar = dtypes.DTYPES[self.dtype].scalar.name
+        return Build(self.fastmath, self.opt_level, self.simd, self.vector_libm, scalar)
 
     def rewriter(self) -> Rewrite | None:
         """What the graph applies to each node it builds: constant folding and the rule sets

@@ -53,6 +53,9 @@ class Stages:
     tape: Tape
     kernels: Kernels = field(repr=False, compare=False)
     rebuild: Rebuild = field(repr=False, compare=False)
+    #: what the caller's arrays hold: the kernels' dtype, or ``"complex128"``, whose kernels
+    #: compute float64 over (re, im) pairs (their tapes are :mod:`symjac.passes.complexify`'s)
+    values: str = ""
 
     names: ClassVar[list[str]] = [
         "sympy",
@@ -134,15 +137,19 @@ class Stages:
 
     @property
     def dtype(self) -> str:
-        """What the kernels compute in, from the LLVM IR on (``"float64"``, ``"float32"``).
+        """The kernel's dtype (``"float64"``, ``"float32"``, ``"complex128"``). From the LLVM
+        IR on, float32 kernels compute in ``float``; complex128 ones in ``double`` over
+        (re, im) pairs.
 
         >>> import numpy as np, sympy as sp, symjac
         >>> x = sp.Symbol("x")
         >>> st = symjac.function([sp.sin(x)], [x], dtype=np.float32).stages
         >>> st.dtype, "float" in st.llvm_ir().split("sin")[0]
         ('float32', True)
+        >>> symjac.function([sp.sin(x)], [x], dtype=np.complex128).stages.dtype
+        'complex128'
         """
-        return self.kernels.build.dtype
+        return self.values or self.kernels.build.dtype
 
     def summary(self) -> str:
         """One line per stage: what it holds.
@@ -167,6 +174,7 @@ class Stages:
             + ("s)" if len(self.tape.outputs) != 1 else ")"),
             f"kernels: {', '.join(self.kernel_tapes)}",
             f"LLVM: {self.kernels.lanes} lane(s), optimisation level {self.kernels.opt_level}, "
-            f"{self.dtype}",
+            f"{self.kernels.build.dtype}"
+            + (f" over (re, im) pairs of {self.dtype}" if self.values == "complex128" else ""),
         ]
         return "\n".join(lines)

@@ -161,3 +161,10 @@ def test_holomorphic_rows_have_complex_forms():
     for op, info in INFO.items():
         if info.holomorphic and info.arity:
             assert op in (Op.NEG, Op.ADD, Op.SUB, Op.MUL, Op.DIV) or op in PARTIALS or info.d, op
+
+
+def test_the_op_table_and_the_complex_lowering_agree_on_what_is_holomorphic():
+    from symjac.passes.complexify import LOWERINGS
+
+    holomorphic = {op for op, info in INFO.items() if info.holomorphic}
+    assert holomorphic == set(LOWERINGS)

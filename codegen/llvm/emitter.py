@@ -44,6 +44,7 @@ _INTRINSICS = {
     Op.CEIL: "llvm.ceil",
     Op.MAX: "llvm.maximum",  # IEEE 754-2019: NaN-propagating, -0 < +0
     Op.MIN: "llvm.minimum",
+    Op.COPYSIGN: "llvm.copysign",  # a sign-bit operation, not a libm call
 }
 _ARITH = {Op.ADD: "fadd", Op.SUB: "fsub", Op.MUL: "fmul", Op.DIV: "fdiv"}
 _COMPARE = {Op.LT: "<", Op.LE: "<=", Op.EQ: "=="}

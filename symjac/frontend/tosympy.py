@@ -71,6 +71,8 @@ _BUILD: dict[Op, Callable[..., Any]] = {
     Op.LGAMMA: lambda a: sp.log(sp.Abs(sp.gamma(a))),
     # derivative rules bring hypot in (d asinh, d atan2): shown as what SymPy simplifies
     Op.HYPOT: lambda a, b: sp.sqrt(a**2 + b**2),
+    # SymPy has no signed zero: copysign(a, ±0) is shown as |a|
+    Op.COPYSIGN: lambda a, b: sp.Piecewise((sp.Abs(a), b >= 0), (-sp.Abs(a), True)),
     Op.DIGAMMA: lambda a: sp.polygamma(0, a),
     Op.POLYGAMMA: sp.polygamma,
     Op.LT: lambda a, b: sp.Lt(a, b),

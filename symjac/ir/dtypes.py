@@ -8,8 +8,10 @@ dtypes — the NumPy dtype, the C and LLVM type names, the C library's suffix, t
 lanes a vector register holds, how a constant is rounded, the machine epsilon — is a
 column of :data:`DTYPES`, so a back end reads the row rather than testing names.
 
-``complex128`` has a row so that options and cache keys can name it; its kernels are not
-built yet (the driver refuses them), and its back-end columns are empty.
+A ``complex128`` kernel is a float64 kernel over (re, im) pairs
+(:mod:`symjac.passes.complexify` lowers its tape): the back ends compile its
+:attr:`DType.scalar` type, float64, and only the runtime and the emitted signatures see
+the complex type.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ class DType:
     name: str
     #: bytes per value
     itemsize: int
-    #: whether values are real (complex kernels: not built yet)
+    #: whether values are real (a complex value is two of :attr:`scalar`)
     real: bool
     #: the C type (``float``, ``double``)
     ctype: str
@@ -50,6 +52,26 @@ class DType:
     epsilon: float
     #: how generated files' comments name the arithmetic
     precision: str
+    #: the real type the back ends compute in (its own name for real types)
+    scalar_name: str = ""
+
+    @property
+    def scalar(self) -> DType:
+        """The row the back ends compile: this one, or a complex type's part type.
+
+        >>> COMPLEX128.scalar is FLOAT64, FLOAT32.scalar is FLOAT32
+        (True, True)
+        """
+        return DTYPES[self.scalar_name or self.name]
+
+    @property
+    def parts(self) -> int:
+        """Scalars per value: 2 for a complex type ((re, im), NumPy's layout), else 1.
+
+        >>> COMPLEX128.parts, FLOAT64.parts
+        (2, 1)
+        """
+        return 1 if self.real else 2
 
     @property
     def numpy(self) -> np.dtype[Any]:
@@ -106,8 +128,9 @@ FLOAT32 = DType(
     "float32", 4, True, "float", "float", "f", "f", "f32", 2.0**-23, "single precision (float32)"
 )
 COMPLEX128 = DType(
-    "complex128", 16, False, "double _Complex", None, "", "", "", 2.0**-52, "complex double"
-)
+    "complex128", 16, False, "double complex", None, "", "", "", 2.0**-52, "complex double",
+    "float64",
+)  # fmt: skip
 
 #: every kernel dtype, by canonical name; the first is the default
 DTYPES: dict[str, DType] = {t.name: t for t in (FLOAT64, FLOAT32, COMPLEX128)}

@@ -63,6 +63,7 @@ class Op(enum.IntEnum):
     LOG2 = 73
     LOG10 = 74
     CBRT = 75
+    COPYSIGN = 76  # (magnitude, sign): used by the complex lowering (passes/complexify.py)
     BESSELJ = 80  # (n, x): Bessel functions of the first and second kind, integer order n
     BESSELY = 81
     # piecewise-smooth functions, lowered inline
@@ -190,13 +191,18 @@ INFO: dict[Op, OpInfo] = {
     Op.GAMMA: _fn("tgamma", "f*digamma(a)", "gamma", vector=False, holomorphic=False),
     # log|Γ(a)|, as C's lgamma
     Op.LGAMMA: _fn("lgamma", "digamma(a)", vector=False, holomorphic=False),
-    Op.EXPM1: _fn("expm1", "exp(a)", _CF + "expm1"),
-    Op.LOG1P: _fn("log1p", "1/(1 + a)", _CF + "log1p"),
+    # (complex kernels: no complex lowering of expm1/log1p in passes.complexify yet)
+    Op.EXPM1: _fn("expm1", "exp(a)", _CF + "expm1", holomorphic=False),
+    Op.LOG1P: _fn("log1p", "1/(1 + a)", _CF + "log1p", holomorphic=False),
     Op.EXP2: _fn("exp2", "f*log(2)", _CF + "exp2"),
     Op.LOG2: _fn("log2", "1/(a*log(2))", _CF + "log2"),
     Op.LOG10: _fn("log10", "1/(a*log(10))", _CF + "log10"),
     # 1/(3·f²), not a^(-2/3)/3: exact at ±inf and for negative a (pow is NaN there)
     Op.CBRT: _fn("cbrt", "1/(3*f^2)", _CF + "Cbrt", holomorphic=False),  # real cube root
+    # |a| with the sign bit of b; libmvec has no copysign (the LLVM back end uses its intrinsic).
+    # d/da: sign(a)·sign(f) is ±1 with the sign b gives, 0 at the kink a = 0 (the mean);
+    # the jump at b = 0 contributes nothing (docs/semantics.md)
+    Op.COPYSIGN: OpInfo(2, libm="copysign", d=("sign(a)*sign(f)", None)),
     # atan2(a, b) = atan2(y, x): b/(a² + b²) as (b/r)/r, r = hypot(b, a): no overflow of squares
     Op.ATAN2: OpInfo(
         2,

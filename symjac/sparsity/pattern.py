@@ -198,12 +198,16 @@ class SparsityPattern:
         >>> p = SparsityPattern((2, 2), [(0, 0), (1, 0)])
         >>> p.to_scipy([1.5, 2.5]).toarray().tolist()
         [[1.5, 0.0], [2.5, 0.0]]
+        >>> p.to_scipy(np.array([1j, 2.0])).dtype   # a complex kernel's values stay complex
+        dtype('complex128')
         """
         try:
             import scipy.sparse
         except ImportError as exc:  # pragma: no cover - depends on the environment
             raise ImportError("to_scipy needs SciPy: pip install scipy") from exc
-        data = np.ones(self.nnz) if values is None else np.asarray(values, dtype=np.float64)
+        data = np.ones(self.nnz) if values is None else np.asarray(values)
+        if data.dtype.kind not in "fc":  # float32 and complex kernels keep their dtype
+            data = data.astype(np.float64)
         if data.shape != (self.nnz,):
             raise ValueError(f"values must have shape ({self.nnz},), got {data.shape}")
         if format == "csr":

@@ -1,0 +1,177 @@
+"""Lowering of a complex128 tape to a real float64 tape over (re, im) pairs (issue 14).
+
+Before: a :class:`~symjac.ir.tape.Tape` whose values are complex. ``VAR k`` and
+``PARAM k`` are complex numbers; a ``CONST`` holds a Python ``complex`` (a complex
+constant) or a ``float`` (a *real operand*: C99 Annex G G.5.1 mixed arithmetic, so
+``2*z`` is ``(2x, 2y)`` and ``c + z`` is ``(c + x, y)``). The ops are those of
+:data:`LOWERINGS`; any other op raises :class:`NotImplementedError`.
+
+After: a real tape with ``VAR 2k = Re z_k``, ``VAR 2k+1 = Im z_k`` (``PARAM`` likewise) and
+outputs ``(re, im)`` interleaved — NumPy's complex128 memory layout, so a caller passes
+``z.view(np.float64)``. It uses only ops every back end implements, branch-free (selects),
+built in a fresh :class:`~symjac.ir.graph.Graph` (shared subexpressions merged, constant
+arithmetic folded, exact rewrites only: no ``x + 0 → x``, whose sign of zero matters here).
+
+Semantics: principal branches, with C99 Annex G (G.6) special values — signed zeros choose
+the side of a branch cut, infinities and NaN as its tables say; multiplication and division
+recover infinities as C's ``__muldc3``/``__divdc3`` do. docs/semantics.md ("Complex
+kernels") has the accuracy measured against mpmath.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from symjac.ir.graph import Graph
+from symjac.ir.ops import Op
+from symjac.ir.tape import KernelSpec, Tape
+from symjac.passes import _complex_arith as ca
+from symjac.passes import _complex_functions as cf
+from symjac.passes._complex_arith import Cx, Real
+from symjac.passes.rules import (
+    RuleSet,
+    compose,
+    div_one,
+    mul_one,
+    neg_neg,
+    select_known,
+    select_same,
+    sub_zero,
+)
+
+#: constant folding and rewrites that keep every bit, signed zeros included
+_EXACT = compose(
+    [
+        RuleSet(
+            "exact",
+            "bit-exact rewrites",
+            (mul_one, div_one, neg_neg, sub_zero, select_known, select_same),
+        )
+    ]
+)
+
+Lowering = Callable[[Real, list[Cx], object], Cx]
+
+
+def _function(fn: Callable[[Real, int, int], tuple[int, int]]) -> Lowering:
+    def lower(r: Real, args: list[Cx], attr: object) -> Cx:
+        return Cx(*fn(r, *ca.promote(r, args[0])))
+
+    return lower
+
+
+def _pow(r: Real, args: list[Cx], attr: object) -> Cx:
+    """``z**w = exp(w log z)`` (as C's cpow); a real exponent scales log z componentwise."""
+    z, w = args
+    return Cx(*cf.exp(r, *ca.promote(r, ca.mul(r, w, Cx(*cf.log(r, *ca.promote(r, z)))))))
+
+
+#: the one table of complex op semantics: op → its lowering over (re, im) nodes
+LOWERINGS: dict[Op, Lowering] = {
+    Op.NEG: lambda r, a, attr: ca.neg(r, a[0]),
+    Op.ADD: lambda r, a, attr: ca.add(r, *a),
+    Op.SUB: lambda r, a, attr: ca.sub(r, *a),
+    Op.MUL: lambda r, a, attr: ca.mul(r, *a),
+    Op.DIV: lambda r, a, attr: ca.div(r, *a),
+    Op.POWI: lambda r, a, attr: ca.powi(r, a[0], int(attr)),  # type: ignore[call-overload]
+    Op.POW: _pow,
+    Op.SQRT: _function(cf.sqrt),
+    Op.EXP: _function(cf.exp),
+    Op.EXP2: _function(cf.exp2),
+    Op.LOG: _function(cf.log),
+    Op.LOG2: _function(cf.log2),
+    Op.LOG10: _function(cf.log10),
+    Op.SIN: _function(cf.sin),
+    Op.COS: _function(cf.cos),
+    Op.TAN: _function(cf.tan),
+    Op.SINH: _function(cf.sinh),
+    Op.COSH: _function(cf.cosh),
+    Op.TANH: _function(cf.tanh),
+    Op.ASIN: _function(cf.asin),
+    Op.ACOS: _function(cf.acos),
+    Op.ATAN: _function(cf.atan),
+    Op.ASINH: _function(cf.asinh),
+    Op.ACOSH: _function(cf.acosh),
+    Op.ATANH: _function(cf.atanh),
+}
+
+#: ops that are not complex-differentiable anywhere that matters: refused with that reason
+_NOT_HOLOMORPHIC = frozenset(
+    {Op.ABS, Op.SIGN, Op.FLOOR, Op.CEIL, Op.MAX, Op.MIN, Op.HEAVISIDE, Op.ATAN2, Op.HYPOT}
+    | {Op.LT, Op.LE, Op.EQ, Op.NE, Op.AND, Op.OR, Op.NOT, Op.SELECT, Op.BOOL, Op.COPYSIGN}
+    | {Op.CBRT}
+)
+
+
+def _refuse(op: Op) -> NotImplementedError:
+    name = op.name.lower()
+    if op in _NOT_HOLOMORPHIC:
+        why = "it has no complex derivative"
+    else:
+        why = "symjac has no complex lowering of it"
+    return NotImplementedError(f"{name} is not supported for complex kernels: {why}")
+
+
+def lower_complex(tape: Tape) -> Tape:
+    """The real tape over (re, im) pairs that computes the complex tape ``tape``.
+
+    See the module docstring for the contract. ``(1+2j)·z`` at z = 3 - 1j:
+
+    >>> from symjac.ir import scalar
+    >>> g = Graph(); mul = g.mul(g.var(0), g.var(1))
+    >>> t = Tape.from_graph(g, [mul], 2, 0)
+    >>> real = lower_complex(t)
+    >>> real.n_vars, len(real.outputs)
+    (4, 2)
+    >>> scalar.run(real, [1.0, 2.0, 3.0, -1.0])  # (1+2j)*(3-1j)
+    [5.0, 5.0]
+    >>> g = Graph(); lower_complex(Tape.from_graph(g, [g.call(Op.ABS, g.var(0))], 1, 0))
+    Traceback (most recent call last):
+    ...
+    NotImplementedError: abs is not supported for complex kernels: it has no complex derivative
+    """
+    r = Real(Graph(_EXACT))
+    g = r.g
+    values: list[Cx] = []
+    for op, args, attr in zip(tape.ops, tape.args, tape.attrs):
+        if op is Op.VAR or op is Op.PARAM:
+            k = 2 * int(attr)  # type: ignore[call-overload]
+            values.append(Cx(g.intern(op, (), k), g.intern(op, (), k + 1)))
+        elif op is Op.CONST:
+            if isinstance(attr, complex):
+                values.append(Cx(g.const(attr.real), g.const(attr.imag)))
+            else:
+                values.append(Cx(g.const(float(attr)), None))  # type: ignore[arg-type]
+        elif op in LOWERINGS:
+            values.append(LOWERINGS[op](r, [values[a] for a in args], attr))
+        else:
+            raise _refuse(op)
+    roots: list[int] = []
+    for out in tape.outputs:
+        roots.extend(ca.promote(r, values[out]))
+    return Tape.from_graph(g, roots, 2 * tape.n_vars, 2 * tape.n_params)
+
+
+def complex_specs(specs: Sequence[KernelSpec]) -> list[KernelSpec]:
+    """The real kernels that compute complex kernels ``specs``: each distinct tape lowered
+    once (a Jacobian's kernels share one), output ``k``'s (re, im) stored at ``2·pos`` and
+    ``2·pos + 1`` of a row twice as wide — a complex row, viewed as float64.
+
+    >>> g = Graph(); z = g.var(0)
+    >>> spec = KernelSpec("f", Tape.from_graph(g, [g.mul(z, z)], 1, 0), 2, (1,), (1, 2))
+    >>> (real,) = complex_specs([spec])
+    >>> real.width, real.positions, real.row_shape, real.tape.n_vars
+    (4, (2, 3), (1, 4), 2)
+    """
+    lowered: dict[int, Tape] = {}
+    out = []
+    for spec in specs:
+        tape = lowered.get(id(spec.tape))
+        if tape is None:
+            tape = lowered[id(spec.tape)] = lower_complex(spec.tape)
+        positions = tuple(q for p in spec.positions for q in (2 * p, 2 * p + 1))
+        shape = spec.row_shape
+        if shape is not None:
+            shape = (*shape[:-1], 2 * shape[-1])
+        out.append(KernelSpec(spec.name, tape, 2 * spec.width, positions, shape))
+    return out
