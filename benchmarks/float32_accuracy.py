@@ -31,7 +31,8 @@ import sympy.codegen.cfunctions as cf
 
 import symjac
 
-mpmath.mp.dps = 30
+#: digits of the mpmath reference (set where it is used: importing this changes nothing)
+DPS = 30
 X, Y = sp.symbols("x y", real=True)
 
 #: name → (domain of x, domain of y or None)
@@ -92,7 +93,8 @@ def mp_reference(name: str, *args: np.ndarray) -> np.ndarray:
         "pow": mpmath.power,
     }.get(name) or getattr(mpmath, name)
     points = zip(*(a.tolist() for a in args))
-    return np.array([float(fn(*(mpmath.mpf(v) for v in p))) for p in points])
+    with mpmath.workdps(DPS):
+        return np.array([float(fn(*(mpmath.mpf(v) for v in p))) for p in points])
 
 
 def sample(lo: float, hi: float, n: int, rng: np.random.Generator) -> np.ndarray:
