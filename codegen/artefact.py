@@ -140,18 +140,34 @@ class Artefact:
         """
         return DTYPES[self.dtype]
 
+    @property
+    def scalar(self) -> DType:
+        """What the kernels compute in: :attr:`type`, or for complex128 float64, over
+        (re, im) pairs (its specs are :func:`symjac.passes.complexify.complex_specs`'s).
+
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape, KernelSpec
+        >>> g = Graph(); x = g.var(0)
+        >>> spec = KernelSpec("function", Tape.from_graph(g, [x, x], 2, 0), 2, (0, 1))
+        >>> Artefact("f", "function", (spec,), ("z",), (), (1,), dtype="complex128").scalar.ctype
+        'double'
+        """
+        return self.type.scalar
+
     def __post_init__(self) -> None:
         check_name(self.name)
-        if self.dtype not in DTYPES or DTYPES[self.dtype].llvm is None:
-            raise ValueError(f"dtype must be float64 or float32, not {self.dtype!r}")
+        if self.dtype not in DTYPES:
+            raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, not {self.dtype!r}")
         if self.kind not in KINDS:
             raise ValueError(f"kind must be one of {KINDS}, not {self.kind!r}")
         if not self.specs:
             raise ValueError("an artefact needs at least one kernel")
         if len(self.rows) != len(self.cols):
             raise ValueError("rows and cols must have the same length")
+        parts = self.type.parts  # a complex input is two of the kernel's scalars
         for spec in self.specs:
-            if (spec.tape.n_vars, spec.tape.n_params) != (len(self.inputs), len(self.params)):
+            inputs = (spec.tape.n_vars, spec.tape.n_params)
+            if inputs != (parts * len(self.inputs), parts * len(self.params)):
                 raise ValueError(f"kernel {spec.name} does not match the inputs and parameters")
 
     @property

@@ -488,14 +488,16 @@ def _array(ctype: str, name: str, values: Sequence[int], static: bool) -> str:
 
 def _kernel(art: Artefact, spec: KernelSpec, body: TapeCode) -> str:
     symbol = art.symbol(spec)
-    tape, dt = spec.tape, art.type
+    tape, dt = spec.tape, art.scalar
     real = dt.ctype
-    p_row = "p + i * p_stride" if tape.n_params else "p"
-    lines = [
-        c_prototype(symbol, ctype=real),
-        "{",
-        "    int64_t i;",
-    ]
+    x, p, out = "x", "p", "out"
+    lines = [c_prototype(symbol, ctype=art.type.ctype, work=real), "{", "    int64_t i;"]
+    if not art.type.real:  # computed on the parts: a complex is two reals, (re, im) (C99 6.2.5)
+        x, p, out = "xs", "ps", "outs"
+        lines.append(f"    const {real} *xs = (const {real} *)x;")
+        lines.append(f"    const {real} *ps = (const {real} *)p;")
+        lines.append(f"    {real} *outs = ({real} *)out;")
+    p_row = f"{p} + i * p_stride" if tape.n_params else p
     if body.scratch and not work_size(body):
         lines += [f"    {real} w[{body.scratch}];", "    (void)work;"]
     else:  # no scratch needed, or the caller's (NAME_<KERNEL>_WORK values)
@@ -503,9 +505,9 @@ def _kernel(art: Artefact, spec: KernelSpec, body: TapeCode) -> str:
     if not tape.n_params:
         lines.append("    (void)p_stride;")
     lines.append("    for (i = 0; i < n; ++i) {")
-    lines.append(f"        const {real} *xi = x + i * {tape.n_vars};")
+    lines.append(f"        const {real} *xi = {x} + i * {tape.n_vars};")
     lines.append(f"        const {real} *pi = {p_row};")
-    lines.append(f"        {real} *row = out + i * {spec.width};")
+    lines.append(f"        {real} *row = {out} + i * {spec.width};")
     if len(spec.positions) < spec.width:  # structural zeros: every entry of the row is written
         lines.append("        int64_t k;")
         lines.append(f"        for (k = 0; k < {spec.width}; ++k) row[k] = {dt.literal('0.0')};")
@@ -575,6 +577,8 @@ def c_header(art: Artefact) -> str:
     """
     guard = f"SYMJAC_{art.name.upper()}_H"
     out = [_comment(art, '"c"'), f"#ifndef {guard}\n#define {guard}\n\n#include <stdint.h>\n"]
+    if not art.type.real:
+        out.append("#include <complex.h>\n")
     out.append("".join(f"#define {name} {value}\n" for name, value in _constants(art)))
     out.append('\n#ifdef __cplusplus\nextern "C" {\n#endif\n\n')
     if art.kind != "function":
@@ -584,13 +588,20 @@ def c_header(art: Artefact) -> str:
         for name, values in _pattern_arrays(art):
             out.append(f"extern const int64_t {name}[{max(len(values), 1)}];\n")
         out.append("\n")
+    scalar = art.scalar.ctype
     out.append(
         "/* point i reads x[i*N_VARS ...] and p[i*p_stride ...] (p_stride 0: shared\n"
         "   parameters) and writes row i of out, every entry of it; out must not overlap\n"
-        f"   x or p; work: NULL when the kernel's _WORK is 0, else that many {art.type.ctype}s */\n"
+        f"   x or p; work: NULL when the kernel's _WORK is 0, else that many {scalar}s */\n"
     )
+    if not art.type.real:
+        out.append(
+            "/* complex kernels: p_stride and _WIDTH count doubles (a double complex is\n"
+            "   two: re, im), as do _WORK values; N_VARS and N_PARAMS count complex values */\n"
+        )
     for spec in art.specs:
-        out.append(c_prototype(art.symbol(spec), indent=4, ctype=art.type.ctype) + ";\n")
+        prototype = c_prototype(art.symbol(spec), indent=4, ctype=art.type.ctype, work=scalar)
+        out.append(prototype + ";\n")
     out.append(f"\n#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */\n")
     return "".join(out)
 
@@ -609,8 +620,8 @@ def c_source(art: Artefact) -> str:
     """
     used = {op for spec in art.specs for op in spec.tape.ops}
     out = [_comment(art, '"c"')]
-    posix = sorted(art.type.libm(str(INFO[op].libm)) for op in used & _POSIX)
-    if posix and not art.type.libm_suffix:
+    posix = sorted(art.scalar.libm(str(INFO[op].libm)) for op in used & _POSIX)
+    if posix and not art.scalar.libm_suffix:
         out.append(f"/* {', '.join(posix)}: POSIX (XSI), not C99 */\n#define _XOPEN_SOURCE 700\n")
     elif posix:  # jnf, ynf: not even POSIX; glibc and the BSDs declare them by default
         out.append(
@@ -621,7 +632,7 @@ def c_source(art: Artefact) -> str:
         out.append(_array("int64_t", name, values, static=False))
     for op, (_, template) in _HELPERS.items():
         if op in used:
-            out.append("\n" + template.format(prefix=art.name, real=art.type.ctype))
+            out.append("\n" + template.format(prefix=art.name, real=art.scalar.ctype))
     bodies = _bodies(art)
     if any(len(body.chunks) > 1 for body in bodies.values()):
         out.append(_NOINLINE.format(upper=art.name.upper()))
@@ -643,7 +654,7 @@ def _bodies(art: Artefact) -> dict[int, TapeCode]:
         if id(spec.tape) not in bodies:
             tag = f"tape{len(bodies)}"
             bodies[id(spec.tape)] = tape_code(
-                art.name, tag, spec.tape, chunks.CHUNK_SIZE, dtype=art.type
+                art.name, tag, spec.tape, chunks.CHUNK_SIZE, dtype=art.scalar
             )
     return bodies
 

@@ -24,6 +24,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from symjac.ir.dtypes import DTYPES
+
 KINDS = ("jacobian", "function", "function_and_jacobian")
 
 
@@ -159,9 +161,9 @@ def parser() -> argparse.ArgumentParser:
         p.add_argument("--quiet", action="store_true", help="no progress or file list")
         p.add_argument(
             "--dtype",
-            choices=("float64", "float32"),
+            choices=tuple(DTYPES),
             default="float64",
-            help="what the kernels compute in",
+            help="what the kernels compute in (complex128: holomorphic functions only)",
         )
 
     c = sub.add_parser("compile", help="write the compiled kernels as standalone code")

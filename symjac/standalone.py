@@ -71,8 +71,21 @@ def artefact(obj: Any, name: str, dtype: Any = None) -> Artefact:
         cols=() if pattern is None else tuple(int(c) for c in pattern.cols),
         fastmath=bool(build.fastmath),
         opt_level=int(build.opt_level),
-        dtype=dtypes.dtype(build.dtype if dtype is None else dtype).name,
+        dtype=_dtype(obj, dtype),
     )
+
+
+def _dtype(obj: Any, dtype: Any) -> str:
+    """The artefact's dtype: the object's, or another real one for a real object (the tapes
+    are the same); a complex object's tapes are over (re, im) pairs, only complex."""
+    own = dtypes.dtype(getattr(obj, "dtype", "float64"))
+    wanted = own if dtype is None else dtypes.dtype(dtype)
+    if wanted.real != own.real:
+        raise ValueError(
+            f"a {own.name} object is emitted as {own.name}, not {wanted.name}: complex kernels "
+            "are compiled from the complex derivative; compile it with dtype=np.complex128"
+        )
+    return wanted.name
 
 
 def _write(path: Path, content: str | bytes) -> Path:

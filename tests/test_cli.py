@@ -186,3 +186,12 @@ def test_compile_float32_c(tmp_path: Path) -> None:
     assert inspect.returncode == 0 and "dtype=float32" in inspect.stdout
     wrong = run("compile", "m.py", "-o", "o", "--dtype", "float16", cwd=tmp_path)
     assert wrong.returncode == 2 and "float16" in wrong.stderr
+
+
+def test_compile_complex128_c(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text(MODEL)
+    result = run("compile", "m.py", "-o", "o", "--dtype", "complex128", "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "const double complex *x" in (tmp_path / "o" / "m.h").read_text()
+    inspect = run("inspect", "m.py", "--dtype", "complex128", cwd=tmp_path)
+    assert inspect.returncode == 0 and "dtype=complex128" in inspect.stdout

@@ -61,7 +61,7 @@ def lowered(art: Artefact, chunk_size: int = chunks.CHUNK_SIZE) -> Lowered:
         module_name=art.name,
         fastmath=art.fastmath,
         chunk_size=chunk_size,
-        dtype=art.type,
+        dtype=art.scalar,
     )
 
 

@@ -51,10 +51,13 @@ KERNEL_ARGS = (
 )
 
 
-def c_prototype(symbol: str, indent: int | None = None, ctype: str = "double") -> str:
+def c_prototype(
+    symbol: str, indent: int | None = None, ctype: str = "double", work: str | None = None
+) -> str:
     """The C declarator of kernel ``symbol`` (no ``;``), wrapped after ``n`` when the line
     would be long, continuing at ``indent`` spaces (default: under the first argument);
-    ``ctype`` is the kernel's number type (its arrays' elements: ``double`` or ``float``).
+    ``ctype`` is the kernel's number type (its arrays' elements: ``double``, ``float`` or
+    ``double complex``), ``work`` its scratch's (default ``ctype``).
 
     >>> print(c_prototype("demo_values"))
     void demo_values(const double *x, const double *p, double *out, int64_t n,
@@ -62,8 +65,14 @@ def c_prototype(symbol: str, indent: int | None = None, ctype: str = "double") -
     >>> print(c_prototype("f", indent=4, ctype="float"))
     void f(const float *x, const float *p, float *out, int64_t n,
         int64_t p_stride, float *work)
+    >>> print(c_prototype("g", indent=4, ctype="double complex", work="double"))
+    void g(const double complex *x, const double complex *p, double complex *out, int64_t n,
+        int64_t p_stride, double *work)
     """
-    kinds = [a.ctype.replace("double", ctype) for a in KERNEL_ARGS]
+    kinds = [
+        a.ctype.replace("double", (work or ctype) if a.name == "work" else ctype)
+        for a in KERNEL_ARGS
+    ]
     args = [f"{c}{a.name}" if a.pointer else f"{c} {a.name}" for c, a in zip(kinds, KERNEL_ARGS)]
     indent = len(symbol) + 6 if indent is None else indent
     return f"void {symbol}({', '.join(args[:4])},\n{' ' * indent}{', '.join(args[4:])})"
