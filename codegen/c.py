@@ -46,7 +46,7 @@ from symjac.passes.chunks import CHUNK_SIZE, Chunk
 from symjac.passes.chunks import plan as chunk_plan
 from symjac.passes.recurrences import Run
 from symjac.passes.schedule import OUT, Loop
-from symjac.runtime.abi import c_prototype
+from symjac.runtime.abi import EXACT, c_prototype
 
 _ARITH = {Op.ADD: "+", Op.SUB: "-", Op.MUL: "*", Op.DIV: "/"}
 _COMPARE = {Op.LT: "<", Op.LE: "<=", Op.EQ: "==", Op.NE: "!="}
@@ -486,7 +486,21 @@ def _array(ctype: str, name: str, values: Sequence[int], static: bool) -> str:
     return f"{storage} {ctype} {name}[{len(items)}] = {{\n{body}\n}};\n"
 
 
-def _kernel(art: Artefact, spec: KernelSpec, body: TapeCode) -> str:
+def _twin(art: Artefact, spec: KernelSpec) -> KernelSpec | None:
+    """The kernel that computes again the points ``spec`` leaves a NaN in (complex kernels:
+    the twin that recovers infinities in × and ÷, :func:`symjac.passes.complexify.complex_specs`)."""
+    return next((s for s in art.specs if s.name == spec.name + EXACT), None)
+
+
+def _body(art: Artefact, spec: KernelSpec, bodies: dict[int, TapeCode]) -> TapeCode:
+    """``spec``'s C, with the scratch its twin needs too (the kernel runs both)."""
+    body, twin = bodies[id(spec.tape)], _twin(art, spec)
+    if twin is None:
+        return body
+    return TapeCode(body.code, body.chunks, max(body.scratch, bodies[id(twin.tape)].scratch))
+
+
+def _kernel(art: Artefact, spec: KernelSpec, body: TapeCode, bodies: dict[int, TapeCode]) -> str:
     symbol = art.symbol(spec)
     tape, dt = spec.tape, art.scalar
     real = dt.ctype
@@ -513,6 +527,15 @@ def _kernel(art: Artefact, spec: KernelSpec, body: TapeCode) -> str:
         lines.append(f"        for (k = 0; k < {spec.width}; ++k) row[k] = {dt.literal('0.0')};")
     for chunk in body.chunks:
         lines.append(f"        {chunk}(xi, pi, w, row, {symbol}_positions);")
+    twin = _twin(art, spec)
+    if twin is not None:  # a NaN in the row: computed again, recovering infinities
+        if len(spec.positions) == spec.width:
+            lines.append("        int64_t k;")
+        lines.append(f"        for (k = 0; k < {spec.width} && !isnan(row[k]); ++k) {{}}")
+        lines.append(f"        if (k < {spec.width}) {{")
+        for chunk in bodies[id(twin.tape)].chunks:
+            lines.append(f"            {chunk}(xi, pi, w, row, {art.symbol(twin)}_positions);")
+        lines.append("        }")
     lines.append("    }")
     lines.append("}")
     return "\n".join(lines) + "\n"
@@ -547,7 +570,7 @@ def _constants(art: Artefact) -> list[tuple[str, int]]:
     bodies = _bodies(art)
     for spec in art.specs:
         consts.append((f"{art.symbol(spec).upper()}_WIDTH", spec.width))
-        consts.append((f"{art.symbol(spec).upper()}_WORK", work_size(bodies[id(spec.tape)])))
+        consts.append((f"{art.symbol(spec).upper()}_WORK", work_size(_body(art, spec, bodies))))
     return consts
 
 
@@ -643,7 +666,7 @@ def c_source(art: Artefact) -> str:
             emitted.add(id(spec.tape))
             out.append("\n" + body.code)
         out.append("\n" + _array("int64_t", f"{art.symbol(spec)}_positions", spec.positions, True))
-        out.append("\n" + _kernel(art, spec, body))
+        out.append("\n" + _kernel(art, spec, _body(art, spec, bodies), bodies))
     return "".join(out)
 
 

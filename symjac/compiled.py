@@ -20,6 +20,7 @@ import numpy.typing as npt
 
 from symjac.codegen.llvm.build import SIMD_BATCH, Kernels
 from symjac.ir.tape import Tape
+from symjac.runtime.abi import EXACT
 from symjac.runtime.arguments import Array, as_params, as_points
 from symjac.runtime.calls import (
     Charge,
@@ -186,6 +187,11 @@ class _Compiled(Kernel):
             native = kernels.native(name, fallback)
         self._natives[name] = native
         return native
+
+    def _twin(self, name: str) -> str | None:
+        twin = name + EXACT
+        specs = self._kernels_for(name).specs
+        return twin if any(spec.name == twin for spec in specs) else None
 
     def _entry(self, name: str, n: int) -> tuple[KernelFn, int, Charge | None]:
         kernels = self._kernels_for(name).for_batch(n)  # the SIMD build, once batches paid

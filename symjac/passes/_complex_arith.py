@@ -46,8 +46,11 @@ class Real:
     True
     """
 
-    def __init__(self, g: Graph) -> None:
+    def __init__(self, g: Graph, recover: bool = True) -> None:
         self.g = g
+        #: whether complex × and ÷ recover infinities where both parts come out NaN
+        #: (Annex G); without, they are __muldc3's and __divdc3's first steps only
+        self.recover = recover
 
     def k(self, value: float) -> int:
         return self.g.const(value)
@@ -173,6 +176,8 @@ def mul(r: Real, a: Cx, b: Cx) -> Cx:
     x1, y1, x2, y2 = a.re, a.im, b.re, b.im
     ac, bd, ad, bc = r.mul(x1, x2), r.mul(y1, y2), r.mul(x1, y2), r.mul(y1, x2)
     re, im = r.sub(ac, bd), r.add(ad, bc)
+    if not r.recover:
+        return Cx(re, im)
     inf_a = r.or_(r.isinf(x1), r.isinf(y1))
     inf_b = r.or_(r.isinf(x2), r.isinf(y2))
     overflow = r.any(r.isinf(ac), r.isinf(bd), r.isinf(ad), r.isinf(bc))
@@ -216,6 +221,8 @@ def div(r: Real, a: Cx, b: Cx) -> Cx:
     # |c| >= |d|: ((y·r + x) + i(y - x·r))/denom;  |c| < |d|: ((x·r + y) + i(y·r - x))/denom
     re = r.div(r.add(r.sel(swap, xr, yr), r.sel(swap, y, x)), denom)
     im = r.div(r.sub(r.sel(swap, yr, y), r.sel(swap, x, xr)), denom)
+    if not r.recover:
+        return Cx(re, im)
     return Cx(*_div_recovery(r, (x, y, c, d), re, im))
 
 

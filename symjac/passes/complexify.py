@@ -28,6 +28,7 @@ from symjac.ir.tape import KernelSpec, Tape
 from symjac.passes import _complex_arith as ca
 from symjac.passes import _complex_functions as cf
 from symjac.passes._complex_arith import Cx, Real
+from symjac.runtime.abi import EXACT
 from symjac.passes.rules import (
     RuleSet,
     compose,
@@ -112,10 +113,13 @@ def _refuse(op: Op) -> NotImplementedError:
     return NotImplementedError(f"{name} is not supported for complex kernels: {why}")
 
 
-def lower_complex(tape: Tape) -> Tape:
+def lower_complex(tape: Tape, recover: bool = True) -> Tape:
     """The real tape over (re, im) pairs that computes the complex tape ``tape``.
 
-    See the module docstring for the contract. ``(1+2j)·z`` at z = 3 - 1j:
+    See the module docstring for the contract. ``recover=False``: complex products and
+    quotients without Annex G's recovery of infinities (where both parts come out NaN:
+    :func:`complex_specs` computes such points again with the recovering tape).
+    ``(1+2j)·z`` at z = 3 - 1j:
 
     >>> from symjac.ir import scalar
     >>> g = Graph(); mul = g.mul(g.var(0), g.var(1))
@@ -130,7 +134,7 @@ def lower_complex(tape: Tape) -> Tape:
     ...
     NotImplementedError: abs is not supported for complex kernels: it has no complex derivative
     """
-    r = Real(Graph(_EXACT))
+    r = Real(Graph(_EXACT), recover)
     g = r.g
     values: list[Cx] = []
     for op, args, attr in zip(tape.ops, tape.args, tape.attrs):
@@ -157,21 +161,35 @@ def complex_specs(specs: Sequence[KernelSpec]) -> list[KernelSpec]:
     once (a Jacobian's kernels share one), output ``k``'s (re, im) stored at ``2·pos`` and
     ``2·pos + 1`` of a row twice as wide — a complex row, viewed as float64.
 
+    Annex G's recovery of infinities in complex × and ÷ costs ~60 and ~75 instructions each,
+    all computed in branch-free code, for points that almost never need it: so each kernel
+    is the tape without it, and where the tape has such products, a twin ``NAME_exact``
+    with it. A point whose row holds a NaN is computed again by the twin (the runtime and
+    the emitted C do it): recovery changes only products whose parts are both NaN, and a
+    NaN+iNaN stays NaN through every op of the fast tape, so a row without NaN is already
+    the recovering tape's, bit for bit.
+
     >>> g = Graph(); z = g.var(0)
     >>> spec = KernelSpec("f", Tape.from_graph(g, [g.mul(z, z)], 1, 0), 2, (1,), (1, 2))
-    >>> (real,) = complex_specs([spec])
-    >>> real.width, real.positions, real.row_shape, real.tape.n_vars
-    (4, (2, 3), (1, 4), 2)
+    >>> fast, exact = complex_specs([spec])
+    >>> fast.width, fast.positions, fast.row_shape, fast.tape.n_vars, exact.name
+    (4, (2, 3), (1, 4), 2, 'f_exact')
+    >>> len(fast.tape) < len(exact.tape)
+    True
     """
-    lowered: dict[int, Tape] = {}
-    out = []
+    lowered: dict[int, tuple[Tape, Tape | None]] = {}
+    out, twins = [], []
     for spec in specs:
-        tape = lowered.get(id(spec.tape))
-        if tape is None:
-            tape = lowered[id(spec.tape)] = lower_complex(spec.tape)
+        tapes = lowered.get(id(spec.tape))
+        if tapes is None:
+            fast, exact = lower_complex(spec.tape, recover=False), lower_complex(spec.tape)
+            tapes = lowered[id(spec.tape)] = (fast, None if exact == fast else exact)
         positions = tuple(q for p in spec.positions for q in (2 * p, 2 * p + 1))
         shape = spec.row_shape
         if shape is not None:
             shape = (*shape[:-1], 2 * shape[-1])
-        out.append(KernelSpec(spec.name, tape, 2 * spec.width, positions, shape))
-    return out
+        out.append(KernelSpec(spec.name, tapes[0], 2 * spec.width, positions, shape))
+        if tapes[1] is not None:
+            twin = KernelSpec(spec.name + EXACT, tapes[1], 2 * spec.width, positions, shape)
+            twins.append(twin)
+    return out + twins

@@ -51,6 +51,11 @@ KERNEL_ARGS = (
 )
 
 
+#: the suffix of a kernel's twin that computes again the points whose row it left a NaN in
+#: (complex kernels: the twin recovers infinities in × and ÷; symjac.passes.complexify)
+EXACT = "_exact"
+
+
 def c_prototype(
     symbol: str, indent: int | None = None, ctype: str = "double", work: str | None = None
 ) -> str:

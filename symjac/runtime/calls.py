@@ -35,11 +35,11 @@ import numpy as np
 
 try:  # inside an emitted package: its own copies of symjac/runtime/*.py
     from . import _parallel as parallel  # type: ignore[attr-defined]
-    from ._abi import ctypes_argtypes
+    from ._abi import EXACT, ctypes_argtypes
     from ._arguments import address, as_params, as_points, check_out
 except ImportError:  # imported from symjac itself
     from symjac.runtime import parallel
-    from symjac.runtime.abi import ctypes_argtypes
+    from symjac.runtime.abi import EXACT, ctypes_argtypes
     from symjac.runtime.arguments import address, as_params, as_points, check_out
 
 #: the metadata file next to an emitted package's library, written by symjac.codegen.pypackage
@@ -210,7 +210,36 @@ class Kernel:
                 (size * points.shape[1], size * p_stride, size * (result.size // n)),
                 p_stride * _parts(dtype),  # the kernel counts in its scalars: (re, im) pairs
             )
+            twin = self._twin(name)
+            if twin is not None:
+                self._recompute(twin, row_shape, points, params, p_stride, result)
         return result
+
+    def _twin(self, name: str) -> str | None:
+        """The kernel that computes again the points whose row kernel ``name`` left a NaN
+        in (a complex kernel's twin with Annex G's recovery of infinities), or None."""
+        twin = name + EXACT
+        return twin if twin in self._functions else None
+
+    def _recompute(
+        self,
+        twin: str,
+        row_shape: tuple[int, ...],
+        points: Array,
+        params: Array | None,
+        p_stride: int,
+        result: Array,
+    ) -> None:
+        """Run ``twin`` again on the points whose row of ``result`` holds a NaN."""
+        n = points.shape[0]
+        rows = result.reshape(n, -1)
+        if not np.isnan(rows.sum()):  # one sum finds any NaN (and inf - inf: checked below)
+            return
+        bad = np.flatnonzero(np.isnan(rows).any(axis=1))
+        if bad.size:
+            again = params if params is None or not p_stride else params[bad]
+            redo = self._execute(twin, row_shape, points[bad], True, again, None)
+            rows[bad] = redo.reshape(bad.size, -1)
 
     def _launch(
         self,
