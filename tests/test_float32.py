@@ -284,6 +284,26 @@ def test_wide_outputs_stored_row_by_row_are_float32_rows() -> None:
     assert np.allclose(guard[:-1], want, atol=1e-3)  # sin(699 x): float32 rounds 699 x
 
 
+@pytest.mark.skipif(host_vector(FLOAT32)[0] == 1, reason="the host has no SIMD lanes")
+def test_rows_of_4_kb_are_transposed_out_and_equal_their_points() -> None:
+    """Rows a multiple of 4 KB long put every lane's line at one column in one L1 set: past
+    lower.DIRECT_SHARING lanes the group transposes its outputs out of the frame instead of
+    storing lane by lane (16 float32 lanes with AVX-512); the bits are the same."""
+    exprs = [x * k + y / k for k in range(1, 1025)]  # 1024 float32: 4 KB a row
+    f = compile32(exprs, wrt=(x, y))
+    pts = np.random.default_rng(6).normal(size=(3 * 16 + 5, 2)).astype(np.float32)
+    simd = f._kernels.batched()
+    direct = simd.lanes <= importlib.import_module("symjac.codegen.llvm.lower").DIRECT_SHARING
+    lane_stores = simd.jit.ir_text.count("store float")  # a store per output and lane?
+    assert (lane_stores >= simd.lanes * len(exprs)) == direct, lane_stores
+    guard = np.full((pts.shape[0] + 1, len(exprs)), 7.0, np.float32)
+    for _ in range(6):
+        f(pts, out=guard[:-1])
+    assert (guard[-1] == 7.0).all()
+    singles = np.array([f(pt) for pt in pts])
+    assert_same_float(guard[:-1], singles)
+
+
 def _load_c(directory: Path, name: str) -> ctypes.CDLL:
     import subprocess
 

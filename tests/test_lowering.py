@@ -29,6 +29,7 @@ from symjac.passes.rules import rewrite
 from symjac.passes.schedule import SPILL, schedule, trees
 
 lowering = importlib.import_module("symjac.codegen.llvm.lower")
+transposing = importlib.import_module("symjac.codegen.llvm.transpose")
 LANES = host_vector()[0]
 
 
@@ -100,19 +101,25 @@ def test_out_views_get_exactly_their_rows(chem_pair):
 
 
 @pytest.mark.skipif(LANES == 1, reason="the host has no SIMD lanes")
-@pytest.mark.parametrize("rows", ["transposed", "direct"])
+@pytest.mark.parametrize("rows", ["transposed", "direct", "tiles"])
 def test_simd_groups_write_exactly_their_rows_for_every_count(rows, monkeypatch):
-    """Groups whose outputs are transposed out of the frame, or stored lane by lane straight
+    """Groups whose outputs are transposed out of the frame (block by block in place, or
+    tile by tile straight to the rows: lower.TILED_BYTES), or stored lane by lane straight
     to their rows (wide outputs, lower.DIRECT_ROWS), equal the one-lane kernels bit for bit
     for every batch size around the lanes, and write nothing outside their rows."""
-    if rows == "direct":
+    if rows != "transposed":
         monkeypatch.setattr(lowering, "DIRECT_ROWS", 0)
+    if rows == "tiles":  # wide, but rows whose lines would share an L1 set: transposed
+        monkeypatch.setattr(lowering, "DIRECT_SHARING", 0)
+        monkeypatch.setattr(lowering, "TILED_BYTES", 0)
+        monkeypatch.setattr(transposing, "UNROLLED", 0)  # every block in a loop, by its name
     f, y, k = chemistry()
     one = symjac.jacobian(f, y, k, cache=False)._kernels
     simd = symjac.codegen.llvm.build.build_kernels(one.specs, one.build, lanes=LANES)
     lane_stores = simd.jit.ir_text.count("store double")  # a store per output and lane?
     nnz = next(spec.width for spec in one.specs if spec.name == "values")
     assert (lane_stores >= LANES * nnz) == (rows == "direct"), lane_stores
+    assert ('"out.tiles.loop"' in simd.jit.ir_text) == (rows == "tiles")
     rng = np.random.default_rng(11)
     p = rng.uniform(0.1, 1.0, len(k))
     for name in ("values", "dense"):

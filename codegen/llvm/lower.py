@@ -48,6 +48,7 @@ never read ``errno``), which lets LLVM share and hoist them.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,6 +91,25 @@ WRAPPER_BLOCK = 64
 #: stencil 10.5 -> 7.5 us; below it the transposes win (a 400-entry layer 237 against 271 ns,
 #: an 82-entry Jacobian 16.6 against 24.2 ns) and compile faster
 DIRECT_ROWS = chunks.STACK_WORK
+#: an L1 data cache picks a line's set by the address bits below 4 KB (it is indexed within a
+#: page), so lines a multiple of 4 KB apart compete for one set's ways: 8 in the smallest x86
+#: L1s, 12 from Ice Lake on. Storing straight to rows keeps the line of each lane's row at one
+#: column busy at once: when more lanes' lines than this share a set (16 float32 lanes on
+#: rows of 2^k entries: the stencils' 12 288 and 20 480), the stores evict each other and
+#: every one misses, so the group transposes its outputs out of the frame instead. Measured
+#: (AVX-512, 12-way L1), us a point, direct / transposed: gray_scott32 float32 (16 lanes in
+#: one set) 41.6 / 9.0, stencil20k float32 70.1 / 15.3; with 8 lanes a set (rows padded by
+#: 2 KB) 9.8 direct. float64 (8 lanes in one set) stays direct: gray_scott32 20.1 direct,
+#: 19.2 transposed, stencil20k 31.5 / 32.0, both within the noise of this 2-core machine
+DIRECT_SHARING = 8
+#: the span of addresses over which an L1 data cache's sets repeat: a page
+L1_PAGE = 4096
+#: a SIMD group transposing more output bytes than this out of its frame sends each tile
+#: straight to the rows (see soa_to_rows): its frame no longer fits the L2 cache with room
+#: to spare, and a second pass over it would come from L3. Measured, float32, us a point,
+#: in place then rows / tiles: stencil20k (1.3 MB of outputs a group) 17.7 / 14.5-15.1;
+#: gray_scott32 (786 KB) 10.3 / 10.8-13.8, stencil12k (786 KB) 10.0 / 9.8-10.9
+TILED_BYTES = 1 << 20
 
 #: the four regions a body reads and writes: inputs, parameters, outputs, spilled registers
 Bases = tuple[ir.Value, ir.Value, ir.Value, ir.Value]
@@ -281,14 +301,33 @@ class _Plan:
         return self.plan.slots
 
 
+def _large(lw: Emitter, width: int) -> bool:
+    """Whether a SIMD group's outputs (``width`` a point) are more than :data:`DIRECT_ROWS`."""
+    # DIRECT_ROWS is a size in doubles (bytes / 8)
+    return lw.lanes > 1 and lw.lanes * width * lw.dtype.itemsize > 8 * DIRECT_ROWS
+
+
+def _sharing(row_bytes: int, lanes: int) -> int:
+    """The most of ``lanes`` rows ``row_bytes`` apart whose lines at one column fall in one
+    L1 set (see :data:`DIRECT_SHARING`).
+
+    >>> _sharing(12288 * 4, 16), _sharing(12288 * 4 + 2048, 16), _sharing(2998 * 4, 16)
+    (16, 8, 1)
+    >>> _sharing(12288 * 8, 8), _sharing(2500 * 8, 8)
+    (8, 1)
+    """
+    sets = Counter(lane * row_bytes % L1_PAGE // 64 for lane in range(lanes))
+    return max(sets.values())
+
+
 def _plan(
     lw: Emitter, tape: Tape, chunk_size: int, tag: str, use_templates: bool, recurrences: bool
 ) -> _Plan:
     plan = chunk_plan(tape, chunk_size, use_templates, recurrences)
     width = len(tape.outputs)
-    # DIRECT_ROWS is a size in doubles (bytes / 8)
-    row_bytes = lw.lanes * width * lw.dtype.itemsize
-    out_stride = width if lw.lanes > 1 and row_bytes > 8 * DIRECT_ROWS else 0
+    row_bytes = width * lw.dtype.itemsize
+    direct = _large(lw, width) and _sharing(row_bytes, lw.lanes) <= DIRECT_SHARING
+    out_stride = width if direct else 0
     bodies = [
         _Body(lw, tape, plan, body, f"{tag}.step{s}", out_stride)
         for s, body in enumerate(plan.bodies)
@@ -541,7 +580,8 @@ def _emit_simd_body(
         if not direct:
             out_rows = rows(out, _i64(width), False)
             out_to = [b.select(whole, r, s) for r, s in zip(out_rows, staged(rows_out, width))]
-            soa_to_rows(b, bases[OUT], out_to, width, "out", dtype)
+            tiles = lanes * width * dtype.itemsize > TILED_BYTES
+            soa_to_rows(b, bases[OUT], out_to, width, "out", dtype, tiles)
         with b.if_then(b.not_(whole)):  # store only the rows the group owns
             with for_range(b, b.sub(n, first), "lane") as lane:
                 source = element_at(b, rows_out, b.mul(lane, _i64(width)), element)

@@ -190,6 +190,7 @@ def soa_to_rows(
     count: int,
     name: str,
     dtype: DType = FLOAT64,
+    tiles: bool = False,
 ) -> None:
     """``rows[lane][f] = soa[f * W + lane]`` for ``f < count``: the inverse of :func:`rows_to_soa`.
 
@@ -200,6 +201,10 @@ def soa_to_rows(
     (``count`` rounded up to ``W`` slots); only the first ``count`` fields of
     each row are stored.
 
+    With ``tiles``, each block is transposed in registers and stored straight to the ``W``
+    rows instead (``W`` streams at once): ``soa`` is read once and never written, which
+    wins when it is too large for the L2 cache (``lower.TILED_BYTES``).
+
     >>> m = ir.Module()
     >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR] * 9), "g")
     >>> b = ir.IRBuilder(fn.append_basic_block())
@@ -207,6 +212,14 @@ def soa_to_rows(
     >>> _ = b.ret_void()
     >>> str(m).count('llvm.masked.store.v8f64.p0"(')
     9
+    >>> m = ir.Module()
+    >>> fn = ir.Function(m, ir.FunctionType(ir.VoidType(), [PTR] * 9), "g")
+    >>> b = ir.IRBuilder(fn.append_basic_block())
+    >>> soa_to_rows(b, fn.args[8], fn.args[:8], 11, "out", tiles=True)
+    >>> _ = b.ret_void()
+    >>> text = str(m)   # a full tile, then one of 3 fields: 8 stores each, no store to soa
+    >>> text.count("store <8 x double>"), text.count('call void @"llvm.masked.store')
+    (8, 8)
     """
     lanes, element, align = len(rows), scalar_type(dtype), dtype.itemsize
     vec = ir.VectorType(element, lanes)
@@ -219,6 +232,15 @@ def soa_to_rows(
         for lane, value in enumerate(transpose(b, columns)):
             b.store(value, slot(i, lane), align=align)
 
+    def store_tile(i: ir.Value, fields: int) -> None:
+        columns = [b.load(slot(i, f), typ=vec, align=align) for f in range(lanes)]
+        for lane, value in enumerate(transpose(b, columns)):
+            at = element_at(b, rows[lane], index(b, (i, lanes)), element)
+            store_row(b, value, at, lanes, fields, dtype)
+
+    if tiles:
+        blocks(b, count, lanes, f"{name}.tiles", store_tile)
+        return
     blocks(b, count, lanes, f"{name}.transpose", transpose_block)
     for lane, row in enumerate(rows):
 
