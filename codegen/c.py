@@ -660,12 +660,13 @@ def c_source(art: Artefact) -> str:
     if any(len(body.chunks) > 1 for body in bodies.values()):
         out.append(_NOINLINE.format(upper=art.name.upper()))
     emitted: set[int] = set()
-    for spec in art.specs:
+    for spec in art.specs:  # every tape's functions and positions first: a kernel runs its twin's
         body = bodies[id(spec.tape)]
         if id(spec.tape) not in emitted:  # specs sharing a tape share its functions
             emitted.add(id(spec.tape))
             out.append("\n" + body.code)
         out.append("\n" + _array("int64_t", f"{art.symbol(spec)}_positions", spec.positions, True))
+    for spec in art.specs:
         out.append("\n" + _kernel(art, spec, _body(art, spec, bodies), bodies))
     return "".join(out)
 
