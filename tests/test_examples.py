@@ -330,3 +330,20 @@ def test_brachistochrone_by_collocation_reaches_the_cycloid_time():
     exact, lbfgs = out["runs"]["exact Hessian"], out["runs"]["limited-memory"]
     assert exact["iterations"] < lbfgs["iterations"]  # second derivatives pay in iterations
     assert out["jacobian_nnz"] < 0.01 * (3 * (n - 1)) * (4 * n + 1)  # sparse: < 1 % dense
+
+
+def test_ac_circuit_complex_jacobian_and_sensitivities():
+    out = _run("12_ac_circuit.py")
+    # the nodal Jacobian of a linear circuit is its admittance matrix, written out by hand
+    assert out["admittance_max_diff"] < 1e-12
+    # the transfer function squared against its closed form (1/4)/(1 + ω⁶)
+    assert out["closed_form_max_rel_err"] < 1e-13
+    assert out["newton_vs_transfer_max_diff"] < 1e-12
+    # holomorphic derivatives at real component values: the complex step (an independent
+    # real-arithmetic reference) and finite differences agree
+    assert out["complex_step_max_rel_diff"] < 1e-12
+    assert out["finite_differences_max_rel_diff"] < 1e-6
+    assert out["impedance_scaling_max"] < 1e-12  # Σ sensitivities of a scale-free network
+    assert out["float32_dtype"] == "float32" and out["float32_max_rel_diff"] < 1e-5
+    for residuals in (out["newton_linear"], out["newton_limiter"]):
+        assert residuals[-1] < 1e-10 * max(residuals[0], 1.0)
