@@ -154,8 +154,14 @@ class _Compiled(Kernel):
         return self._kernels.jit.assembly()
 
     def _kernels_for(self, name: str) -> Kernels:
-        """The kernels that hold kernel ``name``: the object's, or a directional pair's."""
-        return self._directional.get(name, self._kernels)
+        """The kernels that hold kernel ``name``: the object's, a directional pair's, or (a
+        complex kernel's twin, compiled on first use) their deferred kernels'."""
+        kernels = self._directional.get(name)
+        if kernels is not None:
+            return kernels
+        if name.endswith(EXACT):
+            return self._kernels_for(name[: -len(EXACT)]).deferred_kernels()
+        return self._kernels
 
     def _width(self, name: str) -> int:
         kernels = self._directional.get(name)
@@ -190,8 +196,8 @@ class _Compiled(Kernel):
 
     def _twin(self, name: str) -> str | None:
         twin = name + EXACT
-        specs = self._kernels_for(name).specs
-        return twin if any(spec.name == twin for spec in specs) else None
+        deferred = self._kernels_for(name).deferred
+        return twin if any(spec.name == twin for spec in deferred) else None
 
     def _entry(self, name: str, n: int) -> tuple[KernelFn, int, Charge | None]:
         kernels = self._kernels_for(name).for_batch(n)  # the SIMD build, once batches paid

@@ -317,16 +317,19 @@ class Pipeline:
         A complex kernel's tapes are lowered to real ones over (re, im) pairs first
         (:func:`symjac.passes.complexify.complex_specs`), so the back ends see real kernels.
         """
+        deferred: list[KernelSpec] = []
         if self.options.is_complex:
             from symjac.passes.complexify import complex_specs
 
             with self.timer.stage("complexify"):
-                specs = complex_specs(specs)
+                specs, deferred = complex_specs(specs)
         say = self.timer.progress.say
         say("lower ...")
         cache = self.options.object_cache()
         with paused_gc():  # as in every stage: see Timer.stage
-            kernels = build_kernels(specs, self.options.build(), say, self.stats.timings, cache)
+            kernels = build_kernels(
+                specs, self.options.build(), say, self.stats.timings, cache, deferred=deferred
+            )
         self.timer.progress.say(f"done in {self.stats.total:.2f} s")
         return kernels
 

@@ -63,7 +63,7 @@ def artefact(obj: Any, name: str, dtype: Any = None) -> Artefact:
     return Artefact(
         name=name,
         kind=kind,
-        specs=tuple(kernels.specs),
+        specs=(*kernels.specs, *getattr(kernels, "deferred", ())),  # complex twins too
         inputs=tuple(str(s) for s in obj.wrt),
         params=tuple(str(s) for s in obj.params),
         shape=tuple(obj.shape),

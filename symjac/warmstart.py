@@ -152,10 +152,11 @@ def save(cache: ObjectCache, name: str, saved: Saved) -> None:
     if pattern is not None:
         extras = {"rows": pattern.rows, "cols": pattern.cols}
         shape = list(pattern.shape)
-    specs = saved.kernels.specs
+    specs = (*saved.kernels.specs, *saved.kernels.deferred)
     tapes = list({id(t): t for t in [saved.symbolic, *(s.tape for s in specs)]}.values())
     meta = {
         "format": FORMAT,
+        "deferred": len(saved.kernels.deferred),
         "shape": shape,
         "kernels": kernels,
         "sizes": saved.sizes or {},
@@ -184,6 +185,8 @@ def load(cache: ObjectCache, name: str, build: Build) -> Saved | None:
             m, n = meta["shape"]
             pattern = SparsityPattern.from_arrays((m, n), extras["rows"], extras["cols"])
         symbolic = tapes[0]
+        later = int(meta.get("deferred", 0))
+        specs, deferred = specs[: len(specs) - later], specs[len(specs) - later :]
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         warnings.warn(
             f"symjac cache: ignoring an unreadable warm-start record {name} ({exc})",
@@ -191,7 +194,7 @@ def load(cache: ObjectCache, name: str, build: Build) -> Saved | None:
             stacklevel=3,
         )
         return None
-    kernels = restore_kernels(specs, build, meta["kernels"], cache)
+    kernels = restore_kernels(specs, build, meta["kernels"], cache, deferred)
     if kernels is None:
         return None
     return Saved(pattern, symbolic, kernels, meta["sizes"], meta["op_counts"])

@@ -97,11 +97,34 @@ class Kernels:
     cache: ObjectCache | None = field(default=None, compare=False, repr=False)
     #: seconds these kernels took to build (lower, LLVM, machine code)
     build_seconds: float = field(default=0.0, compare=False, repr=False)
+    #: kernels compiled on first use only (:meth:`deferred_kernels`): complex kernels'
+    #: twins that recover infinities, needed only for points whose result holds a NaN
+    deferred: tuple[KernelSpec, ...] = field(default=(), compare=False, repr=False)
+    _deferred: dict[str, Kernels] = field(default_factory=dict, compare=False, repr=False)
     #: batches run on these kernels so far: seconds, points, the best seconds per point and
     #: how many batches (see for_batch)
     _rent: list[float] = field(
         default_factory=lambda: [0.0, 0.0, math.inf, 0.0], compare=False, repr=False
     )
+
+    def deferred_kernels(self) -> Kernels:
+        """The kernels of :attr:`deferred`, compiled together on first use (then kept), with
+        these kernels' build options and cache.
+
+        >>> from symjac.ir.graph import Graph
+        >>> from symjac.ir.tape import Tape
+        >>> g = Graph(); x = g.var(0)
+        >>> f = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
+        >>> later = KernelSpec("g", Tape.from_graph(g, [g.cos(x)], 1, 0), 1, (0,))
+        >>> k = build_kernels([f], Build(), deferred=[later])
+        >>> [s.name for s in k.deferred_kernels().specs], k.deferred_kernels() is k.deferred_kernels()
+        (['g'], True)
+        """
+        built = self._deferred.get("")
+        if built is None:
+            built = build_kernels(self.deferred, self.build, cache=self.cache)
+            built = self._deferred.setdefault("", built)  # a racing thread's build is dropped
+        return built
 
     def for_batch(self, n: int) -> Kernels:
         """The kernels to run a batch of ``n`` points on: these, or their SIMD build.
@@ -417,7 +440,11 @@ def lowered_ir(kernels: Kernels) -> str:
 
 
 def restore_kernels(
-    specs: Sequence[KernelSpec], build: Build, saved: dict[str, Any], cache: ObjectCache
+    specs: Sequence[KernelSpec],
+    build: Build,
+    saved: dict[str, Any],
+    cache: ObjectCache,
+    deferred: Sequence[KernelSpec] = (),
 ) -> Kernels | None:
     """The kernels :meth:`Kernels.saved` described, from their object code in ``cache``
     (nothing lowered or compiled), or None if the object code is gone or damaged.
@@ -455,6 +482,7 @@ def restore_kernels(
         int(saved["simd_lanes"]),
         cache=cache,
         build_seconds=float(saved["build_seconds"]),
+        deferred=tuple(deferred),
     )
 
 
@@ -465,10 +493,12 @@ def build_kernels(
     timings: dict[str, float] | None = None,
     cache: ObjectCache | None = None,
     lanes: int | None = None,
+    deferred: Sequence[KernelSpec] = (),
 ) -> Kernels:
     """Lower ``specs`` to LLVM IR, verify, optimise and JIT them for this host.
 
     ``lanes``: points per SIMD group; by default 1 (see :meth:`Kernels.batched`).
+    ``deferred``: kernels compiled only when asked for (:meth:`Kernels.deferred_kernels`).
 
     >>> from symjac.ir.graph import Graph
     >>> from symjac.ir.tape import Tape
@@ -511,4 +541,5 @@ def build_kernels(
         width,
         cache=cache,
         build_seconds=seconds,
+        deferred=tuple(deferred),
     )

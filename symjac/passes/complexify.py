@@ -156,10 +156,11 @@ def lower_complex(tape: Tape, recover: bool = True) -> Tape:
     return Tape.from_graph(g, roots, 2 * tape.n_vars, 2 * tape.n_params)
 
 
-def complex_specs(specs: Sequence[KernelSpec]) -> list[KernelSpec]:
+def complex_specs(specs: Sequence[KernelSpec]) -> tuple[list[KernelSpec], list[KernelSpec]]:
     """The real kernels that compute complex kernels ``specs``: each distinct tape lowered
     once (a Jacobian's kernels share one), output ``k``'s (re, im) stored at ``2·pos`` and
-    ``2·pos + 1`` of a row twice as wide — a complex row, viewed as float64.
+    ``2·pos + 1`` of a row twice as wide — a complex row, viewed as float64 — and their
+    twins (compiled only once a point needs one: ``Kernels.deferred``).
 
     Annex G's recovery of infinities in complex × and ÷ costs ~60 and ~75 instructions each,
     all computed in branch-free code, for points that almost never need it: so each kernel
@@ -171,7 +172,7 @@ def complex_specs(specs: Sequence[KernelSpec]) -> list[KernelSpec]:
 
     >>> g = Graph(); z = g.var(0)
     >>> spec = KernelSpec("f", Tape.from_graph(g, [g.mul(z, z)], 1, 0), 2, (1,), (1, 2))
-    >>> fast, exact = complex_specs([spec])
+    >>> [fast], [exact] = complex_specs([spec])
     >>> fast.width, fast.positions, fast.row_shape, fast.tape.n_vars, exact.name
     (4, (2, 3), (1, 4), 2, 'f_exact')
     >>> len(fast.tape) < len(exact.tape)
@@ -192,4 +193,4 @@ def complex_specs(specs: Sequence[KernelSpec]) -> list[KernelSpec]:
         if tapes[1] is not None:
             twin = KernelSpec(spec.name + EXACT, tapes[1], 2 * spec.width, positions, shape)
             twins.append(twin)
-    return out + twins
+    return out, twins
