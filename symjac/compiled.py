@@ -72,6 +72,8 @@ class _Compiled(Kernel):
         self._natives: dict[str, Any] = {}
         #: J·v / wᵀ·J kernels, by name, compiled on first use (CompiledJacobian)
         self._directional: dict[str, Kernels] = {}
+        #: kernel name → its twin's (complex kernels), or None; filled on first use
+        self._twins: dict[str, str | None] = {}
         self._symbolic = symbolic
         self.stats = stats
 
@@ -178,26 +180,35 @@ class _Compiled(Kernel):
         native = self._natives.get(name, _UNMADE)
         if native is _UNMADE:
             native = self._native(name, row_shape)
-        if native is not None:
-            return native(x, p, out=out)
-        return super()._run(name, row_shape, x, p, out)
+        if native is None:
+            return super()._run(name, row_shape, x, p, out)
+        result = native(x, p, out=out)
+        if self._twin(name) is not None and np.isnan(result.sum()):
+            # a complex point the fast kernel left a NaN in: the general path recomputes it
+            # (and its twin, with Annex G's recovery, any row that still holds one)
+            return super()._run(name, row_shape, x, p, result)
+        return result
 
     def _native(self, name: str, row_shape: tuple[int, ...]) -> Any:
         """Make (once) the native method of kernel ``name``, whose fallback is the Python path."""
         kernels = self._kernels_for(name)
         spec = next(spec for spec in kernels.specs if spec.name == name)
         native = None
-        # complex objects take the Python path: the native method checks float64 arrays
-        if spec.shape == row_shape and self.dtype == kernels.build.type.numpy:
+        parts = self.dtype.itemsize // kernels.build.type.itemsize  # complex: (re, im)
+        if spec.shape == (*row_shape[:-1], parts * row_shape[-1]):
             fallback = functools.partial(super()._run, name, row_shape)
-            native = kernels.native(name, fallback)
+            native = kernels.native(name, fallback, self.dtype)
         self._natives[name] = native
         return native
 
     def _twin(self, name: str) -> str | None:
-        twin = name + EXACT
-        deferred = self._kernels_for(name).deferred
-        return twin if any(spec.name == twin for spec in deferred) else None
+        try:
+            return self._twins[name]
+        except KeyError:  # looked up once per kernel: every call asks
+            twin: str | None = name + EXACT
+            if not any(spec.name == twin for spec in self._kernels_for(name).deferred):
+                twin = None
+            return self._twins.setdefault(name, twin)
 
     def _entry(self, name: str, n: int) -> tuple[KernelFn, int, Charge | None]:
         kernels = self._kernels_for(name).for_batch(n)  # the SIMD build, once batches paid

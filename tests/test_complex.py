@@ -349,6 +349,10 @@ def test_points_with_a_nan_are_computed_again_with_annex_g_recovery() -> None:
     # the recovering tape alone, on every point: what the fast tape and its twin must equal
     want = jac._execute("values_exact", (jac.nnz,), pts, True, None, None)
     assert np.array_equal(got.view(np.int64), want.view(np.int64))
+    # one point at a time: the native one-point method, then the twin where a NaN shows
+    singles = np.array([jac.values(pt) for pt in pts[:80]])
+    assert "values" in jac._natives and jac._natives["values"] is not None
+    assert np.array_equal(singles.view(np.int64), got[:80].view(np.int64))
     # and the recovery matters here: the fast tape alone leaves NaN where it gives infinities
     jac._twin = lambda name: None  # type: ignore[method-assign]
     raw = jac.values(pts)

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 from symjac.codegen import JitModule, lower
 from symjac.codegen.cache import ObjectCache
 from symjac.codegen.llvm import pyabi
@@ -117,7 +118,8 @@ class Kernels:
         >>> f = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
         >>> later = KernelSpec("g", Tape.from_graph(g, [g.cos(x)], 1, 0), 1, (0,))
         >>> k = build_kernels([f], Build(), deferred=[later])
-        >>> [s.name for s in k.deferred_kernels().specs], k.deferred_kernels() is k.deferred_kernels()
+        >>> later_kernels = k.deferred_kernels()
+        >>> [s.name for s in later_kernels.specs], k.deferred_kernels() is later_kernels
         (['g'], True)
         """
         built = self._deferred.get("")
@@ -222,13 +224,15 @@ class Kernels:
                 self._batched["kernels"] = built
             return built
 
-    def native(self, name: str, fallback: Callable[..., Any]) -> Any:
+    def native(self, name: str, fallback: Callable[..., Any], dtype: Any = None) -> Any:
         """Kernel ``name`` as a native method ``(x, p=None, *, out=None)`` for one point.
 
         It runs the one-lane kernel on one exact point of the kernels' dtype in about the
         time of a NumPy ufunc call and passes any other call to ``fallback`` unchanged
         (:mod:`symjac.codegen.llvm.pycall`). None when that is not available: SIMD
-        kernels, or an object layout the native code does not know.
+        kernels, or an object layout the native code does not know. ``dtype``: the arrays'
+        (default the kernels'); complex128 for float64 kernels over (re, im) pairs, whose
+        inputs, parameters and last output axis then count complex values.
 
         >>> from symjac.ir.graph import Graph
         >>> from symjac.ir.tape import Tape
@@ -244,16 +248,18 @@ class Kernels:
             return None
         spec = next(spec for spec in self.specs if spec.name == name)
         tape = spec.tape
+        arrays = self.build.type.numpy if dtype is None else np.dtype(dtype)
+        parts = arrays.itemsize // self.build.type.itemsize  # 2: complex over its parts
         return pyabi.native_method(
             self.jit.address(name),
             self.jit,
-            tape.n_vars,
-            tape.n_params,
-            spec.shape,
-            self.work_sizes[name],
+            tape.n_vars // parts,
+            tape.n_params // parts,
+            (*spec.shape[:-1], spec.shape[-1] // parts),
+            -(-self.work_sizes[name] // parts),
             fallback,
             name,
-            self.build.type.numpy,
+            arrays,
         )
 
     def cost(self, name: str) -> int:
