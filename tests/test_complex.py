@@ -374,3 +374,13 @@ def test_emitted_c_computes_nan_rows_again_like_the_runtime(tmp_path) -> None:
     )  # fmt: skip
     # bit for bit but for NaN's sign and payload, which C compilers do not keep
     assert_same_float(out.view(np.float64), jac.values(pts).view(np.float64))
+
+
+def test_a_pickled_complex_object_keeps_its_twins() -> None:
+    import pickle
+
+    jac = symjac.jacobian(TWIN_MODEL, [z, w], dtype=C128, cache=False)
+    again = pickle.loads(pickle.dumps(jac))
+    pts = _special_grid()[:200]
+    assert again.dtype == C128 and len(again._kernels.deferred) == 2
+    assert np.array_equal(again.values(pts).view(np.int64), jac.values(pts).view(np.int64))

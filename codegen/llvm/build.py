@@ -339,7 +339,7 @@ class Kernels:
 
     def __reduce__(self) -> tuple[Callable[..., Kernels], tuple[Any, ...]]:
         # machine code is process-specific: pickle the source, compile again on load
-        return build_kernels, (self.specs, self.build)
+        return build_kernels, (self.specs, self.build, None, None, None, None, self.deferred)
 
 
 #: batches of fewer points always run one lane wide
