@@ -28,7 +28,6 @@ from symjac.ir.tape import KernelSpec, Tape
 from symjac.passes import _complex_arith as ca
 from symjac.passes import _complex_functions as cf
 from symjac.passes._complex_arith import Cx, Real
-from symjac.runtime.abi import EXACT
 from symjac.passes.rules import (
     RuleSet,
     compose,
@@ -39,6 +38,7 @@ from symjac.passes.rules import (
     select_same,
     sub_zero,
 )
+from symjac.runtime.abi import EXACT
 
 #: constant folding and rewrites that keep every bit, signed zeros included
 _EXACT = compose(
