@@ -488,7 +488,7 @@ def _array(ctype: str, name: str, values: Sequence[int], static: bool) -> str:
 
 def _twin(art: Artefact, spec: KernelSpec) -> KernelSpec | None:
     """The kernel that computes again the points ``spec`` leaves a NaN in (complex kernels:
-    the twin that recovers infinities in × and ÷, :func:`symjac.passes.complexify.complex_specs`)."""
+    the twin that recovers infinities in × and ÷; ``symjac.passes.complexify``)."""
     return next((s for s in art.specs if s.name == spec.name + EXACT), None)
 
 
