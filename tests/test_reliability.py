@@ -372,6 +372,7 @@ def test_native_method_with_a_scratch_buffer_from_many_threads(monkeypatch):
     # native method must take its buffer atomically (the batch path uses per-thread ones)
     monkeypatch.setattr("symjac.codegen.llvm.build.FAST_CODEGEN", 0)
     monkeypatch.setattr("symjac.codegen.llvm.build.ONE_LANE_CHUNK", 8)
+    monkeypatch.setattr("symjac.codegen.llvm.build.FAST_CHUNK", 8)
     monkeypatch.setattr("symjac.passes.chunks.STACK_WORK", 0)
     jac = symjac.jacobian(EXPRS, X, [K], cache=False)
     assert jac._kernels.work_sizes["values"] > 0

@@ -48,6 +48,7 @@ def build_all(exprs, wrt, params, templates, **options):
             mp.setattr(symjac.codegen.llvm.build, "lower", patched)
         if chunk_size is not None:  # one-lane kernels' own chunks (ONE_LANE_CHUNK)
             mp.setattr(symjac.codegen.llvm.build, "ONE_LANE_CHUNK", chunk_size)
+            mp.setattr(symjac.codegen.llvm.build, "FAST_CHUNK", chunk_size)
         return {
             "jac": symjac.jacobian(exprs, wrt, params, sparse=False, cache=False),
             "fun": symjac.function(exprs, wrt, params, cache=False),

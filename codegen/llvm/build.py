@@ -116,7 +116,7 @@ class Kernels:
         >>> from symjac.ir.tape import Tape
         >>> g = Graph(); x = g.var(0)
         >>> f = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
-        >>> later = KernelSpec("g", Tape.from_graph(g, [g.cos(x)], 1, 0), 1, (0,))
+        >>> later = KernelSpec("g", Tape.from_graph(g, [g.mul(x, x)], 1, 0), 1, (0,))
         >>> k = build_kernels([f], Build(), deferred=[later])
         >>> later_kernels = k.deferred_kernels()
         >>> [s.name for s in later_kernels.specs], k.deferred_kernels() is later_kernels
@@ -362,9 +362,16 @@ _PER_INSTRUCTION = 0.3e-9
 FAST_CODEGEN = 4000
 #: instructions per outlined chunk of one-lane code. FastISel's time is linear in the
 #: function: a tape up to FAST_CODEGEN is one straight-line function, with no spills; larger
-#: one-lane tapes are cut as coarsely (measured, against lower's 256: dense60 build 563 ->
-#: 372 ms, dense50 952 -> 730 ms, one point the same or faster; the stencils unchanged)
-ONE_LANE_CHUNK = FAST_CODEGEN
+#: one-lane tapes, which get the full code generator, are cut coarsely (measured, against
+#: lower's 256: dense60 build 563 -> 372 ms, dense50 952 -> 730 ms, one point the same or
+#: faster) but not into FAST_CODEGEN-sized pieces: the full code generator is superlinear in
+#: a function's size on select-heavy code (a complex128 power-flow Jacobian, 13 500
+#: instructions: machine code 3.3 s in chunks of 4000, 0.55 s in chunks of 1000, one point
+#: 7.3 us both; dense50, dense60: the same build time and one-point time either way)
+ONE_LANE_CHUNK = 1000
+#: instructions per outlined chunk of one-lane code under FastISel: a whole tape up to
+#: FAST_CODEGEN is one function
+FAST_CHUNK = FAST_CODEGEN
 _batched_lock = threading.Lock()
 
 
@@ -409,11 +416,13 @@ def pipeline(
     >>> pipeline(specs, 3, lanes=8)
     Pipeline(chunk_size=256, ir_level=3, lean=True, codegen_level=3)
     >>> pipeline(specs, 3, lanes=1, fast_codegen=False)  # emitted object code
-    Pipeline(chunk_size=4000, ir_level=3, lean=True, codegen_level=3)
+    Pipeline(chunk_size=1000, ir_level=3, lean=True, codegen_level=3)
     """
     size = sum(len(tape) for tape in {id(spec.tape): spec.tape for spec in specs}.values())
     codegen = 0 if fast_codegen and lanes == 1 and size <= FAST_CODEGEN else opt_level
-    chunk_size = ONE_LANE_CHUNK if lanes == 1 else chunks.CHUNK_SIZE
+    # FastISel: one straight-line function; the full code generator: ONE_LANE_CHUNK pieces
+    one_lane = FAST_CHUNK if codegen == 0 else ONE_LANE_CHUNK
+    chunk_size = one_lane if lanes == 1 else chunks.CHUNK_SIZE
     return Pipeline(chunk_size, opt_level if codegen else 0, True, codegen)
 
 
