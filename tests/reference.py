@@ -8,6 +8,9 @@
 * :func:`central_difference` — a fourth-order central finite difference of a
   compiled :func:`symjac.function`, an independent check of the Jacobian that
   shares nothing with SymPy's differentiation.
+* :meth:`SympyReference.decided_by_rounding` — which entries take a branch (Heaviside,
+  sign, floor, ceiling, a Piecewise condition, a Max/Min tie, atan2's cut) that rounding at
+  a given precision could decide the other way: property tests leave those out.
 * :func:`assert_precise_equal` — an ulp/relative-tolerance comparison in the
   spirit of numba's ``assertPreciseEqual``: NaN equals NaN, an infinity only
   equals the same infinity, finite values must agree to ``rtol`` scaled by their
@@ -35,7 +38,8 @@ from typing import Any
 import mpmath
 import numpy as np
 import sympy as sp
-from sympy.codegen.cfunctions import Cbrt
+from sympy.codegen.cfunctions import Cbrt, log2
+from sympy.core.relational import Relational
 
 import symjac
 
@@ -118,7 +122,6 @@ _MPMATH_EXTRA = {
     "expm1": mpmath.expm1,
     "log1p": mpmath.log1p,
     "exp2": lambda x: mpmath.power(2, x),
-    "log2": lambda x: mpmath.log(x, 2),
     "log10": mpmath.log10,
     "hypot": mpmath.hypot,
     "RefSign": mpmath.sign,
@@ -149,6 +152,8 @@ def with_symjac_conventions(expr: sp.Expr) -> sp.Expr:
     expr = expr.replace(sp.loggamma, lambda u: sp.log(sp.gamma(u)))
     # the real cube root (SymPy's derivative of Cbrt, u**(-2/3)/3, is complex for u < 0)
     expr = expr.replace(Cbrt, lambda u: RefSign(u) * sp.Abs(u) ** sp.Rational(1, 3))
+    # SymPy 1.14's lambdify prints log2(u)**2 as log(u)/log(2)**2 (no parentheses)
+    expr = expr.replace(log2, lambda u: sp.log(u) / sp.log(2))
     return expr.xreplace({sp.zoo: sp.nan})  # complex infinity: not a real number
 
 
@@ -218,6 +223,138 @@ def without_cancellation(expr: sp.Expr) -> sp.Expr:
     return expr
 
 
+#: functions whose value jumps where their argument crosses 0
+_JUMPS_AT_ZERO = (sp.Heaviside, RefHeaviside, sp.sign, RefSign)
+#: functions whose value jumps where their argument crosses an integer
+_JUMPS_AT_INTEGERS = (sp.floor, sp.ceiling, RefFloor, RefCeiling)
+
+
+def branch_points(expr: sp.Expr) -> set[tuple[str, tuple[sp.Expr, ...]]]:
+    """The quantities that choose a branch of ``expr``, each as ``(kind, args)``: ``("zero",
+    (g,))`` where the value jumps as ``g`` crosses 0 (Heaviside, sign), ``("integer", (g,))``
+    as ``g`` crosses an integer (floor, ceiling), ``("compare", (lhs, rhs))`` as a Piecewise
+    condition's two sides cross, ``("atan2", (y, x))`` as ``y`` crosses 0 with ``x <= 0``
+    (atan2's cut, where a kernel's signed zeros, which mpmath does not have, decide).
+    (Max/Min: see :func:`extremum_points`.)
+
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> sorted(branch_points(sp.Piecewise((x, x + y > 1), (y, True)) + sp.floor(y)))
+    [('compare', (x + y, 1)), ('integer', (y,))]
+    """
+    found = set()
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, _JUMPS_AT_ZERO):
+            found.add(("zero", (node.args[0],)))
+        elif isinstance(node, _JUMPS_AT_INTEGERS):
+            found.add(("integer", (node.args[0],)))
+        elif isinstance(node, sp.Piecewise):
+            for _, cond in node.args:
+                for rel in cond.atoms(Relational):
+                    found.add(("compare", (rel.lhs, rel.rhs)))
+        elif isinstance(node, sp.atan2):
+            found.add(("atan2", tuple(node.args)))
+    return found
+
+
+def extremum_points(expr: sp.Expr, wrt: Sequence[sp.Symbol]) -> list[set]:
+    """For each symbol of ``wrt``, the Max/Min of ``expr`` that depend on it, as ``("max" |
+    "min", operands)``: the derivative of ``expr`` with respect to the symbol takes, through
+    the Heaviside weights of SymPy's ``d Max = Σ Heaviside(a_i - max of the others)·da_i``, the
+    branch of the operand that wins (a kernel compares the operands as computed; SymPy's
+    Heaviside argument, flattened into one sum, can cancel a common term exactly).
+
+    >>> x, y = sp.symbols("x y", real=True)
+    >>> extremum_points(sp.sin(sp.Max(x, x * y)) + y, [x, y])
+    [{('max', (x, x*y))}, {('max', (x, x*y))}]
+    """
+    found = [set() for _ in wrt]
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, (sp.Max, sp.Min)):
+            kind = "max" if isinstance(node, sp.Max) else "min"
+            for j, symbol in enumerate(wrt):
+                if node.has(symbol):
+                    found[j].add((kind, tuple(node.args)))
+    return found
+
+
+def _mp_real(fn: Callable[..., Any], args: Sequence[Any]) -> Any:
+    """``fn(*args)`` as a real mpf, or None where it is undefined or not real."""
+    try:
+        value = fn(*args)
+    except (ZeroDivisionError, ValueError, OverflowError, TypeError, AttributeError):
+        return None  # as in _evaluate
+    if value is None:
+        return None
+    if isinstance(value, (bool, int, float)):
+        return mpmath.mpf(value)
+    if not isinstance(value, (mpmath.mpf, mpmath.mpc)) and hasattr(value, "_mpf_"):
+        value = mpmath.mpf(value)
+    if isinstance(value, mpmath.mpc):
+        if value.imag != 0 and abs(value.imag) > mpmath.mpf(2) ** (10 - mpmath.mp.prec) * max(
+            1, abs(value.real)
+        ):
+            return None
+        value = value.real
+    return value if isinstance(value, mpmath.mpf) else None
+
+
+def _near_jump(kind: str, exact: Any, low: list, safety: float, tiny: float) -> bool:
+    """Whether a jump of ``kind`` (``"zero"``: at 0, ``"integer"``: at the integers) at the
+    exact value ``exact`` may be decided by rounding, given the same quantity evaluated at
+    lower precisions (``low``): one of them is on the other side, or ``exact`` is within
+    ``safety`` times their largest error of the jump, or (at 0) nonzero but smaller than
+    ``tiny``, the smallest normal number of the kernel's type (mpmath's exponents do not
+    underflow; ``y**3`` at y = -3e-281 is -0.0 in doubles). An exact tie (every evaluation
+    exactly at the jump) is decided, not a near-tie; an undefined value (None, inf, NaN) is
+    near."""
+    if exact is None or any(v is None for v in low):
+        return True
+    if not mpmath.isfinite(exact) or not all(mpmath.isfinite(v) for v in low):
+        return True
+    error = max(abs(v - exact) for v in low)
+    if kind == "zero":
+        if any(mpmath.sign(v) != mpmath.sign(exact) for v in low):
+            return True
+        gap = abs(exact)
+        if 0 < gap < tiny:
+            return True
+    else:
+        floor, ceil = mpmath.floor(exact), mpmath.ceil(exact)
+        if any(mpmath.floor(v) != floor or mpmath.ceil(v) != ceil for v in low):
+            return True
+        gap = abs(exact - mpmath.nint(exact))
+    return bool(error > 0 and gap <= safety * error)
+
+
+def _branch_near(kind: str, exact: list, low: list[list], safety: float, tiny: float) -> bool:
+    """:func:`_near_jump` for a branch point of :func:`branch_points` or
+    :func:`extremum_points`, from its operands' exact values and their values at lower
+    precisions (``low[k]``: all operands at the k-th precision); two computed operands are
+    compared exactly, as a kernel compares them."""
+    if any(v is None or not mpmath.isfinite(v) for v in [*exact, *(u for lo in low for u in lo)]):
+        return True
+    if kind in ("zero", "integer"):
+        return _near_jump(kind, exact[0], [lo[0] for lo in low], safety, tiny)
+    if kind == "compare":
+        return any(  # either side may underflow
+            _near_jump("zero", v, [lo[k] for lo in low], safety, tiny)
+            for k, v in enumerate(exact)
+            if 0 < abs(v) < tiny
+        ) or _near_jump("zero", exact[0] - exact[1], [lo[0] - lo[1] for lo in low], safety, tiny)
+    if kind == "atan2":  # the cut: y = 0 with x < 0, or x = ±0 (on it, ±0 decides: ±pi)
+        y_near = exact[0] == 0 or _near_jump("zero", exact[0], [lo[0] for lo in low], safety, tiny)
+        x_near = _near_jump("zero", exact[1], [lo[1] for lo in low], safety, tiny)
+        return y_near and (exact[1] <= 0 or x_near)
+    # max/min: the winner against each other operand
+    pick = max if kind == "max" else min
+    top = exact.index(pick(exact))
+    return any(
+        _near_jump("zero", exact[top] - exact[k], [lo[top] - lo[k] for lo in low], safety, tiny)
+        for k in range(len(exact))
+        if k != top
+    )
+
+
 class SympyReference:
     """SymPy's function and Jacobian of ``exprs``, evaluated with mpmath.
 
@@ -244,6 +381,18 @@ class SympyReference:
         exact = [without_cancellation(e) for e in [*self.exprs, *self.jac]]
         self._f = [sp.lambdify(real_syms, e, modules=modules) for e in exact[: len(self.exprs)]]
         self._j = [sp.lambdify(real_syms, e, modules=modules) for e in exact[len(self.exprs) :]]
+        self._written: tuple[list, list] | None = None  # lambdified as SymPy writes them, lazily
+        self._branches: list[set] | None = None  # branch_points of each entry, lazily
+
+    def _lambdify(self, exprs: Sequence[sp.Expr]) -> list:
+        return [sp.lambdify(self.symbols, e, modules=[_MPMATH_EXTRA, "mpmath"]) for e in exprs]
+
+    def _as_written(self) -> tuple[list, list]:
+        if self._written is None:
+            m = len(self.exprs)
+            fns = self._lambdify([*self.exprs, *self.jac])
+            self._written = fns[:m], fns[m:]
+        return self._written
 
     def _rows(self, x: Any, p: Any) -> tuple[np.ndarray, np.ndarray]:
         x = np.atleast_2d(np.asarray(x, dtype=np.float64))
@@ -264,14 +413,82 @@ class SympyReference:
                 out[i] = [_evaluate(fn, args) for fn in fns]
         return out
 
-    def function(self, x: Any, p: Any = None, *, dps: int = REFERENCE_DPS) -> np.ndarray:
-        """``(N, m)`` values at the points ``x`` ``(N, n)``."""
-        return self._eval(self._f, x, p, dps)
+    def function(
+        self, x: Any, p: Any = None, *, dps: int = REFERENCE_DPS, as_written: bool = False
+    ) -> np.ndarray:
+        """``(N, m)`` values at the points ``x`` ``(N, n)``.
 
-    def jacobian(self, x: Any, p: Any = None, *, dps: int = REFERENCE_DPS) -> np.ndarray:
-        """``(N, m, n)`` Jacobians at the points ``x`` ``(N, n)``."""
-        flat = self._eval(self._j, x, p, dps)
+        With ``as_written``, SymPy's expressions exactly as written, without the rewrites
+        of :func:`without_cancellation`: at low ``dps``, what a kernel that evaluates them
+        naively computes at best (``exp(u) - 1`` cancels where ``expm1(u)`` does not).
+        """
+        return self._eval(self._as_written()[0] if as_written else self._f, x, p, dps)
+
+    def jacobian(
+        self, x: Any, p: Any = None, *, dps: int = REFERENCE_DPS, as_written: bool = False
+    ) -> np.ndarray:
+        """``(N, m, n)`` Jacobians at the points ``x`` ``(N, n)`` (``as_written``: as in
+        :meth:`function`)."""
+        flat = self._eval(self._as_written()[1] if as_written else self._j, x, p, dps)
         return flat.reshape(flat.shape[0], *self.shape)
+
+    def decided_by_rounding(
+        self, x: Any, p: Any = None, *, dtype: Any = np.float64, safety: float = 8.0
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Masks ``(N, m)`` of the values and ``(N, m, n)`` of the Jacobian entries whose
+        branch (:func:`branch_points`: Heaviside, sign, floor, ceiling, a Piecewise
+        condition, atan2's cut; :func:`extremum_points`: which Max/Min operand wins, for the
+        derivatives) arithmetic in ``dtype`` could take the other way than the exact value
+        does.
+
+        Each branch point is evaluated exactly (at 50 digits) and, as written, with every
+        operation rounded to ``prec``, ``prec - 1``, ..., ``prec - 3`` bits, ``prec`` the
+        precision of ``dtype`` (the inputs are exact); it is decided by rounding when one of
+        those lands on the other side of the jump, or the exact value is within ``safety``
+        times their largest error of it, or is a nonzero value that underflows ``dtype`` — at
+        a near-tie of Max/Min arguments, a Heaviside argument that cancels to ~0, a floor of
+        a value next to an integer. Such an entry is not an error of the kernel whichever
+        side it takes. Exact ties (every evaluation exactly at the jump, as at ``x = 0`` in
+        ``Max(x, x**2)``) are decided, and stay in.
+
+        >>> x, y = sp.symbols("x y")
+        >>> ref = SympyReference([x * sp.Heaviside(sp.exp(x + y) - sp.exp(x))], [x, y])
+        >>> pts = [[0.0, 1e-30], [0.0, 1e-3], [0.0, 0.0]]  # exp(1e-30) is 1 in doubles
+        >>> values, jac = ref.decided_by_rounding(pts)
+        >>> values.tolist(), jac.tolist()
+        ([[True], [False], [False]], [[[True, False]], [[False, False]], [[False, False]]])
+        """
+        if self._branches is None:
+            m, n = self.shape
+            branches = [branch_points(e) for e in [*self.exprs, *self.jac]]
+            for i, e in enumerate(self.exprs):
+                for j, extrema in enumerate(extremum_points(e, self.symbols[:n])):
+                    branches[m + i * n + j] |= extrema
+            self._branches = branches
+        points = sorted(set().union(*self._branches), key=sp.default_sort_key)
+        exact_fns = [self._lambdify([without_cancellation(g) for g in args]) for _, args in points]
+        written_fns = [self._lambdify(args) for _, args in points]
+        info = np.finfo(dtype)
+        prec, tiny = int(info.nmant) + 1, float(info.tiny)
+        x, p = self._rows(x, p)
+        decided = np.zeros((x.shape[0], len(self._branches)), dtype=bool)
+        for i, (xi, pi) in enumerate(zip(x, p)):
+            with mpmath.workprec(64):  # the inputs, exactly
+                args = [mpmath.mpf(float(v)) for v in [*xi.tolist(), *pi.tolist()]]
+            near = set()
+            for point, exact_fn, written_fn in zip(points, exact_fns, written_fns):
+                with mpmath.workdps(REFERENCE_DPS):
+                    exact = [_mp_real(fn, args) for fn in exact_fn]
+                low = []
+                for bits in range(prec, prec - 4, -1):
+                    with mpmath.workprec(bits):
+                        low.append([_mp_real(fn, args) for fn in written_fn])
+                with mpmath.workdps(REFERENCE_DPS):
+                    if _branch_near(point[0], exact, low, safety, tiny):
+                        near.add(point)
+            decided[i] = [bool(near & entry) for entry in self._branches]
+        m = len(self.exprs)
+        return decided[:, :m], decided[:, m:].reshape(x.shape[0], *self.shape)
 
     def is_structurally_zero(self) -> np.ndarray:
         """``(m, n)`` mask of the entries SymPy's Jacobian has as the exact symbol 0."""

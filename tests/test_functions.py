@@ -598,6 +598,21 @@ def test_constant_is_the_correctly_rounded_double(const) -> None:
     assert_same_float(got, [exact_float(const)] * 2)
 
 
+def test_constants_sympy_cannot_evaluate_are_computed_by_the_kernel() -> None:
+    # sympy.codegen.cfunctions.Cbrt(2) has no numerical evaluation (N(Cbrt(2)) is Cbrt(2)):
+    # it was a NaN constant; now the kernel's own cbrt folds it
+    consts = [cf.Cbrt(2), cf.Cbrt(sp.Float(-1.49)), sp.sin(cf.Cbrt(3)) ** 2]
+    exact = [
+        exact_float(sp.cbrt(2)),
+        -exact_float(sp.cbrt(sp.Float(1.49))),
+        exact_float(sp.sin(sp.cbrt(3)) ** 2),
+    ]
+    f = compile_function([X * c for c in consts], [X])
+    assert_precise_equal(f(np.array([2.0])), [2 * e for e in exact], rtol=4e-16)
+    jac = compile_jacobian([X * c for c in consts], [X])
+    assert_precise_equal(jac(np.array([2.0]))[:, 0], exact, rtol=4e-16)
+
+
 def test_numbers_inside_expressions() -> None:
     exprs = (
         sp.pi * X,

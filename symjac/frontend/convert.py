@@ -41,28 +41,33 @@ from symjac.passes.rules import rewrite
 # -- conversion ------------------------------------------------------------------------
 
 
-def _real_constant(expr: sp.Basic) -> float:
-    """Evaluate a constant SymPy expression to the nearest double (NaN if not real)."""
+def _real_constant(expr: sp.Basic) -> float | None:
+    """Evaluate a constant SymPy expression to the nearest double (NaN if not real); None
+    when SymPy cannot evaluate it (``Cbrt(2)``: sympy.codegen.cfunctions' ``Cbrt`` has no
+    numerical evaluation), for the caller to build it as an op of constants instead."""
     value = sp.N(expr, 30)
     if value is sp.nan or value is sp.zoo:
         return float("nan")
     if value.is_real is False or not value.is_Number:
         re_part, im_part = value.as_real_imag()
-        if im_part != 0 or not re_part.is_Number:
+        if not (re_part.is_Number and im_part.is_Number):
+            return None
+        if im_part != 0:
             return float("nan")
         value = re_part
     return float(value)
 
 
-def _complex_constant(expr: sp.Basic) -> float | complex:
+def _complex_constant(expr: sp.Basic) -> float | complex | None:
     """Evaluate a constant SymPy expression to the nearest complex double: a float when its
-    imaginary part is zero (a real constant), NaN for ``nan`` and ``zoo``."""
+    imaginary part is zero (a real constant), NaN for ``nan`` and ``zoo``; None when SymPy
+    cannot evaluate it (as :func:`_real_constant`)."""
     value = sp.N(expr, 30)
     if value is sp.nan or value is sp.zoo:
         return float("nan")
     re_part, im_part = value.as_real_imag()
     if not (re_part.is_Number and im_part.is_Number):
-        return float("nan")
+        return None
     return float(re_part) if im_part == 0 else complex(float(re_part), float(im_part))
 
 
@@ -138,7 +143,11 @@ class _Converter:
                 if not isinstance(a, int) or ops[a] is not Op.CONST:
                     break
             else:
-                return self.g.const(self.constant(node))  # e.g. sqrt(2): correctly rounded
+                value = self.constant(node)  # e.g. sqrt(2): correctly rounded
+                if value is not None:
+                    return self.g.const(value)
+                # SymPy cannot evaluate it (Cbrt(2)): built from its constant arguments, the
+                # graph folds it with the kernel's own function
         return handler(self, node, args)
 
 
@@ -160,7 +169,8 @@ def _number(c: _Converter, node: sp.Basic, args: list[Any]) -> int:
             stacklevel=2,
         )
         return c.g.nan()
-    return c.g.const(c.constant(node))
+    value = c.constant(node)
+    return c.g.const(float("nan") if value is None else value)
 
 
 def _add(c: _Converter, node: sp.Add, args: list[int]) -> int:
