@@ -40,6 +40,7 @@ from symjac.passes.composites import expand_composites
 from symjac.passes.diff import Grad, gradients
 from symjac.passes.directional import directional_tape
 from symjac.passes.rules import rewrite, rewriter
+from symjac.runtime.abi import EXACT
 from symjac.sparsity.pattern import SparsityPattern
 from symjac.stages import Stages
 from symjac.stats import Progress, Stats, Timer, paused_gc
@@ -322,7 +323,7 @@ class Pipeline:
             from symjac.passes.complexify import complex_specs
 
             with self.timer.stage("complexify"):
-                specs, deferred = complex_specs(specs)
+                specs, deferred = complex_specs(specs, EXACT)
         say = self.timer.progress.say
         say("lower ...")
         cache = self.options.object_cache()

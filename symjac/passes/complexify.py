@@ -38,7 +38,6 @@ from symjac.passes.rules import (
     select_same,
     sub_zero,
 )
-from symjac.runtime.abi import EXACT
 
 #: constant folding and rewrites that keep every bit, signed zeros included
 _EXACT = compose(
@@ -156,7 +155,9 @@ def lower_complex(tape: Tape, recover: bool = True) -> Tape:
     return Tape.from_graph(g, roots, 2 * tape.n_vars, 2 * tape.n_params)
 
 
-def complex_specs(specs: Sequence[KernelSpec]) -> tuple[list[KernelSpec], list[KernelSpec]]:
+def complex_specs(
+    specs: Sequence[KernelSpec], twin: str
+) -> tuple[list[KernelSpec], list[KernelSpec]]:
     """The real kernels that compute complex kernels ``specs``: each distinct tape lowered
     once (a Jacobian's kernels share one), output ``k``'s (re, im) stored at ``2·pos`` and
     ``2·pos + 1`` of a row twice as wide — a complex row, viewed as float64 — and their
@@ -164,15 +165,15 @@ def complex_specs(specs: Sequence[KernelSpec]) -> tuple[list[KernelSpec], list[K
 
     Annex G's recovery of infinities in complex × and ÷ costs ~60 and ~75 instructions each,
     all computed in branch-free code, for points that almost never need it: so each kernel
-    is the tape without it, and where the tape has such products, a twin ``NAME_exact``
-    with it. A point whose row holds a NaN is computed again by the twin (the runtime and
-    the emitted C do it): recovery changes only products whose parts are both NaN, and a
-    NaN+iNaN stays NaN through every op of the fast tape, so a row without NaN is already
-    the recovering tape's, bit for bit.
+    is the tape without it, and where the tape has such products, a twin ``NAME + twin``
+    (the runtime's suffix) with it. A point whose row holds a NaN is computed again by the
+    twin (the runtime and the emitted C do it): recovery changes only products whose parts
+    are both NaN, and a NaN+iNaN stays NaN through every op of the fast tape, so a row
+    without NaN is already the recovering tape's, bit for bit.
 
     >>> g = Graph(); z = g.var(0)
     >>> spec = KernelSpec("f", Tape.from_graph(g, [g.mul(z, z)], 1, 0), 2, (1,), (1, 2))
-    >>> [fast], [exact] = complex_specs([spec])
+    >>> [fast], [exact] = complex_specs([spec], "_exact")
     >>> fast.width, fast.positions, fast.row_shape, fast.tape.n_vars, exact.name
     (4, (2, 3), (1, 4), 2, 'f_exact')
     >>> len(fast.tape) < len(exact.tape)
@@ -191,6 +192,5 @@ def complex_specs(specs: Sequence[KernelSpec]) -> tuple[list[KernelSpec], list[K
             shape = (*shape[:-1], 2 * shape[-1])
         out.append(KernelSpec(spec.name, tapes[0], 2 * spec.width, positions, shape))
         if tapes[1] is not None:
-            twin = KernelSpec(spec.name + EXACT, tapes[1], 2 * spec.width, positions, shape)
-            twins.append(twin)
+            twins.append(KernelSpec(spec.name + twin, tapes[1], 2 * spec.width, positions, shape))
     return out, twins
