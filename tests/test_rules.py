@@ -7,6 +7,7 @@ in test_simplify.py.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import mpmath
@@ -297,11 +298,34 @@ def _same(a: float, b: float) -> bool:
     return a == b  # -0.0 == 0.0: the documented x + 0 exception
 
 
+def _spied_algebraic() -> tuple[object, list[bool]]:
+    """The algebraic set, noting when ``x + (+0) → x`` fired: the documented exception,
+    whose -0 for +0 can grow into any difference downstream (``1/x``: -inf for +inf)."""
+    fired: list[bool] = []
+
+    def add_zero(g, args, attr):
+        node = rules.add_zero.fn(g, args, attr)
+        if node is not None and any(
+            g.is_const(a, 0.0) and math.copysign(1.0, g.attrs[a]) > 0 for a in args
+        ):
+            fired.append(True)
+        return node
+
+    spied = tuple(
+        dataclasses.replace(r, fn=add_zero) if r is rules.add_zero else r
+        for r in rules.ALGEBRAIC.rules
+    )
+    return rules.compose([rules.RuleSet("spied", "", spied)]), fired
+
+
 @settings(max_examples=300, deadline=None)
 @given(tree=_trees(), x=_POINT, y=_POINT)
 def test_algebraic_set_never_changes_a_value(tree, x, y):
-    ruled, plain = Graph(rules.rewrite), Graph()
+    rewrite, plus_zero = _spied_algebraic()
+    ruled, plain = Graph(rewrite), Graph()
     a, b = _build(ruled, tree), _build(plain, tree)
+    if plus_zero:  # the documented exception (tests/test_simplify.py tests it on its own)
+        return
     (got,) = scalar.run(Tape.from_graph(ruled, [a], 2, 0), [x, y])
     (want,) = scalar.run(Tape.from_graph(plain, [b], 2, 0), [x, y])
     assert _same(got, want), (tree, x, y, got, want)  # type: ignore[arg-type]
