@@ -318,7 +318,7 @@ class Pipeline:
         A complex kernel's tapes are lowered to real ones over (re, im) pairs first
         (:func:`symjac.passes.complexify.complex_specs`), so the back ends see real kernels.
         """
-        deferred: list[KernelSpec] = []
+        deferred: list[Any] = []
         if self.options.is_complex:
             from symjac.passes.complexify import complex_specs
 

@@ -63,7 +63,7 @@ def artefact(obj: Any, name: str, dtype: Any = None) -> Artefact:
     return Artefact(
         name=name,
         kind=kind,
-        specs=(*kernels.specs, *getattr(kernels, "deferred", ())),  # complex twins too
+        specs=(*kernels.specs, *(t.spec() for t in getattr(kernels, "deferred", ()))),
         inputs=tuple(str(s) for s in obj.wrt),
         params=tuple(str(s) for s in obj.params),
         shape=tuple(obj.shape),

@@ -41,6 +41,7 @@ from symjac.codegen.llvm.jit import host_description
 from symjac.frontend.fingerprint import fingerprint
 from symjac.ir import serial
 from symjac.ir.tape import Tape
+from symjac.passes.complexify import Twin
 from symjac.sparsity.pattern import SparsityPattern
 
 #: the record layout this module writes and reads
@@ -152,11 +153,13 @@ def save(cache: ObjectCache, name: str, saved: Saved) -> None:
     if pattern is not None:
         extras = {"rows": pattern.rows, "cols": pattern.cols}
         shape = list(pattern.shape)
-    specs = (*saved.kernels.specs, *saved.kernels.deferred)
+    twins = saved.kernels.deferred  # kept as their complex specs: lowered when needed
+    specs = (*saved.kernels.specs, *(t.source for t in twins))
     tapes = list({id(t): t for t in [saved.symbolic, *(s.tape for s in specs)]}.values())
     meta = {
         "format": FORMAT,
-        "deferred": len(saved.kernels.deferred),
+        "deferred": len(twins),
+        "twin": twins[0].suffix if twins else "",
         "shape": shape,
         "kernels": kernels,
         "sizes": saved.sizes or {},
@@ -186,7 +189,9 @@ def load(cache: ObjectCache, name: str, build: Build) -> Saved | None:
             pattern = SparsityPattern.from_arrays((m, n), extras["rows"], extras["cols"])
         symbolic = tapes[0]
         later = int(meta.get("deferred", 0))
-        specs, deferred = specs[: len(specs) - later], specs[len(specs) - later :]
+        sources = specs[len(specs) - later :]
+        specs = specs[: len(specs) - later]
+        deferred = [Twin(source, str(meta["twin"])) for source in sources]
     except (ValueError, KeyError, TypeError, IndexError) as exc:
         warnings.warn(
             f"symjac cache: ignoring an unreadable warm-start record {name} ({exc})",

@@ -215,6 +215,13 @@ def test_the_warm_start_gives_the_same_bits(tmp_path) -> None:
     assert not cold.stats.warm and warm.stats.warm
     values = [j.values(POINTS, PARAM) for j in (cold, warm)]
     assert np.array_equal(values[0].view(np.int64), values[1].view(np.int64))
+    # the twins come back too (kept as complex specs, lowered when a NaN first shows)
+    twin_cold = symjac.jacobian(TWIN_MODEL, [z, w], dtype=C128, cache=tmp_path)
+    twin_warm = symjac.jacobian(TWIN_MODEL, [z, w], dtype=C128, cache=tmp_path)
+    assert twin_warm.stats.warm and len(twin_warm._kernels.deferred) == 2
+    pts = _special_grid()
+    bits = [j.values(pts).view(np.int64) for j in (twin_cold, twin_warm)]
+    assert np.array_equal(*bits)
     # the same expressions compiled as float64 are another record, not this one
     plain = symjac.jacobian([z * w], [z, w], dtype=np.float64, cache=tmp_path)
     cplx = symjac.jacobian([z * w], [z, w], dtype=C128, cache=tmp_path)
@@ -339,7 +346,7 @@ def test_points_with_a_nan_are_computed_again_with_annex_g_recovery() -> None:
     kernels = jac._kernels
     assert [spec.name for spec in kernels.specs] == ["values", "dense"]
     assert [spec.name for spec in kernels.deferred] == ["values_exact", "dense_exact"]
-    fast, exact = kernels.specs[0].tape, kernels.deferred[0].tape
+    fast, exact = kernels.specs[0].tape, kernels.deferred[0].spec().tape
     assert len(fast) * 2 < len(exact)  # the recovery is most of the code
     jac.values(POINTS)  # no NaN: the twins are not even compiled
     assert not kernels._deferred

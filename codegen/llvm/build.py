@@ -98,9 +98,10 @@ class Kernels:
     cache: ObjectCache | None = field(default=None, compare=False, repr=False)
     #: seconds these kernels took to build (lower, LLVM, machine code)
     build_seconds: float = field(default=0.0, compare=False, repr=False)
-    #: kernels compiled on first use only (:meth:`deferred_kernels`): complex kernels'
-    #: twins that recover infinities, needed only for points whose result holds a NaN
-    deferred: tuple[KernelSpec, ...] = field(default=(), compare=False, repr=False)
+    #: kernels made and compiled on first use only (:meth:`deferred_kernels`), each a
+    #: ``name`` and a ``spec()`` that makes its spec: complex kernels' twins that recover
+    #: infinities (``symjac.passes.complexify.Twin``), needed only for points with a NaN
+    deferred: tuple[Any, ...] = field(default=(), compare=False, repr=False)
     _deferred: dict[str, Kernels] = field(default_factory=dict, compare=False, repr=False)
     #: batches run on these kernels so far: seconds, points, the best seconds per point and
     #: how many batches (see for_batch)
@@ -114,17 +115,19 @@ class Kernels:
 
         >>> from symjac.ir.graph import Graph
         >>> from symjac.ir.tape import Tape
+        >>> from symjac.passes.complexify import Twin
         >>> g = Graph(); x = g.var(0)
         >>> f = KernelSpec("f", Tape.from_graph(g, [g.sin(x)], 1, 0), 1, (0,))
-        >>> later = KernelSpec("g", Tape.from_graph(g, [g.mul(x, x)], 1, 0), 1, (0,))
+        >>> later = Twin(KernelSpec("g", Tape.from_graph(g, [g.mul(x, x)], 1, 0), 1, (0,)), "_2")
         >>> k = build_kernels([f], Build(), deferred=[later])
         >>> later_kernels = k.deferred_kernels()
         >>> [s.name for s in later_kernels.specs], k.deferred_kernels() is later_kernels
-        (['g'], True)
+        (['g_2'], True)
         """
         built = self._deferred.get("")
         if built is None:
-            built = build_kernels(self.deferred, self.build, cache=self.cache)
+            specs = [later.spec() for later in self.deferred]
+            built = build_kernels(specs, self.build, cache=self.cache)
             built = self._deferred.setdefault("", built)  # a racing thread's build is dropped
         return built
 
@@ -459,7 +462,7 @@ def restore_kernels(
     build: Build,
     saved: dict[str, Any],
     cache: ObjectCache,
-    deferred: Sequence[KernelSpec] = (),
+    deferred: Sequence[Any] = (),
 ) -> Kernels | None:
     """The kernels :meth:`Kernels.saved` described, from their object code in ``cache``
     (nothing lowered or compiled), or None if the object code is gone or damaged.
@@ -508,7 +511,7 @@ def build_kernels(
     timings: dict[str, float] | None = None,
     cache: ObjectCache | None = None,
     lanes: int | None = None,
-    deferred: Sequence[KernelSpec] = (),
+    deferred: Sequence[Any] = (),
 ) -> Kernels:
     """Lower ``specs`` to LLVM IR, verify, optimise and JIT them for this host.
 

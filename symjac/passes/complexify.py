@@ -21,6 +21,7 @@ kernels") has the accuracy measured against mpmath.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from symjac.ir.graph import Graph
 from symjac.ir.ops import Op
@@ -155,42 +156,73 @@ def lower_complex(tape: Tape, recover: bool = True) -> Tape:
     return Tape.from_graph(g, roots, 2 * tape.n_vars, 2 * tape.n_params)
 
 
-def complex_specs(
-    specs: Sequence[KernelSpec], twin: str
-) -> tuple[list[KernelSpec], list[KernelSpec]]:
+def _widened(spec: KernelSpec, name: str, tape: Tape) -> KernelSpec:
+    """``spec`` over (re, im) pairs: output ``k`` at ``2·pos``, ``2·pos + 1`` of a row twice
+    as wide (a complex row, viewed as float64)."""
+    positions = tuple(q for p in spec.positions for q in (2 * p, 2 * p + 1))
+    shape = spec.row_shape
+    if shape is not None:
+        shape = (*shape[:-1], 2 * shape[-1])
+    return KernelSpec(name, tape, 2 * spec.width, positions, shape)
+
+
+#: complex ops whose lowering holds Annex G's recovery (complex × and ÷, and what uses them)
+_RECOVERING = frozenset({Op.MUL, Op.DIV, Op.POWI, Op.POW})
+
+
+@dataclass(frozen=True)
+class Twin:
+    """The recovering twin of complex kernel ``source`` (a complex tape's spec), lowered only
+    when :meth:`spec` is first asked for: ``Kernels.deferred`` holds these.
+
+    >>> g = Graph(); z = g.var(0)
+    >>> twin = Twin(KernelSpec("f", Tape.from_graph(g, [g.mul(z, z)], 1, 0), 1, (0,)), "_exact")
+    >>> twin.name, twin.spec().tape.n_vars, twin.spec().width
+    ('f_exact', 2, 2)
+    """
+
+    source: KernelSpec
+    suffix: str
+
+    @property
+    def name(self) -> str:
+        return self.source.name + self.suffix
+
+    def spec(self) -> KernelSpec:
+        """The twin's real kernel spec (lowered on each call: :class:`Kernels` keeps the
+        compiled result)."""
+        return _widened(self.source, self.name, lower_complex(self.source.tape, recover=True))
+
+
+def complex_specs(specs: Sequence[KernelSpec], twin: str) -> tuple[list[KernelSpec], list[Twin]]:
     """The real kernels that compute complex kernels ``specs``: each distinct tape lowered
     once (a Jacobian's kernels share one), output ``k``'s (re, im) stored at ``2·pos`` and
     ``2·pos + 1`` of a row twice as wide — a complex row, viewed as float64 — and their
-    twins (compiled only once a point needs one: ``Kernels.deferred``).
+    twins, lowered and compiled only once a point needs one (``Kernels.deferred``).
 
     Annex G's recovery of infinities in complex × and ÷ costs ~60 and ~75 instructions each,
     all computed in branch-free code, for points that almost never need it: so each kernel
-    is the tape without it, and where the tape has such products, a twin ``NAME + twin``
-    (the runtime's suffix) with it. A point whose row holds a NaN is computed again by the
-    twin (the runtime and the emitted C do it): recovery changes only products whose parts
-    are both NaN, and a NaN+iNaN stays NaN through every op of the fast tape, so a row
-    without NaN is already the recovering tape's, bit for bit.
+    is the tape without it, and where the tape has complex products or quotients, a twin
+    ``NAME + twin`` (the runtime's suffix) with it. A point whose row holds a NaN is computed
+    again by the twin (the runtime and the emitted C do it): recovery changes only products
+    whose parts are both NaN, and a NaN+iNaN stays NaN through every op of the fast tape, so
+    a row without NaN is already the recovering tape's, bit for bit.
 
     >>> g = Graph(); z = g.var(0)
     >>> spec = KernelSpec("f", Tape.from_graph(g, [g.mul(z, z)], 1, 0), 2, (1,), (1, 2))
     >>> [fast], [exact] = complex_specs([spec], "_exact")
     >>> fast.width, fast.positions, fast.row_shape, fast.tape.n_vars, exact.name
     (4, (2, 3), (1, 4), 2, 'f_exact')
-    >>> len(fast.tape) < len(exact.tape)
+    >>> len(fast.tape) < len(exact.spec().tape)
     True
     """
-    lowered: dict[int, tuple[Tape, Tape | None]] = {}
+    lowered: dict[int, Tape] = {}
     out, twins = [], []
     for spec in specs:
-        tapes = lowered.get(id(spec.tape))
-        if tapes is None:
-            fast, exact = lower_complex(spec.tape, recover=False), lower_complex(spec.tape)
-            tapes = lowered[id(spec.tape)] = (fast, None if exact == fast else exact)
-        positions = tuple(q for p in spec.positions for q in (2 * p, 2 * p + 1))
-        shape = spec.row_shape
-        if shape is not None:
-            shape = (*shape[:-1], 2 * shape[-1])
-        out.append(KernelSpec(spec.name, tapes[0], 2 * spec.width, positions, shape))
-        if tapes[1] is not None:
-            twins.append(KernelSpec(spec.name + twin, tapes[1], 2 * spec.width, positions, shape))
+        tape = lowered.get(id(spec.tape))
+        if tape is None:
+            tape = lowered[id(spec.tape)] = lower_complex(spec.tape, recover=False)
+        out.append(_widened(spec, spec.name, tape))
+        if _RECOVERING.intersection(spec.tape.ops):
+            twins.append(Twin(spec, twin))
     return out, twins
