@@ -35,10 +35,8 @@ repetitions. Results go to ``benchmarks/results/complex.json`` and Markdown tabl
 from __future__ import annotations
 
 import argparse
-import functools
 import importlib.util
 import json
-import operator
 import os
 import sys
 import time
@@ -52,7 +50,6 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 from kernels import (  # noqa: E402
-    ELEMENTARY,
     JAX_MAX_DENSE_BYTES,
     KEPT,
     MAX_OUTPUT_BYTES,
@@ -60,14 +57,12 @@ from kernels import (  # noqa: E402
     Tool,
     _entries,
     _fmt,
-    _pattern_entries,
     _table,
-    _with_params,
-    convert,
     interleaved,
     machine,
     symbolica_usable,
 )
+from kernels import build_symbolica as build_symbolica_real  # noqa: E402
 from problems import COMPLEX_PROBLEMS, rlc_ladder  # noqa: E402
 
 Pattern = tuple[np.ndarray, np.ndarray]
@@ -193,44 +188,8 @@ def build_sympy(exprs, x, p, pattern: Pattern) -> Tool:
 
 def build_symbolica(exprs, x, p, pattern: Pattern) -> Tool:
     """Symbolica's derivatives in one ``evaluator_multiple``, JIT-compiled by SymJIT on the
-    first ``evaluate_complex`` (complex double arithmetic)."""
-    from symbolica import Expression, S
-
-    def number(v):
-        if v.is_Integer:
-            return Expression.num(int(v))
-        if v.is_Rational:
-            return Expression.num(int(v.p)) / Expression.num(int(v.q))
-        if v is sp.pi:
-            return Expression.PI
-        if v is sp.E:
-            return Expression.E
-        return Expression.num(float(v))
-
-    ops = {
-        "Add": lambda *a: functools.reduce(operator.add, a),
-        "Mul": lambda *a: functools.reduce(operator.mul, a),
-        "Pow": lambda b, e, _: b**e,
-        "ImaginaryUnit": lambda: Expression.I,  # an atom with no arguments: convert calls it
-        **{n: getattr(Expression, n) for n in ELEMENTARY.split()},
-    }
-
-    def leaf(s):
-        return S(s.name)
-
-    fs = convert(exprs, leaf, number, ops)
-    xs = [leaf(s) for s in x]
-    entries = [fs[i].derivative(xs[j]) for i, j in _pattern_entries(*pattern)]
-    params = [*xs, *(leaf(s) for s in p)]
-    ev = Expression.evaluator_multiple(entries, params, n_cores=1, jit_compile=True)
-
-    def single(pt, par):
-        return ev.evaluate_complex(np.concatenate([pt, par])[None, :])[0]
-
-    def batch(pts, par):
-        return ev.evaluate_complex(_with_params(pts, par))
-
-    return Tool(single, batch)
+    first ``evaluate_complex`` (complex double arithmetic): kernels.py's builder."""
+    return build_symbolica_real(exprs, x, p, pattern, complex_=True)
 
 
 def build_jax(exprs, x, p, pattern: Pattern) -> Tool:

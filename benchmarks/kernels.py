@@ -250,7 +250,9 @@ def build_symengine(exprs, x, p, pattern) -> Tool:
     return Tool(single, batch, batch_out)
 
 
-def build_symbolica(exprs, x, p, pattern) -> Tool:
+def build_symbolica(exprs, x, p, pattern, complex_: bool = False) -> Tool:
+    """Symbolica's derivatives in one ``evaluator_multiple``, JIT-compiled by SymJIT on the
+    first evaluation (``complex_``: complex double arithmetic, ``evaluate_complex``)."""
     from symbolica import Expression, S
 
     def number(v):
@@ -268,6 +270,7 @@ def build_symbolica(exprs, x, p, pattern) -> Tool:
         "Add": lambda *a: functools.reduce(operator.add, a),
         "Mul": lambda *a: functools.reduce(operator.mul, a),
         "Pow": lambda b, e, _: b**e,
+        "ImaginaryUnit": lambda: Expression.I,  # an atom with no arguments: convert calls it
         **{n: getattr(Expression, n) for n in ELEMENTARY.split()},
     }
 
@@ -279,12 +282,13 @@ def build_symbolica(exprs, x, p, pattern) -> Tool:
     entries = [fs[i].derivative(xs[j]) for i, j in _pattern_entries(*pattern)]
     params = [*xs, *(leaf(s) for s in p)]
     ev = Expression.evaluator_multiple(entries, params, n_cores=1, jit_compile=True)
+    evaluate = ev.evaluate_complex if complex_ else ev.evaluate
 
     def single(pt, par):
-        return ev.evaluate(np.concatenate([pt, par])[None, :])[0]
+        return evaluate(np.concatenate([pt, par])[None, :])[0]
 
     def batch(pts, par):
-        return ev.evaluate(_with_params(pts, par))
+        return evaluate(_with_params(pts, par))
 
     return Tool(single, batch)
 

@@ -14,7 +14,7 @@ from typing import Any
 import sympy as sp
 
 from symjac.frontend.convert import sympy_function
-from symjac.ir.ops import INFO, Op
+from symjac.ir.ops import INFO, OPERATORS, Op
 from symjac.ir.tape import Tape
 
 #: constants the derivative rules introduce, shown exactly rather than as 17 digits
@@ -62,12 +62,7 @@ def _select(c: Any, a: sp.Expr, b: sp.Expr) -> sp.Expr:
 #: and for the rest these
 _BUILD: dict[Op, Callable[..., Any]] = {
     **{op: sympy_function(i.sympy[0]) for op, i in INFO.items() if i.sympy},
-    Op.NEG: lambda a: -a,
-    Op.ADD: lambda a, b: a + b,
-    Op.SUB: lambda a, b: a - b,
-    Op.MUL: lambda a, b: a * b,
-    Op.DIV: lambda a, b: a / b,
-    Op.POW: lambda a, b: a**b,
+    **OPERATORS,
     Op.LGAMMA: lambda a: sp.log(sp.Abs(sp.gamma(a))),
     # derivative rules bring hypot in (d asinh, d atan2): shown as what SymPy simplifies
     Op.HYPOT: lambda a, b: sp.sqrt(a**2 + b**2),

@@ -12,7 +12,10 @@ their payload in the node's ``attr``: a float for ``CONST``, an index for
 from __future__ import annotations
 
 import enum
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 
 class Op(enum.IntEnum):
@@ -255,6 +258,17 @@ INFO: dict[Op, OpInfo] = {
     Op.OR: OpInfo(2, commutative=True, result="bool", operands="bool"),
     Op.NOT: OpInfo(1, result="bool", operands="bool"),
     Op.SELECT: OpInfo(3, operands="select"),  # (condition, value if true, value if false)
+}
+
+#: The arithmetic ops as Python's operators, for any number type that has them (complex
+#: constants, SymPy expressions); real kernels' reference semantics divide by IEEE rules.
+OPERATORS: dict[Op, Callable[..., Any]] = {
+    Op.NEG: operator.neg,
+    Op.ADD: operator.add,
+    Op.SUB: operator.sub,
+    Op.MUL: operator.mul,
+    Op.DIV: operator.truediv,
+    Op.POW: operator.pow,
 }
 
 #: Operations that a back end must implement (composites are expanded first).

@@ -14,7 +14,7 @@ import ctypes.util
 import math
 from collections.abc import Callable, Sequence
 
-from symjac.ir.ops import COMPOSITE, INFO, Op, OpInfo, powi_chain
+from symjac.ir.ops import COMPOSITE, INFO, OPERATORS, Op, OpInfo, powi_chain
 from symjac.ir.tape import Tape
 
 
@@ -173,12 +173,7 @@ _TRIGONOMETRIC += (Op.SINH, Op.COSH, Op.TANH, Op.ASINH, Op.ACOSH, Op.ATANH)
 #: Complex kernels' ops on complex numbers (Python's arithmetic and :mod:`cmath`, which
 #: follows C99 Annex G): what folds their constants. An op missing here is not folded.
 COMPLEX: dict[Op, Callable[..., complex]] = {
-    Op.NEG: lambda a: -a,
-    Op.ADD: lambda a, b: a + b,
-    Op.SUB: lambda a, b: a - b,
-    Op.MUL: lambda a, b: a * b,
-    Op.DIV: lambda a, b: a / b,
-    Op.POW: lambda a, b: a**b,
+    **OPERATORS,
     Op.SQRT: cmath.sqrt,
     Op.EXP: cmath.exp,
     Op.LOG: cmath.log,
