@@ -186,11 +186,24 @@ class Twin:
 
     @property
     def name(self) -> str:
+        """The twin kernel's name: its kernel's and the suffix.
+
+        >>> g = Graph(); z = g.var(0)
+        >>> Twin(KernelSpec("values", Tape.from_graph(g, [z], 1, 0), 1, (0,)), "_exact").name
+        'values_exact'
+        """
         return self.source.name + self.suffix
 
     def spec(self) -> KernelSpec:
-        """The twin's real kernel spec (lowered on each call: :class:`Kernels` keeps the
-        compiled result)."""
+        """The twin's real kernel spec (lowered on each call: ``Kernels`` keeps the compiled
+        result): the recovering lowering, widened over (re, im) pairs.
+
+        >>> g = Graph(); z, w = g.var(0), g.var(1)
+        >>> twin = Twin(KernelSpec("f", Tape.from_graph(g, [g.div(z, w)], 2, 0), 1, (0,)), "_x")
+        >>> spec = twin.spec()
+        >>> spec.positions, len(spec.tape) > len(lower_complex(twin.source.tape, False))
+        ((0, 1), True)
+        """
         return _widened(self.source, self.name, lower_complex(self.source.tape, recover=True))
 
 
