@@ -180,14 +180,9 @@ class _Compiled(Kernel):
         native = self._natives.get(name, _UNMADE)
         if native is _UNMADE:
             native = self._native(name, row_shape)
-        if native is None:
-            return super()._run(name, row_shape, x, p, out)
-        result = native(x, p, out=out)
-        if self._twin(name) is not None and np.isnan(result.sum()):
-            # a complex point the fast kernel left a NaN in: the general path recomputes it
-            # (and its twin, with Annex G's recovery, any row that still holds one)
-            return super()._run(name, row_shape, x, p, result)
-        return result
+        if native is not None:
+            return native(x, p, out=out)
+        return super()._run(name, row_shape, x, p, out)
 
     def _native(self, name: str, row_shape: tuple[int, ...]) -> Any:
         """Make (once) the native method of kernel ``name``, whose fallback is the Python path."""
@@ -198,8 +193,23 @@ class _Compiled(Kernel):
         if spec.shape == (*row_shape[:-1], parts * row_shape[-1]):
             fallback = functools.partial(super()._run, name, row_shape)
             native = kernels.native(name, fallback, self.dtype)
+            if native is not None and self._twin(name) is not None:
+                native = self._checked(native, fallback)
         self._natives[name] = native
         return native
+
+    @staticmethod
+    def _checked(native: Any, general: Callable[..., Array]) -> Callable[..., Array]:
+        """``native``, then the general path for a point it left a NaN in: a complex kernel's
+        twin recomputes it with Annex G's recovery (real kernels' natives are not wrapped)."""
+
+        def run(x: Any, p: Any = None, *, out: Any = None) -> Array:
+            result = native(x, p, out=out)
+            if np.isnan(result.sum()):
+                return general(x, p, result)
+            return result
+
+        return run
 
     def _twin(self, name: str) -> str | None:
         try:

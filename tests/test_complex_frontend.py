@@ -64,6 +64,20 @@ def test_asinh_derivative_is_not_the_real_hypot_form():
     assert cmath.isclose(got, 1 / cmath.sqrt(1 + (0.5 + 0.5j) ** 2), rel_tol=1e-14)
 
 
+@pytest.mark.parametrize("fn", [sp.asin, sp.acos, sp.asinh])
+def test_inverse_function_derivatives_do_not_overflow_for_large_arguments(fn):
+    # 1/sqrt(1 ± z²) would square z: 0 (or NaN) for |z| > 1e154; the derivative is ~ ±1/(iz)
+    import numpy as np
+
+    import symjac
+
+    jac = symjac.jacobian([fn(z)], [z], dtype=np.complex128, cache=False)
+    for point in (3e200 + 1e200j, -2e250 + 5e249j, 1e-3 + 4e170j):
+        got = complex(jac(np.array([point]))[0, 0])
+        want = complex(sp.diff(fn(z), z).evalf(30, subs={z: point}))
+        assert cmath.isclose(got, want, rel_tol=1e-13), (point, got, want)
+
+
 @pytest.mark.parametrize(
     "expr, name",
     [

@@ -168,15 +168,34 @@ INFO: dict[Op, OpInfo] = {
     Op.SIN: _fn("sin", "cos(a)", "sin"),
     Op.COS: _fn("cos", "-sin(a)", "cos"),
     Op.TAN: _fn("tan", "1 + f^2", "tan"),
-    Op.ASIN: _fn("asin", "1/sqrt(1 - a^2)", "asin"),
-    Op.ACOS: _fn("acos", "-1/sqrt(1 - a^2)", "acos"),
+    # complex: 1/cos(asin a), which is sqrt(1 - a²) on the principal branch (Re cos ≥ 0
+    # there) without a² overflowing for |a| > 1e154
+    Op.ASIN: OpInfo(
+        1,
+        libm="asin",
+        vector=True,
+        sympy=("asin",),
+        d=("1/sqrt(1 - a^2)",),
+        holomorphic=True,
+        d_complex=("1/cos(f)",),
+    ),
+    Op.ACOS: OpInfo(
+        1,
+        libm="acos",
+        vector=True,
+        sympy=("acos",),
+        d=("-1/sqrt(1 - a^2)",),
+        holomorphic=True,
+        d_complex=("-1/sin(f)",),
+    ),
     Op.ATAN: _fn("atan", "1/(1 + a^2)", "atan"),
     Op.SINH: _fn("sinh", "cosh(a)", "sinh"),
     Op.COSH: _fn("cosh", "sinh(a)", "cosh"),
     # 1/cosh², not 1 - tanh²: the difference cancels for large |a|
     Op.TANH: _fn("tanh", "1/cosh(a)^2", "tanh"),
     # 1/hypot(a, 1), not 1/sqrt(a² + 1): a² overflows for |a| > 1e154
-    # (complex: hypot is not holomorphic; 1/sqrt(1 + a²) is the principal branch's derivative)
+    # (complex: hypot is not holomorphic; 1/cosh(asinh a) is 1/sqrt(1 + a²) on the principal
+    # branch, where Re cosh ≥ 0, without a² overflowing for |a| > 1e154)
     Op.ASINH: OpInfo(
         1,
         libm="asinh",
@@ -184,7 +203,7 @@ INFO: dict[Op, OpInfo] = {
         sympy=("asinh",),
         d=("1/hypot(a, 1)",),
         holomorphic=True,
-        d_complex=("1/sqrt(1 + a^2)",),
+        d_complex=("1/cosh(f)",),
     ),
     # sqrt(a-1)·sqrt(a+1), not sqrt(a²-1): NaN for a < 1, where acosh itself is NaN
     Op.ACOSH: _fn("acosh", "1/(sqrt(a - 1)*sqrt(a + 1))", "acosh"),

@@ -236,8 +236,8 @@ def gradients(g: Graph, roots: Sequence[int], n_vars: int, complex_: bool = Fals
     >>> sorted(grad)
     [0]
     >>> (d,) = gradients(g, [g.call(Op.ASINH, x)], 1, complex_=True)[0].values()
-    >>> [g.ops[n].name for n in g.cone([d]) if g.ops[n] in (Op.HYPOT, Op.SQRT)]  # 1/sqrt(1 + x²)
-    ['SQRT']
+    >>> [g.ops[n].name for n in g.cone([d]) if g.ops[n] in (Op.HYPOT, Op.COSH)]  # 1/cosh(f)
+    ['COSH']
     """
     rules = COMPLEX_PARTIALS if complex_ else PARTIALS
     order = g.cone(roots)
