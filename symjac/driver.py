@@ -12,6 +12,7 @@ which nodes become outputs and where they are stored.
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -538,8 +539,11 @@ def build_function_and_jacobian(
     return pipe.jacobian_object(CompiledFunctionAndJacobian, saved, inputs)
 
 
-def _weights(weights: Any, m: int, taken: Sequence[sp.Symbol]) -> list[Any]:
-    """Validate ``weights``: m Symbols (runtime parameters) or m real numbers."""
+def _weights(
+    weights: Any, m: int, taken: Sequence[sp.Symbol], complex_: bool = False
+) -> list[Any]:
+    """Validate ``weights``: m Symbols (runtime parameters) or m numbers (real, or complex
+    for a complex kernel)."""
     if isinstance(weights, (sp.Symbol, str)) or not hasattr(weights, "__len__"):
         raise TypeError("weights must be a sequence with one weight per expression")
     items = list(weights)
@@ -549,9 +553,12 @@ def _weights(weights: Any, m: int, taken: Sequence[sp.Symbol]) -> list[Any]:
         symbols = as_symbols(items, "weights", allow_empty=False)
         check_disjoint(taken, symbols)
         return symbols
-    if any(isinstance(w, sp.Basic) and not w.is_Number for w in items):
+    if any(isinstance(w, sp.Basic) and not w.is_number for w in items):
         raise TypeError("weights must be all Symbols (given at call time) or all numbers")
-    return [float(w) for w in items]
+    if not complex_:
+        return [float(w) for w in items]
+    values = [complex(w) for w in items]  # a real weight is a real operand
+    return [v.real if v.imag == 0 and math.copysign(1.0, v.imag) > 0 else v for v in values]
 
 
 @paused_gc()  # the whole compilation: see Timer.stage
@@ -575,10 +582,12 @@ def build_hessian(
             )
         ws: list[Any] = []
     else:
-        ws = _weights(weights, len(inputs.outputs), [*inputs.wrt, *inputs.params])
+        taken = [*inputs.wrt, *inputs.params]
+        ws = _weights(weights, len(inputs.outputs), taken, options.is_complex)
     symbolic_weights = bool(ws) and isinstance(ws[0], sp.Symbol)
     # weights given as symbols are parameters after the others (p = [params..., weights...])
-    extra = ("weights", len(ws), symbolic_weights, tuple(w for w in ws if isinstance(w, float)))
+    numbers = tuple(w for w in ws if isinstance(w, (float, complex)))
+    extra = ("weights", len(ws), symbolic_weights, numbers)
     keyed = Inputs(
         inputs.outputs, inputs.wrt, [*inputs.params, *ws] if symbolic_weights else inputs.params
     )

@@ -398,3 +398,26 @@ def test_a_pickled_complex_object_keeps_its_twins() -> None:
     pts = _special_grid()[:200]
     assert again.dtype == C128 and len(again._kernels.deferred) == 2
     assert np.array_equal(again.values(pts).view(np.int64), jac.values(pts).view(np.int64))
+
+
+@pytest.mark.parametrize(
+    "fn, value",
+    [(sp.asin, 2), (sp.acos, 2), (sp.atanh, 3), (sp.asinh, -2 * sp.I), (sp.atan, -2 * sp.I)],
+)
+def test_a_constant_on_a_branch_cut_is_on_the_parameters_side(fn, value) -> None:
+    # SymPy evaluates asin(2), atanh(3), ... on the other side of the cut than C99/cmath
+    f = symjac.function([z * fn(value), z * fn(c)], [z], [c], dtype=C128, cache=False)
+    constant, parameter = f([1 + 0j], [complex(value)])
+    # the same side (folding and the kernel may differ in the last bit, not in sign)
+    assert cmath.isclose(constant, parameter, rel_tol=1e-15)
+    assert cmath.isclose(constant, getattr(cmath, fn.__name__)(complex(value)), rel_tol=1e-15)
+
+
+def test_hessian_weights_may_be_complex_numbers() -> None:
+    exprs = [z**2 * w, sp.exp(z * w)]
+    point = np.array([0.3 + 0.1j, -0.5 + 0.2j])
+    lagrangian = (1 + 2 * sp.I) * exprs[0] + 3 * sp.I * exprs[1]
+    want = mp_eval(list(sp.hessian(lagrangian, [z, w])), [z, w], point).reshape(2, 2)
+    for weights in ([1 + 2j, 3j], [1 + 2 * sp.I, 3 * sp.I]):
+        hess = symjac.hessian(exprs, [z, w], weights=weights, dtype=C128, cache=False)
+        assert_close(hess(point), want)

@@ -137,7 +137,9 @@ class _Converter:
             _unsupported(node, where)
         memo = self.memo
         args = [memo[id(a)] for a in node.args]
-        if args and _folds(cls):
+        # a complex kernel folds functions of constants in the graph (cmath, C99's sides of
+        # the branch cuts); SymPy puts asin(2), atanh(3), ... on the other side of the cut
+        if args and _folds(cls) and not (self.complex and issubclass(cls, sp.Function)):
             ops = self.g.ops
             for a in args:
                 if not isinstance(a, int) or ops[a] is not Op.CONST:
