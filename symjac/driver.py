@@ -539,9 +539,7 @@ def build_function_and_jacobian(
     return pipe.jacobian_object(CompiledFunctionAndJacobian, saved, inputs)
 
 
-def _weights(
-    weights: Any, m: int, taken: Sequence[sp.Symbol], complex_: bool = False
-) -> list[Any]:
+def _weights(weights: Any, m: int, taken: Sequence[sp.Symbol], complex_: bool = False) -> list[Any]:
     """Validate ``weights``: m Symbols (runtime parameters) or m numbers (real, or complex
     for a complex kernel)."""
     if isinstance(weights, (sp.Symbol, str)) or not hasattr(weights, "__len__"):

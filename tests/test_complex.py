@@ -421,3 +421,17 @@ def test_hessian_weights_may_be_complex_numbers() -> None:
     for weights in ([1 + 2j, 3j], [1 + 2 * sp.I, 3 * sp.I]):
         hess = symjac.hessian(exprs, [z, w], weights=weights, dtype=C128, cache=False)
         assert_close(hess(point), want)
+
+
+def test_parameters_in_a_dict_are_checked_as_arrays_are() -> None:
+    a = sp.Symbol("a")
+    f = symjac.function([z * a], [z], [a], dtype=C128, cache=False)
+    assert f([1 + 0j], {"a": 2j})[0] == 2j and f([1 + 0j], {a: sp.Integer(3)})[0] == 3
+    for bad, error in [
+        (np.str_("1"), TypeError),
+        (np.bool_(True), TypeError),
+        (np.clongdouble(1 + 1e-30j), TypeError),  # wider than complex128
+        (2**60 + 1, ValueError),  # beyond 2**53: not exact
+    ]:
+        with pytest.raises(error):
+            f([1 + 0j], {"a": bad})

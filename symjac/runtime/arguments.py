@@ -182,18 +182,20 @@ def _params_from_mapping(
             raise ValueError(f"parameter {names[index]} is given twice (as a symbol and by name)")
         real = dtype.kind != "c"
         if (
-            isinstance(value, bool)
-            or not isinstance(value, (numbers.Number, np.generic))
+            isinstance(value, (bool, np.bool_))
+            or not isinstance(value, (numbers.Number, np.number))
             or (real and not isinstance(value, (numbers.Real, np.floating, np.integer)))
         ):
             kind = "a real" if real else "a complex"
             raise TypeError(f"the value of parameter {names[index]} must be {kind} number")
-        values[index] = value
+        if not isinstance(value, (int, float, complex, np.number)):  # SymPy's numbers, ...
+            value = float(value) if real else complex(value)  # type: ignore[arg-type,call-overload]
+        # one value converted as an array is (exactness, rounding, wide types refused)
+        values[index] = _as_array(np.asarray(value), f"parameter {names[index]}", dtype).flat[0]
     missing = [n for n, v in zip(names, values) if v is None]
     if missing:
         raise ValueError(f"no value given for the parameters {', '.join(missing)}")
-    with np.errstate(over="ignore"):  # rounded as arrays are (see _as_array)
-        return np.array(values, dtype=dtype)
+    return np.array(values, dtype=dtype)
 
 
 def _param_index(key: Any, symbols: Sequence[Any], names: Sequence[str]) -> int | None:
