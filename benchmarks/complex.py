@@ -63,6 +63,7 @@ from kernels import (  # noqa: E402
     symbolica_usable,
 )
 from kernels import build_symbolica as build_symbolica_real  # noqa: E402
+from kernels import build_symjac as build_symjac_real  # noqa: E402
 from problems import COMPLEX_PROBLEMS, rlc_ladder  # noqa: E402
 
 Pattern = tuple[np.ndarray, np.ndarray]
@@ -148,27 +149,13 @@ def agree_complex(got: np.ndarray, expect: np.ndarray) -> float:
 
 def build_symjac(exprs, x, p, pattern: Pattern | None = None) -> Tool:
     """symjac's complex128 kernel (one thread); :class:`kernels.Skipped` where there is none."""
-    import symjac
-
     try:
-        jac = symjac.jacobian(exprs, x, p, sparse=False, cache=False, dtype=np.complex128)
+        tool = build_symjac_real(exprs, x, p, dtype=np.complex128)
     except (TypeError, NotImplementedError) as exc:
         # TypeError: no ``dtype`` keyword (a checkout before issue 14)
         raise Skipped(f"{UNSUPPORTED} ({type(exc).__name__}: {exc})") from exc
-    jac.threads = 1
-    buffer = np.empty(jac.nnz, dtype=np.complex128)
-
-    def single(pt, par):
-        return jac.values(pt, par, out=buffer)
-
-    def batch(pts, par):
-        return jac.values(pts, par)
-
-    def batch_out(pts, par, out):
-        return jac.values(pts, par, out=out)
-
-    pattern_of = (np.asarray(jac.pattern.rows), np.asarray(jac.pattern.cols))
-    return Tool(single, batch, batch_out, {"jac": jac, "pattern": pattern_of})
+    tool.info["jac"].threads = 1
+    return tool
 
 
 def build_sympy(exprs, x, p, pattern: Pattern) -> Tool:

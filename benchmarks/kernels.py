@@ -167,11 +167,12 @@ def _pattern_entries(rows, cols) -> list[tuple[int, int]]:
 # --------------------------------------------------------------------------------------------
 
 
-def build_symjac(exprs, x, p, pattern=None) -> Tool:
+def build_symjac(exprs, x, p, pattern=None, **options) -> Tool:
+    """``symjac.jacobian(..., **options)`` (e.g. ``dtype``), uncached, dense results."""
     import symjac
 
-    jac = symjac.jacobian(exprs, x, p, sparse=False, cache=False)
-    buffer = np.empty(jac.nnz)
+    jac = symjac.jacobian(exprs, x, p, sparse=False, cache=False, **options)
+    buffer = np.empty(jac.nnz, dtype=jac.dtype)
 
     def single(pt, par):
         return jac.values(pt, par, out=buffer)

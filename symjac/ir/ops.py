@@ -138,10 +138,19 @@ class OpInfo:
 
 
 def _fn(
-    libm: str, d: str | None, *sympy: str, vector: bool = True, holomorphic: bool = True
+    libm: str,
+    d: str | None,
+    *sympy: str,
+    vector: bool = True,
+    holomorphic: bool = True,
+    d_complex: str | None = None,
 ) -> OpInfo:
     """A one-argument function of the C library (holomorphic unless said otherwise)."""
-    return OpInfo(1, libm=libm, vector=vector, sympy=sympy, d=(d,), holomorphic=holomorphic)
+    complex_d = () if d_complex is None else (d_complex,)
+    return OpInfo(
+        1, libm=libm, vector=vector, sympy=sympy, d=(d,), holomorphic=holomorphic,
+        d_complex=complex_d,
+    )  # fmt: skip
 
 
 _CF = "sympy.codegen.cfunctions:"
@@ -170,24 +179,8 @@ INFO: dict[Op, OpInfo] = {
     Op.TAN: _fn("tan", "1 + f^2", "tan"),
     # complex: 1/cos(asin a), which is sqrt(1 - a²) on the principal branch (Re cos ≥ 0
     # there) without a² overflowing for |a| > 1e154
-    Op.ASIN: OpInfo(
-        1,
-        libm="asin",
-        vector=True,
-        sympy=("asin",),
-        d=("1/sqrt(1 - a^2)",),
-        holomorphic=True,
-        d_complex=("1/cos(f)",),
-    ),
-    Op.ACOS: OpInfo(
-        1,
-        libm="acos",
-        vector=True,
-        sympy=("acos",),
-        d=("-1/sqrt(1 - a^2)",),
-        holomorphic=True,
-        d_complex=("-1/sin(f)",),
-    ),
+    Op.ASIN: _fn("asin", "1/sqrt(1 - a^2)", "asin", d_complex="1/cos(f)"),
+    Op.ACOS: _fn("acos", "-1/sqrt(1 - a^2)", "acos", d_complex="-1/sin(f)"),
     Op.ATAN: _fn("atan", "1/(1 + a^2)", "atan"),
     Op.SINH: _fn("sinh", "cosh(a)", "sinh"),
     Op.COSH: _fn("cosh", "sinh(a)", "cosh"),
@@ -196,15 +189,7 @@ INFO: dict[Op, OpInfo] = {
     # 1/hypot(a, 1), not 1/sqrt(a² + 1): a² overflows for |a| > 1e154
     # (complex: hypot is not holomorphic; 1/cosh(asinh a) is 1/sqrt(1 + a²) on the principal
     # branch, where Re cosh ≥ 0, without a² overflowing for |a| > 1e154)
-    Op.ASINH: OpInfo(
-        1,
-        libm="asinh",
-        vector=True,
-        sympy=("asinh",),
-        d=("1/hypot(a, 1)",),
-        holomorphic=True,
-        d_complex=("1/cosh(f)",),
-    ),
+    Op.ASINH: _fn("asinh", "1/hypot(a, 1)", "asinh", d_complex="1/cosh(f)"),
     # sqrt(a-1)·sqrt(a+1), not sqrt(a²-1): NaN for a < 1, where acosh itself is NaN
     Op.ACOSH: _fn("acosh", "1/(sqrt(a - 1)*sqrt(a + 1))", "acosh"),
     Op.ATANH: _fn("atanh", "1/(1 - a^2)", "atanh"),
